@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Program builder: an instruction buffer with symbolic labels and typed fixups.
+ *
+ * Every jump names a label; every map reference names a map slot. Both are resolved in one pass by
+ * bf_builder_finish(). A jump whose offset does not fit in 16 bits is an error (-E2BIG), never
+ * truncated. Emitting never returns an error: the first failure is recorded (sticky) and every
+ * later emit is a no-op; callers check bf_builder_err() once.
+ *
+ * Each instruction may carry a pseudo-C comment (bf_comment) for dumps (bpfilterd -v, tests).
+ */
+#ifndef BF_BUILDER_H
+#define BF_BUILDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+#include "log.h"
+
+struct bf_builder;
+
+typedef struct {
+	uint32_t id; /* 0 is "no label" */
+} bf_label;
+
+/* Map slots a program can reference; the fd for each is supplied at bf_builder_finish(). */
+enum bf_map_slot {
+	BF_MAP_CTX, /* per-CPU struct bf_pkt */
+	BF_MAP_COUNTERS, /* this generation's per-CPU counters */
+	BF_MAP_PROGS, /* this generation's prog array (regions) */
+	BF_MAP_ROOT, /* the shared root prog array */
+	BF_MAP_IFNAME, /* ifindex -> name */
+	BF_MAP_LROUTE, /* local route LPM trie */
+	BF_MAP_ERRORS, /* this generation's error counters */
+	BF_MAP_EXT0, /* first slot for extension-owned maps */
+	BF_MAP_SLOT_MAX = BF_MAP_EXT0 + 16,
+};
+
+int bf_builder_new(struct bf_builder **out, const struct bf_log *log);
+void bf_builder_free(struct bf_builder *b);
+
+/* Sticky error: 0 or the first -errno recorded. */
+int bf_builder_err(const struct bf_builder *b);
+void bf_builder_set_err(struct bf_builder *b, int err);
+size_t bf_builder_len(const struct bf_builder *b);
+
+void bf_emit(struct bf_builder *b, struct bpf_insn insn);
+/* Comment attached to the next emitted instruction (printf format). */
+void bf_comment(struct bf_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+bf_label bf_label_new(struct bf_builder *b);
+/* Bind a label to the position of the next emitted instruction. Binding twice is an error. */
+void bf_label_bind(struct bf_builder *b, bf_label l);
+
+/* Conditional jumps: op is a BPF_JMP op (BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JSET, ...). */
+void bf_emit_jmp_imm(struct bf_builder *b, uint8_t op, uint8_t dst, int32_t imm, bf_label to);
+void bf_emit_jmp_reg(struct bf_builder *b, uint8_t op, uint8_t dst, uint8_t src, bf_label to);
+/* 32-bit compare variants (BPF_JMP32). */
+void bf_emit_jmp32_imm(struct bf_builder *b, uint8_t op, uint8_t dst, int32_t imm, bf_label to);
+void bf_emit_ja(struct bf_builder *b, bf_label to);
+/* reg = the map's fd (BPF_LD_IMM64 with BPF_PSEUDO_MAP_FD), fixed up at finish. */
+void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot);
+
+/*
+ * Resolve labels and map fds. map_fds[slot] must be >= 0 for every slot the program used
+ * (-EBADF otherwise). On success *insns (malloc'd, owned by the caller) and *n are set.
+ */
+int bf_builder_finish(struct bf_builder *b, const int map_fds[BF_MAP_SLOT_MAX],
+		      struct bpf_insn **insns, size_t *n);
+
+/* Dump the program with comments, one instruction a line, through the log at DEBUG. */
+void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log);
+
+#endif /* BF_BUILDER_H */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The code generator's interface to the daemon: compile a rule model into a loaded generation,
+ * build per-interface dispatchers, switch generations atomically, read counters.
+ *
+ * Objects:
+ *   bf_runtime  maps shared by every generation and dispatcher (packet context, root prog arrays,
+ *               ifindex->name, local routes). Lives as long as the daemon's datapath.
+ *   bf_gen      one compiled and loaded table: region programs, its prog array, its counters.
+ * See doc/design.md, "Datapath".
+ */
+#ifndef BF_CODEGEN_H
+#define BF_CODEGEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/netfilter/x_tables.h>
+
+#include "builder.h"
+#include "log.h"
+#include "model.h"
+
+struct bf_runtime;
+struct bf_gen;
+
+int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out);
+void bf_runtime_free(struct bf_runtime *rt);
+/* fd of a shared map (BF_MAP_CTX, BF_MAP_ROOT, BF_MAP_IFNAME, BF_MAP_LROUTE), or -1. */
+int bf_runtime_map_fd(const struct bf_runtime *rt, enum bf_map_slot slot);
+
+/* ifindex -> name map, and the local route trie, kept current by the daemon's ifwatch. */
+int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name);
+int bf_runtime_del_ifname(struct bf_runtime *rt, uint32_t ifindex);
+/* type: RTN_LOCAL or RTN_BROADCAST. addr in network order. */
+int bf_runtime_add_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen);
+int bf_runtime_del_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen);
+
+struct bf_gen_opts {
+	bool xdp_input; /* INPUT runs at XDP; TC ingress does FORWARD only */
+};
+
+/* Compile and load (verify) every program of a generation. Nothing is switched in. */
+int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
+		const struct bf_gen_opts *opts, struct bf_gen **out);
+/*
+ * Make `g` the generation every packet uses (one root prog array update per program context),
+ * then wait until no packet can still be running the previous one: on return its counters are
+ * final. On failure nothing changed.
+ */
+int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g);
+/* Sum the per-CPU counters of entries [0, n) into out. */
+int bf_gen_read_counters(const struct bf_gen *g, uint32_t n, struct xt_counters *out);
+/* Packets dropped because a tail call failed (budget exceeded): fail-closed drops. */
+int bf_gen_read_errors(const struct bf_gen *g, uint64_t *out);
+void bf_gen_free(struct bf_gen *g);
+
+/* For tests (BPF_PROG_TEST_RUN): fd of the TC or XDP entry program, which expects the packet
+ * context to be filled already (see bf_dispatch_load for the dispatcher that fills it). */
+int bf_gen_entry_fd(const struct bf_gen *g, bool xdp);
+
+enum bf_dispatch_where { BF_DISPATCH_TC_INGRESS, BF_DISPATCH_TC_EGRESS, BF_DISPATCH_XDP };
+
+struct bf_dispatch_cfg {
+	enum bf_dispatch_where where;
+	uint32_t l2_len; /* bytes before the IP header: 14 for Ethernet (and lo), 0 for ARPHRD_NONE */
+	bool xdp_input; /* TC ingress: leave INPUT to XDP */
+	/* For tests only: skip the route decision and force this hook (-1: decide normally). */
+	int force_hook;
+	uint32_t force_oif; /* with force_hook == FORWARD: the out interface */
+};
+
+/* Build and load a dispatcher program; the caller attaches it. */
+int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, int *prog_fd);
+
+#endif /* BF_CODEGEN_H */

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The explicit list of xtables extensions bpfilter accepts, and the kernel's lookup rules over it
+ * (net/netfilter/x_tables.c: xt_find_match, xt_find_target, xt_find_revision). An extension that
+ * is not listed here is refused at SET_REPLACE: nothing is stored that the datapath would skip.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <linux/netfilter.h>
+
+#include "ext.h"
+#include "registry.h"
+
+static const struct bf_ext *const bf_exts[] = {
+	/* targets */
+	&bf_target_standard,
+	&bf_target_error,
+	/* matches */
+	BF_REGISTRY_MATCHES
+};
+
+const struct bf_ext *bf_ext_at(unsigned int i)
+{
+	return i < sizeof(bf_exts) / sizeof(bf_exts[0]) ? bf_exts[i] : NULL;
+}
+
+/* One pass of xt_find_match over one family's list: found, -EPROTOTYPE (name with another
+ * revision) or -ENOENT. */
+static int find_in(enum bf_ext_kind kind, int family, const char *name, uint8_t revision,
+		   const struct bf_ext **out)
+{
+	int err = -ENOENT;
+
+	for (unsigned int i = 0; bf_ext_at(i); i++) {
+		const struct bf_ext *e = bf_ext_at(i);
+
+		if (e->kind != kind || e->family != family || strcmp(e->name, name))
+			continue;
+		if (e->revision == revision) {
+			*out = e;
+			return 0;
+		}
+		err = -EPROTOTYPE;
+	}
+	return err;
+}
+
+int bf_ext_find(enum bf_ext_kind kind, int family, const char *name, uint8_t revision,
+		const struct bf_ext **out)
+{
+	const struct bf_ext *e = NULL;
+	int err;
+
+	err = find_in(kind, family, name, revision, &e);
+	/* As the kernel does, a miss in the family list is retried in NFPROTO_UNSPEC and that
+	 * answer (found, EPROTOTYPE or ENOENT) is final. */
+	if (err && family != NFPROTO_UNSPEC)
+		err = find_in(kind, NFPROTO_UNSPEC, name, revision, &e);
+	if (err)
+		return err;
+	*out = e;
+	return 0;
+}
+
+int bf_ext_revision(enum bf_ext_kind kind, int family, const char *name, uint8_t revision)
+{
+	bool have_name = false;
+
+	/* xt_find_revision looks at the family list and NFPROTO_UNSPEC together. */
+	for (unsigned int i = 0; bf_ext_at(i); i++) {
+		const struct bf_ext *e = bf_ext_at(i);
+
+		if (e->kind != kind || strcmp(e->name, name))
+			continue;
+		if (e->family != family && e->family != NFPROTO_UNSPEC)
+			continue;
+		if (e->revision == revision)
+			return 0;
+		have_name = true;
+	}
+	return have_name ? -EPROTONOSUPPORT : -ENOENT;
+}
