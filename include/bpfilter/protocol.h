@@ -48,11 +48,15 @@ struct bpfilter_request {
 struct bpfilter_response {
 	uint32_t magic;
 	uint16_t version;
-	uint16_t flags; /* 0 */
+	uint16_t flags; /* BPFILTER_RESP_F_* */
 	int32_t error; /* 0, or the positive errno the kernel would return */
 	uint32_t optlen; /* getsockopt: the new *optlen on success */
 	uint32_t payload_len; /* bytes that follow this header */
 };
+
+/* The daemon serves another network namespace than the caller's: the shim prints one line and
+ * fails the call with ENOPROTOOPT, as a kernel without x_tables would. */
+#define BPFILTER_RESP_F_WRONG_NETNS 1u
 
 /*
  * Response payloads on success:
