@@ -28,7 +28,7 @@ UNIT_HELPER_OBJS := $(patsubst %.c,%.o,$(filter-out $(UNIT_SRCS),$(wildcard test
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:.c=)
 
-DAEMON_LIBS := $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBMNL_LIBS) -lz
+DAEMON_LIBS := $(LIBBPF_LIBS) $(LIBELF_LIBS) $(LIBMNL_LIBS)
 CG_CFLAGS := $(LIBBPF_CFLAGS) $(LIBMNL_CFLAGS)
 
 all: daemon/bpfilterd compat/iptables/libbpfilter-preload.so $(TOOL_BINS)
@@ -78,12 +78,6 @@ check-unit: $(UNIT_BINS)
 check: all $(UNIT_BINS)
 	$(Q)tests/run
 
-bench: all
-	$(Q)bench/run
-
-fuzz: all
-	$(Q)tests/fuzz/run
-
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libdir)/bpfilter $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(systemdsystemunitdir)
@@ -114,7 +108,7 @@ clean:
 		daemon/bpfilterd compat/iptables/libbpfilter-preload.so
 	find . -name '*.d' -delete
 
-.PHONY: all check check-unit bench fuzz install uninstall format clean
+.PHONY: all check check-unit install uninstall format clean
 .SECONDARY:
 
 -include $(shell find . -name '*.d' 2>/dev/null)
