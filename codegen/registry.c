@@ -17,7 +17,12 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_target_standard,
 	&bf_target_error,
 	/* matches */
-	BF_REGISTRY_MATCHES
+	&bf_match_tcp,
+	&bf_match_tcp6,
+	&bf_match_udp,
+	&bf_match_udp6,
+	&bf_match_icmp,
+	&bf_match_comment,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

@@ -8,7 +8,11 @@
 extern const struct bf_ext bf_target_standard;
 extern const struct bf_ext bf_target_error;
 
-/* Matches: add the extern here and the pointer to BF_REGISTRY_MATCHES. */
-#define BF_REGISTRY_MATCHES
+extern const struct bf_ext bf_match_tcp;
+extern const struct bf_ext bf_match_tcp6;
+extern const struct bf_ext bf_match_udp;
+extern const struct bf_ext bf_match_udp6;
+extern const struct bf_ext bf_match_icmp;
+extern const struct bf_ext bf_match_comment;
 
 #endif /* BF_REGISTRY_H */
