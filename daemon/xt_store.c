@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The table store: do_ipt_get_ctl/do_ipt_set_ctl of net/ipv4/netfilter/ip_tables.c over the
+ * tables bpfilter keeps. Per table: the blob as GET_ENTRIES returns it, the decoded model, the
+ * current datapath generation and the counter bases (GET_ENTRIES reports base + datapath).
+ * Validation lives in xt_validate.c, decoding in xt_decode.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+
+#include "bpfilter/cleanup.h"
+#include "../codegen/ext.h"
+#include "xt_decode.h"
+#include "xt_store.h"
+#include "xt_validate.h"
+
+/* Built-in tables that come into existence on first lookup, like the kernel's templates. Only
+ * filter is offered: nat, mangle, raw and security answer ENOENT. */
+static const struct xt_template {
+	const struct xt_fam *fam;
+	const char *name;
+	uint32_t valid_hooks;
+} templates[] = {
+	{&xt_fam_ipv4, "filter",
+	 (1u << NF_INET_LOCAL_IN) | (1u << NF_INET_FORWARD) | (1u << NF_INET_LOCAL_OUT)},
+};
+
+struct xt_table {
+	struct xt_table *next;
+	const struct xt_fam *fam;
+	char name[XT_TABLE_MAXNAMELEN];
+	uint32_t valid_hooks;
+	void *blob; /* as GET_ENTRIES returns it, counters zero */
+	struct xt_info info;
+	struct bf_table_model *model; /* points into blob */
+	struct xt_counters *base;     /* info.number */
+	void *gen;		      /* datapath generation, NULL without a datapath */
+};
+
+struct xt_store {
+	struct xt_datapath dp;
+	bool has_dp;
+	struct bf_log log;
+	struct xt_table *tables; /* in instantiation order */
+};
+
+/* A validated, normalized and decoded blob that is not installed yet. */
+struct xt_new {
+	void *blob;
+	struct xt_info info;
+	struct bf_table_model *model;
+};
+
+static void xt_new_clear(struct xt_new *n)
+{
+	bf_table_model_free(n->model);
+	free(n->blob);
+	*n = (struct xt_new){0};
+}
+
+/* translate_table on a private copy of the caller's blob, then the stored form and the model. */
+static int xt_new_build(struct xt_store *s, const struct xt_fam *f, const struct xt_repl *repl,
+			const void *src, struct xt_new *out)
+{
+	struct xt_new n = {0};
+	int err;
+
+	n.blob = malloc(repl->size ? repl->size : 1);
+	if (!n.blob)
+		return -ENOMEM;
+	memcpy(n.blob, src, repl->size);
+	err = xt_translate_table(f, repl, n.blob, &s->log, &n.info);
+	if (!err)
+		err = xt_normalize_blob(f, n.blob, n.info.size);
+	if (!err)
+		err = xt_decode(f, repl->name, repl->valid_hooks, &n.info, n.blob, &n.model);
+	if (err) {
+		xt_new_clear(&n);
+		return err;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Datapath counters of entries [0, n) of gen: zero without a datapath. */
+static int dp_read(struct xt_store *s, void *gen, uint32_t n, struct xt_counters *out)
+{
+	memset(out, 0, sizeof(*out) * n);
+	if (!s->has_dp || !n)
+		return 0;
+	return s->dp.read(s->dp.ctx, gen, n, out);
+}
+
+static int dp_switch(struct xt_store *s, const struct bf_table_model *m, void **gen)
+{
+	void *g = NULL;
+	int err;
+
+	if (!s->has_dp) {
+		*gen = NULL;
+		return 0;
+	}
+	err = s->dp.prepare(s->dp.ctx, m, &g);
+	if (err)
+		return err;
+	err = s->dp.commit(s->dp.ctx, m, g);
+	if (err) {
+		s->dp.release(s->dp.ctx, g);
+		return err;
+	}
+	*gen = g;
+	return 0;
+}
+
+static void table_free(struct xt_store *s, struct xt_table *t)
+{
+	if (!t)
+		return;
+	if (s->has_dp && t->gen)
+		s->dp.release(s->dp.ctx, t->gen);
+	bf_table_model_free(t->model);
+	free(t->blob);
+	free(t->base);
+	free(t);
+}
+
+/* The kernel's initial table (xt_alloc_initial_table): an ACCEPT policy per valid hook in hook
+ * order, then the ERROR tail. */
+static int initial_blob(const struct xt_fam *f, uint32_t valid_hooks, struct xt_repl *repl,
+			void **out)
+{
+	uint32_t std = f->entry_size + XT_ALIGN(sizeof(struct xt_standard_target));
+	uint32_t tail = f->entry_size + XT_ALIGN(sizeof(struct xt_error_target));
+	uint32_t n = __builtin_popcount(valid_hooks & ((1u << XT_NHOOKS) - 1));
+	uint32_t pos = 0;
+	char *blob;
+
+	repl->valid_hooks = valid_hooks;
+	repl->num_entries = n + 1;
+	repl->size = n * std + tail;
+	blob = calloc(1, repl->size);
+	if (!blob)
+		return -ENOMEM;
+	for (unsigned int h = 0; h < XT_NHOOKS; h++) {
+		struct xt_standard_target *st;
+		uint16_t to = f->entry_size, no = std;
+
+		repl->hook_entry[h] = repl->underflow[h] = 0;
+		if (!(valid_hooks & (1u << h)))
+			continue;
+		repl->hook_entry[h] = repl->underflow[h] = pos;
+		memcpy(blob + pos + f->off_target_offset, &to, sizeof(to));
+		memcpy(blob + pos + f->off_next_offset, &no, sizeof(no));
+		st = (void *)(blob + pos + f->entry_size);
+		st->target.u.user.target_size = sizeof(*st);
+		st->verdict = -NF_ACCEPT - 1;
+		pos += std;
+	}
+	{
+		struct xt_error_target *et = (void *)(blob + pos + f->entry_size);
+		uint16_t to = f->entry_size, no = tail;
+
+		memcpy(blob + pos + f->off_target_offset, &to, sizeof(to));
+		memcpy(blob + pos + f->off_next_offset, &no, sizeof(no));
+		et->target.u.user.target_size = sizeof(*et);
+		strcpy(et->target.u.user.name, XT_ERROR_TARGET);
+		strcpy(et->errorname, XT_ERROR_TARGET);
+	}
+	*out = blob;
+	return 0;
+}
+
+static int table_instantiate(struct xt_store *s, const struct xt_template *tp,
+			     struct xt_table **out)
+{
+	_cleanup_free_ void *src = NULL;
+	struct xt_repl repl = {.name = tp->name};
+	struct xt_new n = {0};
+	struct xt_table *t;
+	int err;
+
+	err = initial_blob(tp->fam, tp->valid_hooks, &repl, &src);
+	if (err)
+		return err;
+	err = xt_new_build(s, tp->fam, &repl, src, &n);
+	if (err) {
+		bf_logf(&s->log, BF_LOG_ERR, "initial %s table refused: %s", tp->name,
+			strerror(-err));
+		return err;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->base = calloc(n.info.number, sizeof(*t->base));
+	if (!t || !t->base) {
+		free(t);
+		xt_new_clear(&n);
+		return -ENOMEM;
+	}
+	err = dp_switch(s, n.model, &t->gen);
+	if (err) {
+		bf_logf(&s->log, BF_LOG_ERR, "loading the initial %s table failed: %s", tp->name,
+			strerror(-err));
+		free(t->base);
+		free(t);
+		xt_new_clear(&n);
+		return err;
+	}
+	t->fam = tp->fam;
+	snprintf(t->name, sizeof(t->name), "%s", tp->name);
+	t->valid_hooks = tp->valid_hooks;
+	t->blob = n.blob;
+	t->info = n.info;
+	t->model = n.model;
+
+	/* Append: /proc/net/ip_tables_names lists tables in the order they appeared. */
+	for (struct xt_table **p = &s->tables;; p = &(*p)->next) {
+		if (!*p) {
+			*p = t;
+			break;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+/* xt_find_table_lock: an existing table, or a template instantiated now; else -ENOENT. */
+static int table_find(struct xt_store *s, const struct xt_fam *f, const char *name,
+		      struct xt_table **out)
+{
+	for (struct xt_table *t = s->tables; t; t = t->next) {
+		if (t->fam == f && !strcmp(t->name, name)) {
+			*out = t;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < BF_ARRAY_SIZE(templates); i++) {
+		if (templates[i].fam == f && !strcmp(templates[i].name, name))
+			return table_instantiate(s, &templates[i], out);
+	}
+	return -ENOENT;
+}
+
+int xt_store_new(const struct xt_datapath *dp, const struct bf_log *log, struct xt_store **out)
+{
+	struct xt_store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	if (dp) {
+		if (!dp->prepare || !dp->commit || !dp->read || !dp->release) {
+			free(s);
+			return -EINVAL;
+		}
+		s->dp = *dp;
+		s->has_dp = true;
+	}
+	if (log)
+		s->log = *log;
+	*out = s;
+	return 0;
+}
+
+void xt_store_free(struct xt_store *s)
+{
+	if (!s)
+		return;
+	while (s->tables) {
+		struct xt_table *t = s->tables;
+
+		s->tables = t->next;
+		table_free(s, t);
+	}
+	free(s);
+}
+
+static const struct xt_fam *fam_of_level(int level)
+{
+	/* SOL_IPV6 comes with IPv6 support: until then it answers as a kernel without
+	 * ip6_tables. */
+	return level == SOL_IP ? &xt_fam_ipv4 : NULL;
+}
+
+static int get_info(struct xt_store *s, const struct xt_fam *f, const void *in, uint32_t inlen,
+		    uint32_t optlen, void **out, uint32_t *outlen)
+{
+	char name[XT_TABLE_MAXNAMELEN];
+	struct ipt_getinfo *info;
+	struct xt_table *t;
+	int err;
+
+	if (optlen != sizeof(*info))
+		return -EINVAL;
+	if (inlen < sizeof(name))
+		return -EFAULT;
+	memcpy(name, in, sizeof(name));
+	name[sizeof(name) - 1] = '\0';
+	err = table_find(s, f, name, &t);
+	if (err)
+		return err;
+
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return -ENOMEM;
+	info->valid_hooks = t->valid_hooks;
+	memcpy(info->hook_entry, t->info.hook_entry, sizeof(info->hook_entry));
+	memcpy(info->underflow, t->info.underflow, sizeof(info->underflow));
+	info->num_entries = t->info.number;
+	info->size = t->info.size;
+	strcpy(info->name, name);
+	*out = info;
+	*outlen = sizeof(*info);
+	return 0;
+}
+
+/* The current counters of t: base + datapath. */
+static int table_counters(struct xt_store *s, struct xt_table *t, struct xt_counters **out)
+{
+	struct xt_counters *c = calloc(t->info.number ? t->info.number : 1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	err = dp_read(s, t->gen, t->info.number, c);
+	if (err) {
+		free(c);
+		return err;
+	}
+	for (uint32_t i = 0; i < t->info.number; i++) {
+		c[i].pcnt += t->base[i].pcnt;
+		c[i].bcnt += t->base[i].bcnt;
+	}
+	*out = c;
+	return 0;
+}
+
+static int get_entries(struct xt_store *s, const struct xt_fam *f, const void *in, uint32_t inlen,
+		       uint32_t optlen, void **out, uint32_t *outlen)
+{
+	_cleanup_free_ struct xt_counters *counters = NULL;
+	struct ipt_get_entries get;
+	struct xt_table *t;
+	char *buf, *blob;
+	uint32_t pos, i;
+	int err;
+
+	if (optlen < sizeof(get))
+		return -EINVAL;
+	if (inlen < sizeof(get))
+		return -EFAULT;
+	memcpy(&get, in, sizeof(get));
+	if ((uint64_t)optlen != sizeof(get) + (uint64_t)get.size)
+		return -EINVAL;
+	get.name[sizeof(get.name) - 1] = '\0';
+	err = table_find(s, f, get.name, &t);
+	if (err)
+		return err;
+	if (get.size != t->info.size) {
+		bf_logf(&s->log, BF_LOG_DEBUG, "GET_ENTRIES %s: size %u, table has %u", get.name,
+			get.size, t->info.size);
+		return -EAGAIN;
+	}
+	err = table_counters(s, t, &counters);
+	if (err)
+		return err;
+
+	buf = malloc(sizeof(get) + t->info.size);
+	if (!buf)
+		return -ENOMEM;
+	/* The kernel writes only entrytable[]: the header goes back as the caller sent it. */
+	memcpy(buf, in, sizeof(get));
+	blob = buf + sizeof(get);
+	memcpy(blob, t->blob, t->info.size);
+	for (pos = 0, i = 0; pos < t->info.size; pos += xt_e_next_offset(f, blob + pos), i++)
+		memcpy(xt_e_counters(f, blob + pos), &counters[i], sizeof(counters[i]));
+	*out = buf;
+	*outlen = sizeof(get) + t->info.size;
+	return 0;
+}
+
+static int get_revision(const struct xt_fam *f, enum bf_ext_kind kind, const void *in,
+			uint32_t inlen, uint32_t optlen)
+{
+	struct xt_get_revision rev;
+
+	if (optlen != sizeof(rev))
+		return -EINVAL;
+	if (inlen < sizeof(rev))
+		return -EFAULT;
+	memcpy(&rev, in, sizeof(rev));
+	rev.name[sizeof(rev.name) - 1] = '\0';
+	return bf_ext_revision(kind, f->family, rev.name, rev.revision);
+}
+
+int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *in, uint32_t inlen,
+			uint32_t optlen, void **out, uint32_t *outlen, uint32_t *new_optlen)
+{
+	const struct xt_fam *f = fam_of_level(level);
+	void *buf = NULL;
+	uint32_t len = 0;
+	int err;
+
+	if (!f)
+		return -ENOPROTOOPT;
+	switch (optname) {
+	case IPT_SO_GET_INFO:
+		err = get_info(s, f, in, inlen, optlen, &buf, &len);
+		break;
+	case IPT_SO_GET_ENTRIES:
+		err = get_entries(s, f, in, inlen, optlen, &buf, &len);
+		break;
+	case IPT_SO_GET_REVISION_MATCH:
+		err = get_revision(f, BF_EXT_MATCH, in, inlen, optlen);
+		break;
+	case IPT_SO_GET_REVISION_TARGET:
+		err = get_revision(f, BF_EXT_TARGET, in, inlen, optlen);
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	if (err)
+		return err;
+	/* Success never changes *optlen (ip_getsockopt puts back the length it was given). */
+	*out = buf;
+	*outlen = len;
+	*new_optlen = optlen;
+	return 0;
+}
+
+/* do_replace, __do_replace and xt_replace_table. */
+static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *in, uint32_t len,
+		       void **out, uint32_t *outlen)
+{
+	struct ipt_replace tmp;
+	struct xt_repl repl;
+	struct xt_new n = {0};
+	struct xt_counters *old, *base;
+	struct xt_table *t;
+	void *gen = NULL;
+	int err;
+
+	if (len < sizeof(tmp)) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE: %u bytes, shorter than the header",
+			len);
+		return -EINVAL;
+	}
+	memcpy(&tmp, in, sizeof(tmp));
+	tmp.name[sizeof(tmp.name) - 1] = '\0';
+	if (tmp.num_counters >= INT_MAX / sizeof(struct xt_counters) || tmp.num_counters == 0) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE %s: bad num_counters %u", tmp.name,
+			tmp.num_counters);
+		return tmp.num_counters ? -ENOMEM : -EINVAL;
+	}
+	if ((uint64_t)len < (uint64_t)tmp.size + sizeof(tmp)) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE %s: size %u does not fit in %u bytes",
+			tmp.name, tmp.size, len);
+		return -EINVAL;
+	}
+	/* xt_alloc_table_info */
+	if ((uint64_t)tmp.size + XT_TABLE_INFO_SIZE >= XT_MAX_TABLE_SIZE) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE %s: size %u is too large", tmp.name,
+			tmp.size);
+		return -ENOMEM;
+	}
+
+	repl = (struct xt_repl){
+		.name = tmp.name,
+		.valid_hooks = tmp.valid_hooks,
+		.num_entries = tmp.num_entries,
+		.size = tmp.size,
+	};
+	memcpy(repl.hook_entry, tmp.hook_entry, sizeof(repl.hook_entry));
+	memcpy(repl.underflow, tmp.underflow, sizeof(repl.underflow));
+	/* translate_table runs before the table lookup: a bad blob for an unknown table is
+	 * EINVAL/ELOOP, not ENOENT. */
+	err = xt_new_build(s, f, &repl, (const char *)in + sizeof(tmp), &n);
+	if (err)
+		return err;
+
+	/* xt_counters_alloc */
+	if ((uint64_t)tmp.num_counters * sizeof(struct xt_counters) > XT_MAX_TABLE_SIZE) {
+		err = -ENOMEM;
+		goto err_new;
+	}
+	err = table_find(s, f, tmp.name, &t);
+	if (err) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE: no table %s", tmp.name);
+		goto err_new;
+	}
+	if (tmp.valid_hooks != t->valid_hooks) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE %s: valid_hooks %#x, the table has %#x",
+			tmp.name, tmp.valid_hooks, t->valid_hooks);
+		err = -EINVAL;
+		goto err_new;
+	}
+	if (tmp.num_counters != t->info.number) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_REPLACE %s: num_counters %u, the table has %u",
+			tmp.name, tmp.num_counters, t->info.number);
+		err = -EAGAIN;
+		goto err_new;
+	}
+
+	old = calloc(t->info.number ? t->info.number : 1, sizeof(*old));
+	base = calloc(n.info.number ? n.info.number : 1, sizeof(*base));
+	if (!old || !base) {
+		free(old);
+		free(base);
+		err = -ENOMEM;
+		goto err_new;
+	}
+	err = dp_switch(s, n.model, &gen);
+	if (err) {
+		bf_logf(&s->log, BF_LOG_ERR, "SET_REPLACE %s: the datapath refused the table: %s",
+			tmp.name, strerror(-err));
+		free(old);
+		free(base);
+		goto err_new;
+	}
+	/* The new generation runs; the previous one is quiescent and its counters final. Like the
+	 * kernel after the swap, nothing can fail the call any more. */
+	if (dp_read(s, t->gen, t->info.number, old)) {
+		bf_logf(&s->log, BF_LOG_WARN,
+			"SET_REPLACE %s: reading the old counters failed, reporting bases only",
+			tmp.name);
+		memset(old, 0, t->info.number * sizeof(*old));
+	}
+	for (uint32_t i = 0; i < t->info.number; i++) {
+		old[i].pcnt += t->base[i].pcnt;
+		old[i].bcnt += t->base[i].bcnt;
+	}
+	if (s->has_dp && t->gen)
+		s->dp.release(s->dp.ctx, t->gen);
+	bf_table_model_free(t->model);
+	free(t->blob);
+	free(t->base);
+	t->blob = n.blob;
+	t->info = n.info;
+	t->model = n.model;
+	t->base = base;
+	t->gen = gen;
+
+	*out = old;
+	*outlen = tmp.num_counters * sizeof(*old);
+	return 0;
+
+err_new:
+	xt_new_clear(&n);
+	return err;
+}
+
+/* do_add_counters and xt_copy_counters. */
+static int set_add_counters(struct xt_store *s, const struct xt_fam *f, const void *in,
+			    uint32_t len)
+{
+	struct xt_counters_info tmp;
+	const char *src = (const char *)in + sizeof(tmp);
+	struct xt_table *t;
+	int err;
+
+	if (len <= sizeof(tmp)) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_ADD_COUNTERS: %u bytes, no counters", len);
+		return -EINVAL;
+	}
+	memcpy(&tmp, in, sizeof(tmp));
+	tmp.name[sizeof(tmp.name) - 1] = '\0';
+	if ((uint64_t)tmp.num_counters * sizeof(struct xt_counters) != len - sizeof(tmp)) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_ADD_COUNTERS %s: %u counters in %u bytes",
+			tmp.name, tmp.num_counters, len);
+		return -EINVAL;
+	}
+	/* xt_find_table_lock: like the kernel's, this lookup instantiates a built-in table. */
+	err = table_find(s, f, tmp.name, &t);
+	if (err)
+		return err;
+	if (tmp.num_counters != t->info.number) {
+		bf_logf(&s->log, BF_LOG_INFO, "SET_ADD_COUNTERS %s: %u counters, the table has %u",
+			tmp.name, tmp.num_counters, t->info.number);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < tmp.num_counters; i++) {
+		struct xt_counters c;
+
+		memcpy(&c, src + i * sizeof(c), sizeof(c));
+		t->base[i].pcnt += c.pcnt;
+		t->base[i].bcnt += c.bcnt;
+	}
+	return 0;
+}
+
+int xt_store_setsockopt(struct xt_store *s, int level, int optname, const void *in, uint32_t len,
+			void **out, uint32_t *outlen)
+{
+	const struct xt_fam *f = fam_of_level(level);
+	void *buf = NULL;
+	uint32_t blen = 0;
+	int err;
+
+	if (!f)
+		return -ENOPROTOOPT;
+	switch (optname) {
+	case IPT_SO_SET_REPLACE:
+		err = set_replace(s, f, in, len, &buf, &blen);
+		break;
+	case IPT_SO_SET_ADD_COUNTERS:
+		err = set_add_counters(s, f, in, len);
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	if (err)
+		return err;
+	*out = buf;
+	*outlen = blen;
+	return 0;
+}
+
+int xt_store_table_names(struct xt_store *s, int family, char **text, size_t *len)
+{
+	size_t n = 0;
+	char *buf;
+
+	for (struct xt_table *t = s->tables; t; t = t->next)
+		if (t->fam->family == family)
+			n += strlen(t->name) + 1;
+	buf = malloc(n + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = 0;
+	for (struct xt_table *t = s->tables; t; t = t->next) {
+		if (t->fam->family != family)
+			continue;
+		n += sprintf(buf + n, "%s\n", t->name);
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return 0;
+}
