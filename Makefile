@@ -78,6 +78,10 @@ check-unit: $(UNIT_BINS)
 check: all $(UNIT_BINS)
 	$(Q)tests/run
 
+# Benchmarks against the kernel (prints a table of medians and ratios): see bench/README.md.
+bench: all
+	$(Q)bench/run
+
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libdir)/bpfilter $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(systemdsystemunitdir)
@@ -108,7 +112,7 @@ clean:
 		daemon/bpfilterd compat/iptables/libbpfilter-preload.so
 	find . -name '*.d' -delete
 
-.PHONY: all check check-unit install uninstall format clean
+.PHONY: all check check-unit bench install uninstall format clean
 .SECONDARY:
 
 -include $(shell find . -name '*.d' 2>/dev/null)

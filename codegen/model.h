@@ -81,6 +81,7 @@ struct bf_table_model {
 	struct bf_chain *chains;
 };
 
+/* Frees the arrays and the model itself (models are always heap-allocated). NULL is fine. */
 void bf_table_model_free(struct bf_table_model *m);
 
 #endif /* BF_MODEL_H */
