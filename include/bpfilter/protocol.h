@@ -27,7 +27,8 @@
 
 enum bpfilter_op {
 	/* payload: the caller's optval (setsockopt: optlen bytes; getsockopt: the first
-	 * min(optlen, BPFILTER_GET_INPUT_MAX) bytes). */
+	 * min(optlen, BPFILTER_GET_INPUT_MAX) bytes). A shorter payload means the caller's buffer
+	 * is unreadable from that byte on (doc/protocol.md, "Faults"). */
 	BPFILTER_OP_GETSOCKOPT = 1,
 	BPFILTER_OP_SETSOCKOPT = 2,
 	/* /proc/net/ip{,6}_tables_names: level selects the family, no payload; the response payload

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bpfilterd: serves iptables-legacy (through the preload shim) for the network namespace it was
+ * started in. Runs in the foreground; SIGTERM/SIGINT stop it cleanly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpfilter/protocol.h>
+
+#include "datapath.h"
+#include "log.h"
+#include "server.h"
+#include "xt_store.h"
+
+/* Keep in sync with AC_INIT in configure.ac. */
+#define BFD_VERSION "0.1.0"
+
+static void bfd_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bpfilterd [OPTIONS]\n"
+		"Serve iptables-legacy's x_tables calls (through libbpfilter-preload.so) with BPF\n"
+		"programs, for the network namespace bpfilterd is started in.\n"
+		"\n"
+		"  -s, --socket PATH  listen on PATH (default %s)\n"
+		"      --xdp          run the INPUT chain at XDP instead of TC ingress\n"
+		"      --syslog       log to syslog instead of stderr\n"
+		"  -v, --verbose      log debug messages (every request)\n"
+		"  -h, --help         show this help and exit\n"
+		"  -V, --version      show the version and exit\n",
+		BPFILTER_DEFAULT_SOCKET);
+}
+
+enum { BFD_OPT_SYSLOG = 256, BFD_OPT_XDP };
+
+struct bfd_opts {
+	const char *socket;
+	bool syslog;
+	bool verbose;
+	bool xdp;
+};
+
+/* 0 to run, 1 to exit successfully (help, version), -EINVAL on a bad command line. */
+static int bfd_parse_args(int argc, char **argv, struct bfd_opts *o)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"syslog", no_argument, NULL, BFD_OPT_SYSLOG},
+		{"xdp", no_argument, NULL, BFD_OPT_XDP},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case BFD_OPT_SYSLOG:
+			o->syslog = true;
+			break;
+		case BFD_OPT_XDP:
+			o->xdp = true;
+			break;
+		case 'h':
+			bfd_usage(stdout);
+			return 1;
+		case 'V':
+			printf("bpfilterd %s\n", BFD_VERSION);
+			return 1;
+		default:
+			bfd_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bpfilterd: unexpected argument '%s'\n", argv[optind]);
+		bfd_usage(stderr);
+		return -EINVAL;
+	}
+	if (!*o->socket) {
+		fprintf(stderr, "bpfilterd: --socket needs a path\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bfd_opts o = {.socket = BPFILTER_DEFAULT_SOCKET};
+	struct bfd_datapath_opts dp_opts = {};
+	struct bfd_datapath *dp = NULL;
+	struct bfd_server *srv = NULL;
+	struct xt_store *store = NULL;
+	sigset_t mask;
+	int r;
+
+	r = bfd_parse_args(argc, argv, &o);
+	if (r)
+		return r > 0 ? EXIT_SUCCESS : 2;
+	bfd_log_setup(o.syslog, o.verbose);
+
+	/* Blocked from the start: delivered through the server's signalfd, so that an early
+	 * SIGTERM still leads to a clean exit. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The socket first: a second daemon must give up before it touches any interface. */
+	r = bfd_server_new(o.socket, &srv);
+	if (r < 0) {
+		bfd_err("cannot listen on %s: %s", o.socket, strerror(-r));
+		goto out;
+	}
+
+	dp_opts.xdp_input = o.xdp;
+	r = bfd_datapath_new(&dp_opts, bfd_log_lib(), &dp);
+	if (r == -ENOSYS) {
+		bfd_warn("datapath not available: rules are NOT enforced");
+		dp = NULL;
+	} else if (r < 0) {
+		bfd_err("cannot set up the datapath: %s", strerror(-r));
+		goto out;
+	}
+
+	r = xt_store_new(dp ? bfd_datapath_ops(dp) : NULL, bfd_log_lib(), &store);
+	if (r < 0) {
+		bfd_err("cannot create the table store: %s", strerror(-r));
+		goto out;
+	}
+
+	r = bfd_server_run(srv, store, dp);
+	if (r < 0)
+		bfd_err("server loop failed: %s", strerror(-r));
+
+out:
+	if (store)
+		xt_store_free(store);
+	if (dp)
+		bfd_datapath_free(dp);
+	bfd_server_free(srv);
+	bfd_log_close();
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
