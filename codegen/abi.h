@@ -12,6 +12,7 @@
  *   [-8]              map key scratch (u32) for counter / prog array / stack lookups.
  *   [-BF_STACK_SCRATCH_OFF, -16)  BF_STACK_SCRATCH_SIZE bytes an emitter may use inside one
  *                     match/target (e.g. bytes copied with bpf_skb_load_bytes).
+ *   [-88]             chain programs: pointer to the current counter chunk (codegen/gen.c).
  * Nothing on the stack survives a tail call; what must survive lives in struct bf_pkt.
  *
  * struct bf_pkt is the value of the per-CPU array map "bf_ctx" (one entry, key 0). The

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to the code generator's core (runtime.c, gen.c, dispatch.c, load.c): the runtime's
+ * layout, program loading, and the emit helpers every generated program shares. Not part of the
+ * interface to the daemon (codegen.h).
+ */
+#ifndef BF_CG_PRIV_H
+#define BF_CG_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/bpf.h>
+
+#include "abi.h"
+#include "builder.h"
+#include "codegen.h"
+#include "ext.h"
+#include "log.h"
+
+struct bf_runtime {
+	const struct bf_log *log;
+	int ctx_fd;	 /* bf_ctx: PERCPU_ARRAY, 1 x struct bf_pkt */
+	int root_fd;	 /* bf_root: PROG_ARRAY (TC), slot 0 = the active generation's entry */
+	int root_xdp_fd; /* bf_root_xdp: PROG_ARRAY (XDP) */
+	int ifname_fd;	 /* bf_ifname: HASH ifindex -> char[16] */
+	int lroute_fd;	 /* bf_lroute: LPM_TRIE of local/broadcast IPv4 destinations */
+	int sync_fd;	 /* bf_sync: ARRAY_OF_MAPS, updated only to wait for an RCU grace period */
+	int sync_inner_fd; /* the one inner map bf_sync holds */
+	/* Duplicates of the entry programs currently in the root slots (-1: none), so a failed
+	 * activation can put back what was there. */
+	int active_fd[2];
+};
+
+/* Key of bf_lroute: the kernel's struct bpf_lpm_trie_key with a 4-byte IPv4 address. IPv6 will get
+ * a second trie with a 16-byte key. */
+struct bf_lroute_key4 {
+	uint32_t prefixlen;
+	uint8_t addr[4];
+};
+
+#define BF_IFNAME_LEN 16
+
+/* Load a finished program; on a verifier failure load again with a log and report its first
+ * and last lines through `log`. Returns the fd or -errno. */
+int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
+		       const struct bpf_insn *insns, size_t n);
+
+/* Finish the builder with these map fds and load it: fd or -errno. */
+int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog_ctx pctx,
+		    const char *name, const int map_fds[BF_MAP_SLOT_MAX]);
+
+/* Verdict return codes per program context. */
+int bf_verdict_accept(enum bf_prog_ctx pctx);
+int bf_verdict_drop(enum bf_prog_ctx pctx);
+
+/*
+ * Prologue of every chain program (abi.h): R6 = ctx, R7 = bf_ctx[0]. A lookup failure (cannot
+ * happen for index 0 of an array) jumps to `fail`.
+ */
+void bf_emit_prologue(struct bf_builder *b, bf_label fail);
+
+/* Wait for an RCU grace period (see runtime.c). */
+int bf_runtime_sync(struct bf_runtime *rt);
+
+/* Fill the map-slot table for programs of one context. */
+void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
+			int map_fds[BF_MAP_SLOT_MAX]);
+
+/* Make a kernel object name (BPF_OBJ_NAME_LEN, [A-Za-z0-9_.]) from a printf format. */
+void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* BF_CG_PRIV_H */

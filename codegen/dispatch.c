@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The per-interface dispatcher (doc/design.md, "Where rules run"): parse the IPv4 header once,
+ * fill this CPU's struct bf_pkt (codegen/abi.h), decide which hook the packet meets, and tail-call
+ * slot 0 of the root prog array, where the active generation's entry program sits.
+ *
+ * Registers: R6 ctx, R7 struct bf_pkt * (as abi.h), R8 = IP header length (ihl * 4), R9 = bytes
+ * to count (pkt->len). Stack (own layout; no emitter runs here):
+ *   fp-8      u32 map key
+ *   fp-80     64 bytes: the IP header (zero padded to 60 bytes for the checksum), later the
+ *             fixed transport header
+ *   fp-88     struct bf_lroute_key4 for the local route lookup
+ *   fp-160    struct bpf_fib_lookup (64 bytes)
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/netfilter.h>
+
+#include <bpfilter/cleanup.h>
+
+#include "abi.h"
+#include "bpf_insn.h"
+#include "cg_priv.h"
+#include "codegen.h"
+
+#define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
+#define SKB_OFF(field) ((int16_t)offsetof(struct __sk_buff, field))
+#define XDP_OFF(field) ((int16_t)offsetof(struct xdp_md, field))
+#define FIB_OFF(field) ((int16_t)(FP_FIB + (int16_t)offsetof(struct bpf_fib_lookup, field)))
+
+/* frag_off bits (include/net/ip.h, not in the UAPI headers) */
+#define IP_DF 0x4000
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+#define FP_KEY (-8)
+#define FP_HDR (-80)
+#define FP_LPM (-88)
+#define FP_FIB (-160)
+
+_Static_assert(offsetof(struct bf_pkt, jstack) % 8 == 0, "bf_pkt prefix zeroed by 8 bytes");
+_Static_assert(sizeof(struct bpf_fib_lookup) == 64, "fib params fit their stack slot");
+
+struct dctx {
+	struct bf_builder *b;
+	const struct bf_dispatch_cfg *cfg;
+	enum bf_prog_ctx pctx;
+	bf_label pass; /* no chain for this packet: let the kernel have it */
+};
+
+/* See gen.c: a jump the verifier knows is taken (R7 is never NULL) that keeps the next
+ * instruction in its control-flow graph. */
+static void emit_goto(struct bf_builder *b, bf_label to)
+{
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, to);
+}
+
+/* r0 = load_bytes(ctx, off = r2, fp + fp_off, len = r4); jump to `fail` if it fails. R2, R4
+ * set by the caller. */
+static void emit_load_bytes(struct dctx *d, int16_t fp_off, bf_label fail)
+{
+	struct bf_builder *b = d->b;
+
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_3, fp_off));
+	bf_emit(b,
+		BF_CALL(d->pctx == BF_CTX_XDP ? BPF_FUNC_xdp_load_bytes : BPF_FUNC_skb_load_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
+}
+
+static void emit_zero_stack(struct bf_builder *b, int16_t fp_off, int16_t size)
+{
+	for (int16_t o = 0; o < size; o += 8)
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(fp_off + o), 0));
+}
+
+/* Non-IPv4 passes (IPv6 will branch here). */
+static void emit_l3_proto(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+
+	if (d->pctx == BF_CTX_TC) {
+		bf_comment(b, "if (skb->protocol != htons(ETH_P_IP)) pass");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(protocol)));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, htons(ETH_P_IP), d->pass);
+		return;
+	}
+	if (d->cfg->l2_len < ETH_HLEN)
+		return; /* no Ethernet header: the version nibble decides below */
+	bf_comment(b, "if (eth->h_proto != htons(ETH_P_IP)) pass");
+	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_HDR, 0));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, d->cfg->l2_len - 2));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
+	emit_load_bytes(d, FP_HDR, d->pass);
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, htons(ETH_P_IP), d->pass);
+}
+
+/* Copy the IPv4 header to fp-80 and check it as ip_rcv_core() does at ingress. */
+static void emit_ipv4_header(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	bool ingress = d->cfg->where != BF_DISPATCH_TC_EGRESS;
+	bf_label no_opts = bf_label_new(b);
+
+	bf_comment(b, "copy the IPv4 header to fp-80 (zero padded to 64 bytes)");
+	emit_zero_stack(b, FP_HDR, 64);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, (int32_t)d->cfg->l2_len));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, (int32_t)sizeof(struct iphdr)));
+	emit_load_bytes(d, FP_HDR, d->pass);
+	bf_comment(b, "if (iph->version != 4) pass");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
+	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_2, 4));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, 4, d->pass);
+	bf_comment(b, "r8 = iph->ihl * 4; if (r8 < 20) pass");
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xf));
+	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 2));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_1));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_8, (int32_t)sizeof(struct iphdr), d->pass);
+	bf_comment(b, "copy the options: load_bytes(l2 + 20, fp-60, r8 - 20)");
+	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_8, (int32_t)sizeof(struct iphdr), no_opts);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, -(int32_t)sizeof(struct iphdr)));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, (int32_t)(d->cfg->l2_len + sizeof(struct iphdr))));
+	emit_load_bytes(d, FP_HDR + (int16_t)sizeof(struct iphdr), d->pass);
+	bf_label_bind(b, no_opts);
+
+	if (!ingress) {
+		/* Locally generated: count skb->len - l2, which also covers GSO packets whose
+		 * tot_len does not describe the whole skb. */
+		bf_comment(b, "r9 = skb->len - l2_len; if (r9 < r8) pass");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_9, BPF_REG_6, SKB_OFF(len)));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_9, -(int32_t)d->cfg->l2_len));
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_8, BPF_REG_9, d->pass);
+		return;
+	}
+	/* ip_rcv_core: tot_len >= ihl * 4, the packet holds tot_len bytes, header checksum. The
+	 * kernel drops what fails here before any hook: pass it and let it. */
+	bf_comment(b, "r9 = ntohs(iph->tot_len); if (r9 < r8) pass");
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_9, BPF_REG_10, FP_HDR + 2));
+	bf_emit(b, BF_BE(BPF_REG_9, 16));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_8, BPF_REG_9, d->pass);
+	if (d->pctx == BF_CTX_XDP) {
+		bf_comment(b, "r0 = bpf_xdp_get_buff_len(ctx) - l2_len");
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		bf_emit(b, BF_CALL(BPF_FUNC_xdp_get_buff_len));
+	} else {
+		bf_comment(b, "r0 = skb->len - l2_len");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_0, BPF_REG_6, SKB_OFF(len)));
+	}
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, -(int32_t)d->cfg->l2_len));
+	bf_comment(b, "if (r0 < tot_len) pass");
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_9, BPF_REG_0, d->pass);
+	/* One's complement sum over 60 bytes: the zero padding past ihl * 4 adds nothing. */
+	bf_comment(b, "r0 = csum_diff(NULL, 0, fp-80, 60, 0); fold; if (r0 != 0xffff) pass");
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_3, FP_HDR));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 60));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
+	bf_emit(b, BF_MOV32_REG(BPF_REG_0, BPF_REG_0));
+	for (int k = 0; k < 2; k++) {
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
+		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 16));
+		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, 0xffff));
+		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
+	}
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0xffff, d->pass);
+}
+
+/* Fill struct bf_pkt from the header at fp-80 (R8 = header length, R9 = len). */
+static void emit_fill_l3(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+
+	bf_comment(b, "memset(pkt, 0, offsetof(struct bf_pkt, jstack))");
+	for (int16_t o = 0; o < (int16_t)offsetof(struct bf_pkt, jstack); o += 8)
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_7, o, 0));
+	bf_comment(b, "pkt->l3_off = %u; l4_off = l3_off + r8; len = r9; l4_len = r9 - r8",
+		   d->cfg->l2_len);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(l3_off), (int32_t)d->cfg->l2_len));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_8));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)d->cfg->l2_len));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(l4_off)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_9, PKT_OFF(len)));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_8));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(l4_len)));
+	bf_comment(b, "pkt->saddr[0], daddr[0] = iph->saddr, daddr (network order)");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_HDR + 12));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(saddr)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_HDR + 16));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(daddr)));
+	bf_comment(b, "pkt->proto, tos, ttl");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 9));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(proto)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 1));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(tos)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 8));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
+	bf_comment(b, "pkt->ihl_opts = r8 - 20");
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_8));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, -(int32_t)sizeof(struct iphdr)));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ihl_opts)));
+	bf_comment(b, "r1 = ntohs(iph->frag_off); fragoff_h = r1 & IP_OFFSET; frag_flags_h = "
+		      "r1 & (IP_MF | IP_DF)");
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR + 6));
+	bf_emit(b, BF_BE(BPF_REG_1, 16));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, IP_OFFSET));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_2, PKT_OFF(fragoff_h)));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, IP_MF | IP_DF));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_OFF(frag_flags_h)));
+}
+
+/* Transport fields, when this is a first fragment and the fixed header is there. */
+static void emit_fill_l4(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	bf_label done = bf_label_new(b), tcp = bf_label_new(b), udp = bf_label_new(b);
+	bf_label icmp = bf_label_new(b);
+	struct {
+		bf_label l;
+		int proto;
+		int hlen;
+	} l4[] = {{tcp, IPPROTO_TCP, 20},
+		  {udp, IPPROTO_UDP, 8},
+		  {udp, IPPROTO_UDPLITE, 8},
+		  {icmp, IPPROTO_ICMP, 8}};
+
+	bf_comment(b, "if (pkt->fragoff_h) no transport header");
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, done);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto)));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_9));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_4, BPF_REG_8));
+	for (size_t k = 0; k < BF_ARRAY_SIZE(l4); k++) {
+		bf_label next = bf_label_new(b);
+
+		bf_comment(b, "proto %d: needs l4_len >= %d", l4[k].proto, l4[k].hlen);
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, l4[k].proto, next);
+		bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_4, l4[k].hlen, done);
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_8));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, (int32_t)d->cfg->l2_len));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, l4[k].hlen));
+		emit_load_bytes(d, FP_HDR, done);
+		emit_goto(b, l4[k].l);
+		bf_label_bind(b, next);
+	}
+	emit_goto(b, done);
+
+	bf_label_bind(b, tcp);
+	bf_comment(b, "tcp: ports, flags (byte 13), doff * 4");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 13));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(tcpflags)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 12));
+	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 4));
+	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 2));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(tcpdoff)));
+	bf_label_bind(b, udp);
+	bf_comment(b, "ports (network order); pkt->flags |= BF_PKT_F_L4_OK");
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_OFF(sport)));
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR + 2));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_OFF(dport)));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(flags), BF_PKT_F_L4_OK));
+	emit_goto(b, done);
+	bf_label_bind(b, icmp);
+	bf_comment(b, "icmp: type, code; pkt->flags |= BF_PKT_F_L4_OK");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(icmp_type)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 1));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(icmp_code)));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(flags), BF_PKT_F_L4_OK));
+	bf_label_bind(b, done);
+}
+
+/* r1 = the interface this program runs on. */
+static void emit_this_ifindex(struct dctx *d, uint8_t reg)
+{
+	if (d->pctx == BF_CTX_XDP)
+		bf_emit(d->b, BF_LDX_MEM(BPF_W, reg, BPF_REG_6, XDP_OFF(ingress_ifindex)));
+	else
+		bf_emit(d->b, BF_LDX_MEM(BPF_W, reg, BPF_REG_6, SKB_OFF(ifindex)));
+}
+
+/* pkt->{iif,oif}name = bf_ifname[pkt->{iif,oif}] when there is one. */
+static void emit_ifname(struct dctx *d, int16_t idx_off, int16_t name_off)
+{
+	struct bf_builder *b = d->b;
+	bf_label skip = bf_label_new(b);
+
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, idx_off));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, skip);
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_KEY));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_IFNAME);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, skip);
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_1, name_off));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, 8));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_1, (int16_t)(name_off + 8)));
+	bf_label_bind(b, skip);
+}
+
+/* Set pkt->hook and the interfaces, then go to `go`. */
+static void emit_set_hook(struct dctx *d, unsigned int hook, bf_label go)
+{
+	struct bf_builder *b = d->b;
+
+	bf_comment(b, "pkt->hook = %u", hook);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(hook), (int32_t)hook));
+	emit_this_ifindex(d, BPF_REG_1);
+	if (hook == NF_INET_LOCAL_OUT || hook == NF_INET_POST_ROUTING)
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
+	else
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(iif)));
+	emit_goto(b, go);
+}
+
+/* Ingress: local destination -> INPUT, forwarded -> FORWARD (with the fib's out interface),
+ * anything else passes without a chain. */
+static void emit_ingress_decision(struct dctx *d, bf_label go)
+{
+	struct bf_builder *b = d->b;
+	bool want_input = d->pctx == BF_CTX_XDP || !d->cfg->xdp_input;
+	bf_label local = bf_label_new(b), fwd = bf_label_new(b), nofwd = bf_label_new(b);
+
+	bf_comment(b, "r1 = daddr; limited broadcast or multicast: local");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
+	bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)0xffffffff, local);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_7, PKT_OFF(daddr)));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, 0xf0));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0xe0, local);
+	bf_comment(b, "if (bpf_map_lookup_elem(bf_lroute, {32, daddr})) local");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_LPM, 32));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_LPM + 4));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_LROUTE);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_LPM));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, local);
+
+	if (d->pctx == BF_CTX_XDP) {
+		/* Forwarded packets meet FORWARD at TC ingress. */
+		emit_goto(b, d->pass);
+	} else {
+		/*
+		 * net/core/filter.c bpf_ipv4_fib_lookup(): SUCCESS, and NO_NEIGH (route found,
+		 * no resolved neighbour yet), both set params->ifindex to the route's device
+		 * before returning; FWD_DISABLED, BLACKHOLE, UNREACHABLE, PROHIBIT, NOT_FWDED
+		 * mean ip_forward will not run. At TC, FRAG_NEEDED comes from the skb MTU check
+		 * after a successful lookup (ifindex set): ip_forward then sends an ICMP error
+		 * before FORWARD when DF is set, and fragments after FORWARD otherwise.
+		 */
+		bf_comment(b, "r0 = bpf_fib_lookup(ctx, &params, 64, 0)");
+		emit_zero_stack(b, FP_FIB, (int16_t)sizeof(struct bpf_fib_lookup));
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET));
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto)));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FIB_OFF(l4_protocol)));
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(sport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FIB_OFF(sport)));
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(dport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FIB_OFF(dport)));
+		emit_this_ifindex(d, BPF_REG_1);
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ifindex)));
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(tos)));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FIB_OFF(tos)));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_src)));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_dst)));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+		bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, fwd);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, fwd);
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_FRAG_NEEDED, nofwd);
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(frag_flags_h)));
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, nofwd);
+		bf_label_bind(b, fwd);
+		bf_comment(b, "FORWARD: iif = this interface, oif = params.ifindex");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
+		emit_set_hook(d, NF_INET_FORWARD, go);
+		bf_label_bind(b, nofwd);
+		emit_goto(b, d->pass);
+	}
+
+	bf_label_bind(b, local);
+	if (want_input)
+		emit_set_hook(d, NF_INET_LOCAL_IN, go);
+	else
+		emit_goto(b, d->pass); /* INPUT runs at XDP */
+}
+
+static void emit_dispatcher(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	const struct bf_dispatch_cfg *cfg = d->cfg;
+	bf_label go = bf_label_new(b);
+
+	bf_emit_prologue(b, d->pass);
+	emit_l3_proto(d);
+	emit_ipv4_header(d);
+	emit_fill_l3(d);
+	emit_fill_l4(d);
+
+	if (cfg->force_hook >= 0) {
+		if (cfg->force_hook == NF_INET_FORWARD) {
+			bf_emit(b,
+				BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(oif), (int32_t)cfg->force_oif));
+		}
+		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
+	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
+		bf_comment(b, "if (skb->ingress_ifindex) forwarded: FORWARD already ran");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+		emit_set_hook(d, NF_INET_LOCAL_OUT, go);
+	} else {
+		emit_ingress_decision(d, go);
+	}
+
+	bf_label_bind(b, go);
+	bf_comment(b, "interface names");
+	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
+	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
+	bf_comment(b, "pkt->jsp = 0; tail call root[0]; no generation: pass");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
+
+	bf_label_bind(b, d->pass);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(d->pctx)));
+	bf_emit(b, BF_EXIT());
+}
+
+int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, int *prog_fd)
+{
+	enum bf_prog_ctx pctx = cfg->where == BF_DISPATCH_XDP ? BF_CTX_XDP : BF_CTX_TC;
+	static const char *const names[] = {"bf_disp_in", "bf_disp_out", "bf_disp_xdp"};
+	struct bf_builder *b = NULL;
+	int fds[BF_MAP_SLOT_MAX];
+	struct dctx d;
+	int fd, err;
+
+	if ((unsigned int)cfg->where > BF_DISPATCH_XDP || cfg->l2_len > 64 ||
+	    cfg->force_hook >= BF_HOOK_MAX)
+		return -EINVAL;
+	if (pctx == BF_CTX_XDP && cfg->l2_len != ETH_HLEN)
+		return -EOPNOTSUPP; /* XDP runs on Ethernet-like devices only */
+	err = bf_builder_new(&b, rt->log);
+	if (err)
+		return err;
+	d = (struct dctx){.b = b, .cfg = cfg, .pctx = pctx, .pass = bf_label_new(b)};
+	emit_dispatcher(&d);
+	bf_runtime_map_fds(rt, pctx, fds);
+	fd = bf_builder_load(b, rt->log, pctx, names[cfg->where], fds);
+	bf_builder_free(b);
+	if (fd < 0)
+		return fd;
+	*prog_fd = fd;
+	return 0;
+}

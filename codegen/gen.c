@@ -1,0 +1,1009 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Generations: one rule model compiled into region programs chained by tail calls, reproducing
+ * ipt_do_table() (net/ipv4/netfilter/ip_tables.c) on the model's entry graph. See doc/design.md,
+ * "Program structure".
+ *
+ * A region starts at every hook entry, underflow, jump/goto target, return site (the entry after
+ * a JUMP that is not to the next entry) and ERROR entry, and runs linearly to the next start; a
+ * region whose code grows past BF_REGION_MAX_INSNS is split at an entry boundary. Region ids are
+ * slots of the generation's prog array (one per program context); the jump stack in struct bf_pkt
+ * holds region ids of return sites.
+ *
+ * Registers and stack follow codegen/abi.h: R6 ctx, R7 struct bf_pkt *, R0-R5 scratch, R8-R9 for
+ * the emitters, fp-8 the map key.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <bpfilter/cleanup.h>
+
+#include "abi.h"
+#include "bpf_insn.h"
+#include "cg_priv.h"
+#include "codegen.h"
+#include "ext.h"
+#include "ipmatch.h"
+
+/* Soft limit on one program's size. Verification time per program grows faster than linearly
+ * with its size (measured on 6.18: 10k rules load in 0.7 s with 4096-insn regions, 1.7 s with
+ * 8192, 5.6 s with 16384), while every extra region costs a tail call of the 33 a packet may
+ * make; 8192 keeps a 20k-rule chain inside the budget. Jump offsets to the program's exit
+ * blocks must also fit in 16 bits. */
+#define BF_REGION_MAX_INSNS 8192
+/* MAX_TAIL_CALL_CNT in include/linux/bpf.h. */
+#define BF_TAIL_CALL_MAX 33
+/* Tail calls spent before the first region: dispatcher -> entry program -> hook region. */
+#define BF_TAIL_CALLS_BEFORE 2
+
+#define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
+
+/* Entries per bf_cnt value: 16 KiB per CPU, under the per-CPU value limit (32 KiB). */
+#define BF_CNT_CHUNK 1024u
+/* Stack slot of the current counter chunk pointer (see emit_cnt_chunk). */
+#define FP_CNT (-88)
+
+struct bf_counter_val {
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct bf_gen {
+	const struct bf_log *log;
+	uint32_t n_entries;
+	int cnt_fd;	 /* bf_cnt: PERCPU_ARRAY of struct bf_counter_val, one per entry */
+	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
+	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
+	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
+};
+
+/* Compile state of one generation. */
+struct cg {
+	struct bf_runtime *rt;
+	const struct bf_table_model *m;
+	const struct bf_log *log;
+	struct bf_gen *g;
+	int32_t *region_at;	/* entry -> id of the region starting there, or -1 */
+	uint32_t *region_first; /* region id -> first entry */
+	uint32_t n_regions;
+	uint8_t *reach;		 /* entry -> mask of hooks that may reach it */
+	uint32_t *chain_regions; /* per chain label: regions named so far */
+};
+
+static const char *const hook_names[BF_HOOK_MAX] = {
+	"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING",
+};
+
+static void gen_closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void bf_gen_free(struct bf_gen *g)
+{
+	if (!g)
+		return;
+	/* Closing the prog arrays' last user fds clears them (prog_array_map_clear), which
+	 * releases every region program. */
+	gen_closefd(&g->entry_fd[0]);
+	gen_closefd(&g->entry_fd[1]);
+	gen_closefd(&g->progs_fd[0]);
+	gen_closefd(&g->progs_fd[1]);
+	gen_closefd(&g->cnt_fd);
+	gen_closefd(&g->err_fd);
+	free(g);
+}
+
+int bf_gen_entry_fd(const struct bf_gen *g, bool xdp)
+{
+	return g->entry_fd[xdp ? BF_CTX_XDP : BF_CTX_TC];
+}
+
+/* Whether entry i may let the packet continue at entry i+1 (a miss, XT_CONTINUE, a jump to
+ * the next entry, or the return site of a jump). */
+static bool may_continue(const struct bf_table_model *m, uint32_t i)
+{
+	const struct bf_entry *e = &m->entries[i];
+	bool always = !e->n_matches && bf_ipmatch_is_wildcard(m->family, e);
+
+	if (!always)
+		return true;
+	switch (e->target.kind) {
+	case BF_TGT_ACCEPT:
+	case BF_TGT_DROP:
+	case BF_TGT_QUEUE:
+	case BF_TGT_ERROR:
+	case BF_TGT_RETURN:
+	case BF_TGT_GOTO:
+		return false;
+	case BF_TGT_JUMP:
+	case BF_TGT_EXT:
+		return true;
+	}
+	return true;
+}
+
+static bool is_push_jump(const struct bf_entry *e)
+{
+	return e->target.kind == BF_TGT_JUMP && e->target.jump != e->index + 1;
+}
+
+static int check_model(const struct bf_table_model *m, const struct bf_log *log)
+{
+	if (!m->n_entries || !m->valid_hooks)
+		return -EINVAL;
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		if (m->hook_entry[h] >= m->n_entries || m->underflow[h] >= m->n_entries)
+			return -EINVAL;
+	}
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		if (e->index != i) {
+			bf_logf(log, BF_LOG_ERR, "gen: entry %u has index %u", i, e->index);
+			return -EINVAL;
+		}
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump >= m->n_entries) {
+			bf_logf(log, BF_LOG_ERR, "gen: entry %u jumps past the table", i);
+			return -EINVAL;
+		}
+		if (is_push_jump(e) && i + 1 >= m->n_entries) {
+			bf_logf(log, BF_LOG_ERR, "gen: the last entry jumps: no return site");
+			return -EINVAL;
+		}
+		if (e->target.kind == BF_TGT_EXT && (!e->target.ext || !e->target.ext->emit)) {
+			bf_logf(log, BF_LOG_ERR, "gen: entry %u: target %s cannot be compiled", i,
+				e->target.ext ? e->target.ext->name : "?");
+			return -EOPNOTSUPP;
+		}
+		for (uint32_t k = 0; k < e->n_matches; k++) {
+			if (!e->matches[k].ext || !e->matches[k].ext->emit) {
+				bf_logf(log, BF_LOG_ERR,
+					"gen: entry %u: match %s cannot be compiled", i,
+					e->matches[k].ext ? e->matches[k].ext->name : "?");
+				return -EOPNOTSUPP;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Which hooks may reach each entry: a walk of the entry graph from every hook entry. */
+static int compute_reach(struct cg *c)
+{
+	const struct bf_table_model *m = c->m;
+	_cleanup_free_ uint32_t *stack = NULL;
+
+	c->reach = calloc(m->n_entries, 1);
+	stack = malloc(sizeof(*stack) * (m->n_entries * 2 + 1));
+	if (!c->reach || !stack)
+		return -ENOMEM;
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		uint8_t bit = (uint8_t)(1u << h);
+		size_t sp = 0;
+
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		stack[sp++] = m->hook_entry[h];
+		while (sp) {
+			uint32_t i = stack[--sp];
+			const struct bf_entry *e = &m->entries[i];
+			uint32_t succ[2];
+			unsigned int n_succ = 0;
+
+			if (c->reach[i] & bit)
+				continue;
+			c->reach[i] |= bit;
+			if (may_continue(m, i) && i + 1 < m->n_entries)
+				succ[n_succ++] = i + 1;
+			if (e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO)
+				succ[n_succ++] = e->target.jump;
+			else if (e->target.kind == BF_TGT_RETURN)
+				succ[n_succ++] = m->underflow[h];
+			for (unsigned int k = 0; k < n_succ; k++)
+				if (!(c->reach[succ[k]] & bit))
+					stack[sp++] = succ[k];
+		}
+	}
+	return 0;
+}
+
+static int add_region(struct cg *c, uint32_t first)
+{
+	if (c->region_at[first] >= 0)
+		return 0;
+	/* At most one region per entry, so region_first never needs more than n_entries. */
+	c->region_at[first] = (int32_t)c->n_regions;
+	c->region_first[c->n_regions++] = first;
+	return 0;
+}
+
+/* Static region starts, numbered in entry order. Splits are added while emitting. */
+static int compute_regions(struct cg *c)
+{
+	const struct bf_table_model *m = c->m;
+	_cleanup_free_ uint8_t *start = calloc(m->n_entries, 1);
+
+	c->region_at = malloc(sizeof(*c->region_at) * m->n_entries);
+	c->region_first = malloc(sizeof(*c->region_first) * m->n_entries);
+	if (!start || !c->region_at || !c->region_first)
+		return -ENOMEM;
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		start[m->hook_entry[h]] = 1;
+		start[m->underflow[h]] = 1;
+	}
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		c->region_at[i] = -1;
+		if (e->target.kind == BF_TGT_ERROR)
+			start[i] = 1;
+		if (e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO)
+			start[e->target.jump] = 1;
+		if (is_push_jump(e) && i + 1 < m->n_entries)
+			start[i + 1] = 1;
+	}
+	/* Entry 0 always starts a region, so every entry belongs to one. */
+	start[0] = 1;
+	for (uint32_t i = 0; i < m->n_entries; i++)
+		if (start[i])
+			add_region(c, i);
+	return 0;
+}
+
+/* One past the last entry of region r. */
+static uint32_t region_end(const struct cg *c, uint32_t r)
+{
+	uint32_t i = c->region_first[r] + 1;
+
+	while (i < c->m->n_entries && c->region_at[i] < 0)
+		i++;
+	return i;
+}
+
+/* The region containing entry i. */
+static uint32_t region_of(const struct cg *c, uint32_t i)
+{
+	while (c->region_at[i] < 0)
+		i--;
+	return (uint32_t)c->region_at[i];
+}
+
+/* Name of the chain entry i belongs to, and its slot in chain_regions. */
+static const char *chain_of(const struct cg *c, uint32_t i, uint32_t *slot)
+{
+	const struct bf_table_model *m = c->m;
+	const char *name = "r";
+	uint32_t best = 0;
+	bool found = false;
+
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		if ((m->valid_hooks & (1u << h)) && m->hook_entry[h] <= i && i <= m->underflow[h]) {
+			*slot = h;
+			return hook_names[h];
+		}
+	}
+	for (uint32_t k = 0; k < m->n_chains; k++) {
+		if (m->chains[k].head <= i && (!found || m->chains[k].head >= best)) {
+			best = m->chains[k].head;
+			name = m->chains[k].name;
+			*slot = BF_HOOK_MAX + k;
+			found = true;
+		}
+	}
+	if (!found)
+		*slot = BF_HOOK_MAX + m->n_chains;
+	return name;
+}
+
+/*
+ * An unconditional jump that keeps the next instruction in the verifier's control-flow graph:
+ * R7 is this CPU's struct bf_pkt, a map value pointer already checked against NULL, so the
+ * verifier knows the branch is always taken (is_branch_taken: reg_not_null) and
+ * never explores the fall-through, yet check_cfg() does not see the code after it (e.g. a rule
+ * after an unconditional ACCEPT) as unreachable, which it would refuse after a plain `ja`.
+ */
+static void emit_goto(struct bf_builder *b, bf_label to)
+{
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, to);
+}
+
+/* The opposite: a branch the verifier knows is never taken, which only makes `to` reachable
+ * in the control-flow graph. */
+static void emit_cfg_edge(struct bf_builder *b, bf_label to)
+{
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_7, 0, to);
+}
+
+/* Labels every program of a generation shares (bound once, at its end). */
+struct prog_labels {
+	bf_label accept, drop, hotdrop, fail;
+};
+
+/* New labels and the prologue (R6, R7). The tail blocks may have no other reference, so
+ * they get a never-taken edge here: the verifier refuses unreachable code. */
+static void begin_prog(struct bf_builder *b, struct prog_labels *l)
+{
+	l->accept = bf_label_new(b);
+	l->drop = bf_label_new(b);
+	l->hotdrop = bf_label_new(b);
+	l->fail = bf_label_new(b);
+	bf_emit_prologue(b, l->fail);
+	bf_comment(b, "(never taken: keeps the exits in the CFG)");
+	emit_cfg_edge(b, l->accept);
+	emit_cfg_edge(b, l->drop);
+}
+
+/* The common tail: verdict exits and the fail-closed path (a tail call that returned, or a map
+ * lookup that cannot fail but the verifier wants checked). */
+static void emit_prog_tail(struct bf_builder *b, enum bf_prog_ctx pctx, struct prog_labels *l)
+{
+	bf_label skip = bf_label_new(b);
+
+	bf_label_bind(b, l->accept);
+	bf_comment(b, "return ACCEPT");
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(pctx)));
+	bf_emit(b, BF_EXIT());
+
+	bf_label_bind(b, l->drop);
+	bf_label_bind(b, l->hotdrop);
+	bf_comment(b, "return DROP");
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_drop(pctx)));
+	bf_emit(b, BF_EXIT());
+
+	bf_label_bind(b, l->fail);
+	bf_comment(b, "tail call failed: errors[0]++, DROP (fail closed)");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_ERRORS);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, skip);
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_0, BPF_REG_1, 0));
+	bf_label_bind(b, skip);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_drop(pctx)));
+	bf_emit(b, BF_EXIT());
+}
+
+/* bpf_tail_call(ctx, progs, r3 or imm); falls to `fail` if it returns. */
+static void emit_tail_call_imm(struct bf_builder *b, uint32_t region, bf_label fail)
+{
+	bf_comment(b, "tail call region %u", region);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_PROGS);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)region));
+	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
+	emit_goto(b, fail);
+}
+
+/*
+ * Counters live in chunks of BF_CNT_CHUNK entries: the value of slot k of bf_cnt holds entries
+ * [k * BF_CNT_CHUNK, (k + 1) * BF_CNT_CHUNK). A region looks a chunk up once, where it starts
+ * or where a new chunk begins, and keeps the pointer at fp-88 (below the stack abi.h gives
+ * emitters): one helper call per chunk instead of one per entry, because the verifier patches
+ * every inlined map lookup in O(program size), which made per-entry lookups quadratic.
+ */
+static void emit_cnt_chunk(struct bf_builder *b, uint32_t i, bf_label fail)
+{
+	bf_comment(b, "fp[-88] = &bf_cnt[%u] (entries %u..)", i / BF_CNT_CHUNK,
+		   i / BF_CNT_CHUNK * BF_CNT_CHUNK);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)(i / BF_CNT_CHUNK)));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_COUNTERS);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, fail);
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_CNT));
+}
+
+/* counters[i].packets += 1; counters[i].bytes += pkt->len (this CPU's copy: plain adds). */
+static void emit_count(struct bf_builder *b, uint32_t i)
+{
+	int16_t off = (int16_t)((i % BF_CNT_CHUNK) * sizeof(struct bf_counter_val));
+
+	bf_comment(b, "counters[%u]: packets++, bytes += pkt->len", i);
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_CNT));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, off));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 1));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_2, off));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(len)));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, (int16_t)(off + 8)));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_3));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_2, (int16_t)(off + 8)));
+}
+
+/* RETURN with an empty stack: continue at the underflow of the packet's hook. */
+static void emit_underflow(struct cg *c, struct bf_builder *b, uint32_t i, bf_label fail)
+{
+	const struct bf_table_model *m = c->m;
+
+	bf_comment(b, "stack empty: continue at the hook's underflow");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		bf_label next;
+
+		if (!(m->valid_hooks & (1u << h)) || !(c->reach[i] & (1u << h)))
+			continue;
+		next = bf_label_new(b);
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, (int32_t)h, next);
+		emit_tail_call_imm(b, (uint32_t)c->region_at[m->underflow[h]], fail);
+		bf_label_bind(b, next);
+	}
+	emit_goto(b, fail);
+}
+
+static int emit_target(struct cg *c, struct bf_builder *b, struct bf_emit_ctx *ctx, uint32_t i,
+		       const struct prog_labels *l)
+{
+	const struct bf_table_model *m = c->m;
+	const struct bf_entry *e = &m->entries[i];
+	uint32_t limit = m->stacksize < BF_JSTACK_MAX ? m->stacksize : BF_JSTACK_MAX;
+	bf_label under;
+
+	switch (e->target.kind) {
+	case BF_TGT_ACCEPT:
+		bf_comment(b, "ACCEPT");
+		emit_goto(b, l->accept);
+		break;
+	case BF_TGT_DROP:
+	case BF_TGT_QUEUE: /* no queue listener: nf_queue fails, the kernel drops */
+	case BF_TGT_ERROR: /* ipt_error */
+		bf_comment(b, "DROP");
+		emit_goto(b, l->drop);
+		break;
+	case BF_TGT_JUMP:
+		if (e->target.jump == i + 1) {
+			/* The kernel does not push for a jump to the next entry. */
+			bf_comment(b, "jump to the next entry: continue");
+			bf_emit_ja(b, ctx->cont);
+			break;
+		}
+		/* A deeper stack than the table's stacksize drops, as ipt_do_table does. The
+		 * bound also keeps the store inside jstack for the verifier. */
+		bf_comment(b, "jump to entry %u: if (pkt->jsp >= %u) DROP", e->target.jump, limit);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(jsp)));
+		bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_1, (int32_t)limit, l->drop);
+		bf_comment(b, "pkt->jstack[pkt->jsp++] = region %d", c->region_at[i + 1]);
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
+		bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_2, 2));
+		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_7));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_2, PKT_OFF(jstack), c->region_at[i + 1]));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(jsp)));
+		emit_tail_call_imm(b, (uint32_t)c->region_at[e->target.jump], l->fail);
+		break;
+	case BF_TGT_GOTO:
+		bf_comment(b, "goto entry %u", e->target.jump);
+		emit_tail_call_imm(b, (uint32_t)c->region_at[e->target.jump], l->fail);
+		break;
+	case BF_TGT_RETURN:
+		under = bf_label_new(b);
+		bf_comment(b, "RETURN: if (!pkt->jsp) underflow");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(jsp)));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, under);
+		bf_comment(b, "r3 = pkt->jstack[--pkt->jsp]");
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, -1));
+		bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_1, BF_JSTACK_MAX, l->fail);
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(jsp)));
+		bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 2));
+		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_1, PKT_OFF(jstack)));
+		bf_comment(b, "tail call the return site");
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		bf_emit_ld_map(b, BPF_REG_2, BF_MAP_PROGS);
+		bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
+		emit_goto(b, l->fail);
+		bf_label_bind(b, under);
+		emit_underflow(c, b, i, l->fail);
+		break;
+	case BF_TGT_EXT:
+		return e->target.ext->emit(ctx, e->target.data);
+	}
+	return bf_builder_err(b);
+}
+
+static int emit_entry(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t i,
+		      bf_label next, const struct prog_labels *l)
+{
+	const struct bf_entry *e = &c->m->entries[i];
+	struct bf_emit_ctx ctx = {
+		.b = b,
+		.family = c->m->family,
+		.prog_ctx = pctx,
+		.entry = e,
+		.miss = next,
+		.hotdrop = l->hotdrop,
+		.drop = l->drop,
+		.accept = l->accept,
+		.cont = next,
+		.log = c->log,
+	};
+	int r;
+
+	bf_comment(b, "entry %u", i);
+	r = bf_emit_ipmatch(&ctx, e);
+	if (r)
+		return r;
+	for (uint32_t k = 0; k < e->n_matches; k++) {
+		r = e->matches[k].ext->emit(&ctx, e->matches[k].data);
+		if (r)
+			return r;
+	}
+	emit_count(b, i);
+	return emit_target(c, b, &ctx, i, l);
+}
+
+static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MAP_SLOT_MAX])
+{
+	bf_runtime_map_fds(c->rt, pctx, fds);
+	fds[BF_MAP_COUNTERS] = c->g->cnt_fd;
+	fds[BF_MAP_ERRORS] = c->g->err_fd;
+	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
+}
+
+/* Load a program and put it in slot `slot` of `map_fd`; the prog array keeps it alive. */
+static int load_into(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, const char *name,
+		     int map_fd, uint32_t slot, int *keep_fd)
+{
+	int fds[BF_MAP_SLOT_MAX];
+	_cleanup_close_ int fd = -1;
+
+	gen_map_fds(c, pctx, fds);
+	fd = bf_builder_load(b, c->log, pctx, name, fds);
+	if (fd < 0)
+		return fd;
+	if (map_fd >= 0 && bpf_map_update_elem(map_fd, &slot, &fd, BPF_ANY)) {
+		int err = -errno;
+
+		bf_logf(c->log, BF_LOG_ERR, "%s: cannot insert in prog array: %s", name,
+			strerror(-err));
+		return err;
+	}
+	if (keep_fd)
+		*keep_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/*
+ * Build and load region r for one program context. With `split`, a region whose code grows past
+ * BF_REGION_MAX_INSNS ends early and the rest becomes a new region (the TC pass decides; the XDP
+ * pass reuses the same regions).
+ */
+static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool split)
+{
+	const struct bf_table_model *m = c->m;
+	struct bf_builder *b = NULL;
+	struct prog_labels l;
+	uint32_t first = c->region_first[r], end = region_end(c, r), i, slot = 0;
+	char name[BPF_OBJ_NAME_LEN];
+	const char *chain;
+	int err;
+
+	err = bf_builder_new(&b, c->log);
+	if (err)
+		return err;
+	begin_prog(b, &l);
+
+	for (i = first; i < end; i++) {
+		bf_label next = bf_label_new(b);
+
+		/* Every path to entry i passes here (code only jumps forward to the next entry or
+		 * leaves the program), so the chunk pointer is set for all later entries. */
+		if (i == first || !(i % BF_CNT_CHUNK))
+			emit_cnt_chunk(b, i, l.fail);
+		err = emit_entry(c, b, pctx, i, next, &l);
+		if (!err)
+			err = bf_builder_err(b);
+		if (err) {
+			bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entry %u: %s", i,
+				strerror(-err));
+			goto out;
+		}
+		bf_label_bind(b, next);
+		if (split && i + 1 < end && bf_builder_len(b) >= BF_REGION_MAX_INSNS) {
+			add_region(c, i + 1);
+			i++;
+			break;
+		}
+	}
+	/* Falling off the region's last entry: continue in the region that follows. */
+	if (i < m->n_entries)
+		emit_tail_call_imm(b, (uint32_t)c->region_at[i], l.fail);
+	else
+		emit_goto(b, l.drop); /* past the table's end: cannot happen with a valid blob */
+	emit_prog_tail(b, pctx, &l);
+
+	chain = chain_of(c, first, &slot);
+	bf_obj_name(name, "bf_%.8s_%u", chain, c->chain_regions[slot]++);
+	err = load_into(c, b, pctx, name, c->g->progs_fd[pctx], r, NULL);
+out:
+	bf_builder_free(b);
+	return err;
+}
+
+/* The entry program of one context: dispatch on pkt->hook to the hook's first region. */
+static int emit_entry_prog(struct cg *c, enum bf_prog_ctx pctx)
+{
+	const struct bf_table_model *m = c->m;
+	struct bf_builder *b = NULL;
+	struct prog_labels l;
+	int err;
+
+	err = bf_builder_new(&b, c->log);
+	if (err)
+		return err;
+	begin_prog(b, &l);
+	bf_comment(b, "pkt->jsp = 0");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		bf_label next;
+
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		/* At XDP only INPUT runs. */
+		if (pctx == BF_CTX_XDP && h != NF_INET_LOCAL_IN)
+			continue;
+		next = bf_label_new(b);
+		bf_comment(b, "if (pkt->hook == %s)", hook_names[h]);
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, (int32_t)h, next);
+		emit_tail_call_imm(b, (uint32_t)c->region_at[m->hook_entry[h]], l.fail);
+		bf_label_bind(b, next);
+	}
+	/* A hook this table does not have: the kernel's table is not registered there. */
+	emit_goto(b, l.accept);
+	emit_prog_tail(b, pctx, &l);
+	err = load_into(c, b, pctx, pctx == BF_CTX_XDP ? "bf_entry_xdp" : "bf_entry", -1, 0,
+			&c->g->entry_fd[pctx]);
+	bf_builder_free(b);
+	return err;
+}
+
+/*
+ * The most tail calls from the start of region r until its chain level returns or decides,
+ * with the jump stack empty (`empty`) or not. Saturates at `cap`: past it the exact number does
+ * not matter. The entry graph has no loops (the kernel's mark_source_chains refuses them); a
+ * loop here would only stop the walk (`busy`).
+ */
+struct budget {
+	struct cg *c;
+	uint8_t *memo_set, *busy;
+	uint8_t *memo;
+	unsigned int cap;
+};
+
+static unsigned int cost(struct budget *bd, uint32_t r, bool empty, unsigned int depth);
+
+static unsigned int sat(struct budget *bd, unsigned int v)
+{
+	return v > bd->cap ? bd->cap : v;
+}
+
+static unsigned int cost_uncached(struct budget *bd, uint32_t r, bool empty, unsigned int depth)
+{
+	struct cg *c = bd->c;
+	const struct bf_table_model *m = c->m;
+	uint32_t end = region_end(c, r);
+	unsigned int best = 0, v;
+
+	for (uint32_t i = c->region_first[r]; i < end; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		v = 0;
+		if (is_push_jump(e)) {
+			v = 1 + cost(bd, region_of(c, e->target.jump), false, depth + 1);
+			if (i + 1 < m->n_entries)
+				v += cost(bd, region_of(c, i + 1), empty, depth + v);
+		} else if (e->target.kind == BF_TGT_GOTO) {
+			v = 1 + cost(bd, region_of(c, e->target.jump), empty, depth + 1);
+		} else if (e->target.kind == BF_TGT_RETURN) {
+			v = 1;
+			if (empty) {
+				for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+					unsigned int u;
+
+					if (!(m->valid_hooks & (1u << h)) ||
+					    !(c->reach[i] & (1u << h)))
+						continue;
+					u = 1 + cost(bd, region_of(c, m->underflow[h]), true,
+						     depth + 1);
+					v = u > v ? u : v;
+				}
+			}
+		}
+		best = sat(bd, v > best ? v : best);
+	}
+	if (end < m->n_entries && may_continue(m, end - 1)) {
+		v = 1 + cost(bd, region_of(c, end), empty, depth + 1);
+		best = sat(bd, v > best ? v : best);
+	}
+	return best;
+}
+
+static unsigned int cost(struct budget *bd, uint32_t r, bool empty, unsigned int depth)
+{
+	size_t k = (size_t)r * 2 + empty;
+	unsigned int v;
+
+	if (bd->memo_set[k])
+		return bd->memo[k];
+	if (bd->busy[k])
+		return 0; /* a loop: cannot happen with a validated table */
+	if (depth > bd->cap)
+		return bd->cap; /* this path is already over budget */
+	bd->busy[k] = 1;
+	v = cost_uncached(bd, r, empty, depth);
+	bd->busy[k] = 0;
+	bd->memo[k] = (uint8_t)v;
+	bd->memo_set[k] = 1;
+	return v;
+}
+
+static int check_budget(struct cg *c)
+{
+	const struct bf_table_model *m = c->m;
+	size_t n = (size_t)c->n_regions * 2;
+	_cleanup_free_ uint8_t *memo = calloc(n, 1);
+	_cleanup_free_ uint8_t *memo_set = calloc(n, 1);
+	_cleanup_free_ uint8_t *busy = calloc(n, 1);
+	struct budget bd = {.c = c, .memo = memo, .memo_set = memo_set, .busy = busy, .cap = 64};
+
+	if (!memo || !memo_set || !busy)
+		return -ENOMEM;
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		unsigned int v;
+
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		v = BF_TAIL_CALLS_BEFORE + cost(&bd, region_of(c, m->hook_entry[h]), true, 0);
+		if (v > BF_TAIL_CALL_MAX)
+			bf_logf(c->log, BF_LOG_WARN,
+				"%s: a packet may need %s%u tail calls in %s (the kernel allows "
+				"%u): "
+				"such packets are dropped and counted as errors",
+				m->name, v >= bd.cap ? ">= " : "", v, hook_names[h],
+				BF_TAIL_CALL_MAX);
+	}
+	return 0;
+}
+
+static void cg_clear(struct cg *c)
+{
+	free(c->region_at);
+	free(c->region_first);
+	free(c->reach);
+	free(c->chain_regions);
+}
+
+static int gen_maps(struct cg *c, bool xdp)
+{
+	const struct bf_table_model *m = c->m;
+	struct bf_gen *g = c->g;
+
+	g->cnt_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "bf_cnt", sizeof(uint32_t),
+				   sizeof(struct bf_counter_val) * BF_CNT_CHUNK,
+				   (m->n_entries + BF_CNT_CHUNK - 1) / BF_CNT_CHUNK, NULL);
+	if (g->cnt_fd < 0)
+		return -errno;
+	g->err_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "bf_err", sizeof(uint32_t),
+				   sizeof(uint64_t), 1, NULL);
+	if (g->err_fd < 0)
+		return -errno;
+	/* At most one region per entry. */
+	g->progs_fd[BF_CTX_TC] =
+		bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bf_progs", sizeof(uint32_t),
+			       sizeof(uint32_t), m->n_entries, NULL);
+	if (g->progs_fd[BF_CTX_TC] < 0)
+		return -errno;
+	if (xdp) {
+		g->progs_fd[BF_CTX_XDP] =
+			bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bf_progs_xdp", sizeof(uint32_t),
+				       sizeof(uint32_t), m->n_entries, NULL);
+		if (g->progs_fd[BF_CTX_XDP] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int gen_compile(struct cg *c, bool xdp)
+{
+	int err;
+
+	err = gen_maps(c, xdp);
+	if (err) {
+		bf_logf(c->log, BF_LOG_ERR, "gen: cannot create maps: %s", strerror(-err));
+		return err;
+	}
+	err = compute_reach(c);
+	if (!err)
+		err = compute_regions(c);
+	if (err)
+		return err;
+	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
+	if (!c->chain_regions)
+		return -ENOMEM;
+	/* n_regions grows while the TC pass splits long regions. */
+	for (uint32_t r = 0; r < c->n_regions; r++) {
+		err = emit_region(c, BF_CTX_TC, r, true);
+		if (err)
+			return err;
+	}
+	if (xdp) {
+		memset(c->chain_regions, 0, (BF_HOOK_MAX + c->m->n_chains + 1) * sizeof(uint32_t));
+		for (uint32_t r = 0; r < c->n_regions; r++) {
+			/* Only what INPUT can reach runs at XDP. */
+			if (!(c->reach[c->region_first[r]] & (1u << NF_INET_LOCAL_IN)))
+				continue;
+			err = emit_region(c, BF_CTX_XDP, r, false);
+			if (err)
+				return err;
+		}
+	}
+	err = emit_entry_prog(c, BF_CTX_TC);
+	if (!err && xdp)
+		err = emit_entry_prog(c, BF_CTX_XDP);
+	if (!err)
+		err = check_budget(c);
+	return err;
+}
+
+int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
+		const struct bf_gen_opts *opts, struct bf_gen **out)
+{
+	bool xdp = opts && opts->xdp_input && (m->valid_hooks & (1u << NF_INET_LOCAL_IN));
+	struct cg c = {.rt = rt, .m = m, .log = rt->log};
+	struct bf_gen *g;
+	int err;
+
+	err = check_model(m, rt->log);
+	if (err)
+		return err;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->log = rt->log;
+	g->n_entries = m->n_entries;
+	g->cnt_fd = g->err_fd = -1;
+	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
+	c.g = g;
+
+	err = gen_compile(&c, xdp);
+	if (!err)
+		bf_logf(rt->log, BF_LOG_DEBUG, "%s: %u entries in %u regions%s", m->name,
+			m->n_entries, c.n_regions, xdp ? " (INPUT also at XDP)" : "");
+	cg_clear(&c);
+	if (err) {
+		bf_gen_free(g);
+		return err;
+	}
+	*out = g;
+	return 0;
+}
+
+/* Point root slot 0 of one context at prog_fd (or empty it with -1). */
+static int set_root(int root_fd, int prog_fd)
+{
+	uint32_t k = 0;
+
+	if (prog_fd < 0) {
+		if (bpf_map_delete_elem(root_fd, &k) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	if (bpf_map_update_elem(root_fd, &k, &prog_fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
+{
+	_cleanup_close_ int dup_tc = -1;
+	_cleanup_close_ int dup_xdp = -1;
+	int err;
+
+	dup_tc = fcntl(g->entry_fd[BF_CTX_TC], F_DUPFD_CLOEXEC, 3);
+	if (dup_tc < 0)
+		return -errno;
+	if (g->entry_fd[BF_CTX_XDP] >= 0) {
+		dup_xdp = fcntl(g->entry_fd[BF_CTX_XDP], F_DUPFD_CLOEXEC, 3);
+		if (dup_xdp < 0)
+			return -errno;
+	}
+	/* XDP first: if TC then fails, the XDP slot is put back as it was. */
+	err = set_root(rt->root_xdp_fd, g->entry_fd[BF_CTX_XDP]);
+	if (err) {
+		bf_logf(rt->log, BF_LOG_ERR, "gen: cannot switch the XDP root: %s", strerror(-err));
+		return err;
+	}
+	err = set_root(rt->root_fd, g->entry_fd[BF_CTX_TC]);
+	if (err) {
+		bf_logf(rt->log, BF_LOG_ERR, "gen: cannot switch the TC root: %s", strerror(-err));
+		set_root(rt->root_xdp_fd, rt->active_fd[BF_CTX_XDP]);
+		return err;
+	}
+	gen_closefd(&rt->active_fd[BF_CTX_TC]);
+	gen_closefd(&rt->active_fd[BF_CTX_XDP]);
+	rt->active_fd[BF_CTX_TC] = TAKE_FD(dup_tc);
+	rt->active_fd[BF_CTX_XDP] = TAKE_FD(dup_xdp);
+	/* Now wait until no packet runs the previous generation (runtime.c). */
+	err = bf_runtime_sync(rt);
+	if (err)
+		bf_logf(rt->log, BF_LOG_ERR,
+			"gen: switched, but cannot wait for a grace period: %s", strerror(-err));
+	return err;
+}
+
+/* Sum one per-CPU value array of `ncpu` copies of `nwords` u64 into out. */
+static void sum_percpu(const uint64_t *v, int ncpu, unsigned int nwords, uint64_t *out)
+{
+	for (unsigned int w = 0; w < nwords; w++)
+		out[w] = 0;
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		for (unsigned int w = 0; w < nwords; w++)
+			out[w] += v[(size_t)cpu * nwords + w];
+}
+
+int bf_gen_read_counters(const struct bf_gen *g, uint32_t n, struct xt_counters *out)
+{
+	const size_t words = BF_CNT_CHUNK * 2; /* u64 per CPU copy of one chunk */
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ uint64_t *vals = NULL;
+	_cleanup_free_ struct xt_counters *tmp = NULL;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	if (n > g->n_entries)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	vals = malloc(sizeof(uint64_t) * words * (size_t)ncpu);
+	tmp = calloc(n, sizeof(*tmp));
+	if (!vals || !tmp)
+		return -ENOMEM;
+	for (uint32_t k = 0; k * BF_CNT_CHUNK < n; k++) {
+		uint32_t base = k * BF_CNT_CHUNK;
+
+		if (bpf_map_lookup_elem(g->cnt_fd, &k, vals))
+			return -errno;
+		for (int cpu = 0; cpu < ncpu; cpu++) {
+			const uint64_t *v = vals + (size_t)cpu * words;
+
+			for (uint32_t j = 0; j < BF_CNT_CHUNK && base + j < n; j++) {
+				tmp[base + j].pcnt += v[2 * j];
+				tmp[base + j].bcnt += v[2 * j + 1];
+			}
+		}
+	}
+	memcpy(out, tmp, sizeof(*tmp) * n);
+	return 0;
+}
+
+int bf_gen_read_errors(const struct bf_gen *g, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ uint64_t *vals = NULL;
+	uint32_t k = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = malloc(sizeof(uint64_t) * (size_t)ncpu);
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(g->err_fd, &k, vals))
+		return -errno;
+	sum_percpu(vals, ncpu, 1, out);
+	return 0;
+}

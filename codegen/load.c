@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Loading generated programs, and the small pieces every generated program shares. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include <bpfilter/cleanup.h>
+
+#include "bpf_insn.h"
+#include "cg_priv.h"
+
+#define BF_VLOG_SIZE (4u << 20)
+#define BF_VLOG_LINES 12
+
+int bf_verdict_accept(enum bf_prog_ctx pctx)
+{
+	return pctx == BF_CTX_XDP ? XDP_PASS : TC_ACT_OK;
+}
+
+int bf_verdict_drop(enum bf_prog_ctx pctx)
+{
+	return pctx == BF_CTX_XDP ? XDP_DROP : TC_ACT_SHOT;
+}
+
+void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, BPF_OBJ_NAME_LEN, fmt, ap);
+	va_end(ap);
+	/* The kernel accepts only these characters (bpf_obj_name_cpy). */
+	for (char *p = out; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.')
+			*p = '_';
+}
+
+/* Log the first and the last lines of a verifier log: the first say what was loaded, the last
+ * say why it was refused. */
+static void log_vlog(const struct bf_log *log, const char *name, const char *vlog)
+{
+	size_t n_lines = 0, line = 0;
+	const char *p = vlog;
+
+	for (const char *q = vlog; *q; q++)
+		n_lines += *q == '\n';
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (line < BF_VLOG_LINES || line + BF_VLOG_LINES >= n_lines)
+			bf_logf(log, BF_LOG_ERR, "%s: verifier: %.*s", name, len, p);
+		else if (line == BF_VLOG_LINES)
+			bf_logf(log, BF_LOG_ERR, "%s: verifier: ... (%zu lines)", name, n_lines);
+		line++;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+}
+
+int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
+		       const struct bpf_insn *insns, size_t n)
+{
+	enum bpf_prog_type type = pctx == BF_CTX_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts);
+	_cleanup_free_ char *vlog = NULL;
+	int fd, err;
+
+	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC) {
+		bf_logf(log, BF_LOG_ERR, "%s: loading %zu insns: %s", name, n, strerror(-err));
+		return err;
+	}
+	/* Verifier refusal: load again only to get its log. */
+	vlog = calloc(1, BF_VLOG_SIZE);
+	if (!vlog)
+		return err;
+	opts.log_buf = vlog;
+	opts.log_size = BF_VLOG_SIZE;
+	opts.log_level = 1;
+	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
+	if (fd >= 0) {
+		/* Should not happen; keep it rather than fail a second way. */
+		return fd;
+	}
+	bf_logf(log, BF_LOG_ERR, "%s: verifier refused %zu insns: %s", name, n, strerror(-err));
+	log_vlog(log, name, vlog);
+	return err;
+}
+
+int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog_ctx pctx,
+		    const char *name, const int map_fds[BF_MAP_SLOT_MAX])
+{
+	_cleanup_free_ struct bpf_insn *insns = NULL;
+	size_t n = 0;
+	int r;
+
+	r = bf_builder_finish(b, map_fds, &insns, &n);
+	if (r) {
+		bf_logf(log, BF_LOG_ERR, "%s: cannot build program: %s", name, strerror(-r));
+		return r;
+	}
+	r = bf_prog_load_insns(log, pctx, name, insns, n);
+	if (r < 0)
+		bf_builder_dump(b, log);
+	return r;
+}
+
+void bf_emit_prologue(struct bf_builder *b, bf_label fail)
+{
+	bf_comment(b, "r6 = ctx");
+	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
+	bf_comment(b, "*(u32 *)(r10 - 8) = 0");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
+	bf_comment(b, "r7 = bpf_map_lookup_elem(bf_ctx, &key)");
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CTX);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, fail);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_0));
+}
