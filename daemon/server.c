@@ -45,6 +45,8 @@
 /* The kernel's xt_alloc_table_info() limit: size + sizeof(struct xt_table_info) (64 on LP64). */
 #define BFD_XT_MAX_TABLE_SIZE (512ull << 20)
 #define BFD_XT_TABLE_INFO_SIZE 64ull
+/* How long to stop accepting after accept() failed for lack of fds or memory. */
+#define BFD_ACCEPT_PAUSE_MS 100
 
 enum bfd_watch_kind { BFD_W_LISTEN, BFD_W_SIGNAL, BFD_W_DATAPATH, BFD_W_CONN };
 
@@ -86,6 +88,9 @@ struct bfd_server {
 	struct bfd_conn *conns;
 	unsigned int nconns;
 	bool listening;
+	/* After accept() ran out of fds or memory: CLOCK_MONOTONIC ms before the next try (the
+	 * listening socket stays readable, so polling it meanwhile would spin). 0: no pause. */
+	uint64_t accept_retry;
 };
 
 static uint64_t bfd_now_ms(void)
@@ -344,7 +349,7 @@ static void bfd_peer_check(struct bfd_server *srv, struct bfd_conn *c)
 
 static void bfd_update_listening(struct bfd_server *srv)
 {
-	bool want = srv->nconns < BFD_MAX_CONNS;
+	bool want = srv->nconns < BFD_MAX_CONNS && bfd_now_ms() >= srv->accept_retry;
 	struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &srv->w_listen};
 
 	if (want == srv->listening)
@@ -361,10 +366,18 @@ static void bfd_accept(struct bfd_server *srv)
 		struct bfd_conn *c;
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				if (!srv->accept_retry)
+					bfd_warn("accept: %s; pausing new connections",
+						 strerror(errno));
+				srv->accept_retry = bfd_now_ms() + BFD_ACCEPT_PAUSE_MS;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				bfd_warn("accept: %s", strerror(errno));
+			}
 			break;
 		}
+		srv->accept_retry = 0;
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			bfd_warn("out of memory: dropping a connection");
@@ -498,10 +511,10 @@ static int bfd_probe_optname(struct xt_store *store, const struct bpfilter_reque
  * The shim sends fewer bytes than the request covers when the caller's buffer stops being
  * readable there (doc/protocol.md, "Faults"). The kernel faults only if it reads that far, after
  * the length checks that precede the copy: reproduce those and answer EFAULT, or return 0 to run
- * the request on the readable bytes. *len: the length to hand to the store.
+ * the request on the payload_len readable bytes.
  */
 static int bfd_short_payload(struct xt_store *store, const struct bpfilter_request *req,
-			     const uint8_t *in, uint32_t *len)
+			     const uint8_t *in)
 {
 	bool get = req->op == BPFILTER_OP_GETSOCKOPT;
 	uint32_t have = req->payload_len, optlen = req->optlen;
@@ -511,7 +524,6 @@ static int bfd_short_payload(struct xt_store *store, const struct bpfilter_reque
 	uint32_t need;
 	int r;
 
-	*len = have;
 	if (have >= want)
 		return 0;
 	r = bfd_probe_optname(store, req);
@@ -610,7 +622,7 @@ static int bfd_table_names(struct xt_store *store, int level, void **out, uint32
 static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 {
 	const struct bpfilter_request *req = &c->req;
-	uint32_t outlen = 0, new_optlen = 0, len;
+	uint32_t outlen = 0, new_optlen = 0;
 	uint16_t flags = 0;
 	void *out = NULL;
 	int r;
@@ -625,18 +637,19 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 	} else if (req->level != SOL_IP && req->level != SOL_IPV6) {
 		r = -ENOPROTOOPT;
 	} else {
-		r = bfd_short_payload(store, req, c->payload, &len);
+		r = bfd_short_payload(store, req, c->payload);
 		if (!r && req->op == BPFILTER_OP_GETSOCKOPT) {
-			r = xt_store_getsockopt(store, req->level, req->optname, c->payload, len,
-						req->optlen, &out, &outlen, &new_optlen);
+			r = xt_store_getsockopt(store, req->level, req->optname, c->payload,
+						req->payload_len, req->optlen, &out, &outlen,
+						&new_optlen);
 			if (!r && outlen > req->optlen) {
 				bfd_err("store answered %u bytes to a %u-byte getsockopt", outlen,
 					req->optlen);
 				r = -EIO;
 			}
 		} else if (!r) {
-			r = xt_store_setsockopt(store, req->level, req->optname, c->payload, len,
-						&out, &outlen);
+			r = xt_store_setsockopt(store, req->level, req->optname, c->payload,
+						req->payload_len, &out, &outlen);
 		}
 	}
 	if (r > 0)
@@ -739,6 +752,9 @@ static int bfd_next_timeout(const struct bfd_server *srv, uint64_t now)
 	for (c = srv->conns; c; c = c->next)
 		if (c->deadline < first)
 			first = c->deadline;
+	/* Wake up to listen again after an accept() pause. */
+	if (!srv->listening && srv->accept_retry > now && srv->accept_retry < first)
+		first = srv->accept_retry;
 	if (first == UINT64_MAX)
 		return -1;
 	return first <= now ? 0 : (int)(first - now);

@@ -319,6 +319,15 @@ static int get_info(struct xt_store *s, const struct xt_fam *f, const void *in, 
 	return 0;
 }
 
+/* c[i] += t's base of entry i, for every entry of t. */
+static void add_bases(const struct xt_table *t, struct xt_counters *c)
+{
+	for (uint32_t i = 0; i < t->info.number; i++) {
+		c[i].pcnt += t->base[i].pcnt;
+		c[i].bcnt += t->base[i].bcnt;
+	}
+}
+
 /* The current counters of t: base + datapath. */
 static int table_counters(struct xt_store *s, struct xt_table *t, struct xt_counters **out)
 {
@@ -332,10 +341,7 @@ static int table_counters(struct xt_store *s, struct xt_table *t, struct xt_coun
 		free(c);
 		return err;
 	}
-	for (uint32_t i = 0; i < t->info.number; i++) {
-		c[i].pcnt += t->base[i].pcnt;
-		c[i].bcnt += t->base[i].bcnt;
-	}
+	add_bases(t, c);
 	*out = c;
 	return 0;
 }
@@ -530,10 +536,7 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 			tmp.name);
 		memset(old, 0, t->info.number * sizeof(*old));
 	}
-	for (uint32_t i = 0; i < t->info.number; i++) {
-		old[i].pcnt += t->base[i].pcnt;
-		old[i].bcnt += t->base[i].bcnt;
-	}
+	add_bases(t, old);
 	if (s->has_dp && t->gen)
 		s->dp.release(s->dp.ctx, t->gen);
 	bf_table_model_free(t->model);

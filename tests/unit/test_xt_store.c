@@ -156,13 +156,15 @@ static uint32_t add(struct blob *b, const struct ipt_ip *ip, const void *matches
 	memset(e, 0, sizeof(*e) + mlen + tsize);
 	if (ip)
 		e->ip = *ip;
-	memcpy(e->elems, matches, mlen);
+	if (mlen) /* matches may be NULL: memcpy's arguments must not be, even for 0 bytes */
+		memcpy(e->elems, matches, mlen);
 	e->target_offset = sizeof(*e) + mlen;
 	e->next_offset = e->target_offset + tsize;
 	t = (void *)((char *)e + e->target_offset);
 	t->u.user.target_size = tsize;
 	snprintf(t->u.user.name, sizeof(t->u.user.name), "%s", tname);
-	memcpy(t->data, tdata, tdlen);
+	if (tdlen)
+		memcpy(t->data, tdata, tdlen);
 	b->size += e->next_offset;
 	b->n++;
 	return off;
@@ -1154,7 +1156,8 @@ START_TEST(counters_handshake)
 
 	/* ADD_COUNTERS accumulates into the bases; GET_ENTRIES is base + datapath */
 	{
-		struct xt_counters a[8] = {[0] = {10, 1000}, [6] = {1, 2}};
+		/* one spare element: the num = 9 case below reads 9 */
+		struct xt_counters a[9] = {[0] = {10, 1000}, [6] = {1, 2}};
 
 		ck_assert_int_eq(add_counters("filter", 8, a, 0), 0);
 		ck_assert_int_eq(add_counters("filter", 8, a, 0), 0);
