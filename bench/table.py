@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Print bench/run's results as tables of medians and ratios.
+
+Input: the results file bench/run writes, one measurement per line:
+    KEY VALUE          one run's figure (several lines with the same KEY: one per run)
+    KEY !REASON        the measurement failed; the cell shows "fail (REASON)"
+    KEY =TEXT          an annotation (e.g. a.tc.last.10000.repeat =100000)
+Keys:
+    a.<tc|xdp>.<first|last|none>.<N>   ns/packet (BPF_PROG_TEST_RUN duration) of one run
+    b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
+    c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
+    c.rss.<N>                          bpfilterd's VmHWM, KiB
+Every figure shown is the median of the runs of its key; ratios are computed from medians of
+this same run.
+"""
+import statistics
+import sys
+
+
+def load(path):
+    vals, fails, notes = {}, {}, {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            key, _, v = line.partition(" ")
+            if v.startswith("!"):
+                fails.setdefault(key, v[1:])
+            elif v.startswith("="):
+                notes[key] = v[1:]
+            else:
+                vals.setdefault(key, []).append(float(v))
+    return vals, fails, notes
+
+
+class R:
+    def __init__(self, path):
+        self.vals, self.fails, self.notes = load(path)
+
+    def med(self, key):
+        v = self.vals.get(key)
+        return statistics.median(v) if v and key not in self.fails else None
+
+    def n(self, key):
+        return len(self.vals.get(key, []))
+
+    def cell(self, key, fmt):
+        if key in self.fails:
+            return "fail (%s)" % self.fails[key]
+        m = self.med(key)
+        if m is None:
+            return "-"
+        return fmt(m)
+
+
+def ratio(a, b, fmt="%.2fx"):
+    if a is None or b is None or b == 0:
+        return "-"
+    return fmt % (a / b)
+
+
+def fmt_ns(v):
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
+
+def fmt_pps(v):
+    if v >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if v >= 1e3:
+        return "%.1fk" % (v / 1e3)
+    return "%.0f" % v
+
+
+def fmt_s(v):
+    if v >= 10:
+        return "%.1f" % v
+    if v >= 1:
+        return "%.2f" % v
+    return "%.3f" % v
+
+
+def show(title, head, rows, notes=()):
+    widths = [len(h) for h in head]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    print(title)
+    line = "  ".join(h.rjust(widths[i]) for i, h in enumerate(head))
+    print("  " + line)
+    print("  " + "-" * len(line))
+    for r in rows:
+        print("  " + "  ".join(c.rjust(widths[i]) for i, c in enumerate(r)))
+    for n in notes:
+        print("  " + n)
+    print()
+
+
+def table_a(r, sizes, modes):
+    pkts = ("first", "last", "none")
+    base = sizes[0]
+    head = ["rules"]
+    for m in modes:
+        head += ["%s %s" % (m, p) for p in pkts] + ["%s none/@%d" % (m, base)]
+    head += ["kernel last (b)", "kernel filter (b)"]
+    rows, reduced = [], []
+    for n in sizes:
+        row = [str(n)]
+        for m in modes:
+            for p in pkts:
+                k = "a.%s.%s.%d" % (m, p, n)
+                c = r.cell(k, fmt_ns)
+                rep = r.notes.get(k + ".repeat")
+                if rep and r.notes.get(k + ".reduced") == "1" and k not in r.fails:
+                    c += "*"
+                    reduced.append("%s=%s" % (k[2:], rep))
+                row.append(c)
+            row.append(ratio(r.med("a.%s.none.%d" % (m, n)), r.med("a.%s.none.%d" % (m, base))))
+        kl = r.med("b.legacy.%d" % n)
+        k1 = r.med("b.legacy.1")
+        row.append(fmt_ns(1e9 / kl) if kl else r.cell("b.legacy.%d" % n, fmt_ns))
+        if kl and k1:
+            d = 1e9 / kl - 1e9 / k1
+            # Below the run-to-run noise of the live test: say so rather than print a negative cost.
+            row.append(fmt_ns(d) if d > 0 else "<0 (noise)")
+        else:
+            row.append("-")
+        rows.append(row)
+    notes = [
+        "ns/packet: BPF_PROG_TEST_RUN duration of the dispatcher bpfilterd attached to the",
+        "receiving veth (tc: TC ingress; xdp: the XDP program of bpfilterd --xdp), median of 5",
+        "runs; first/last: the packet matches rule 1 / rule N; none: no rule (policy).",
+        "none/@%d: cost of 'none' relative to the %d-rule ruleset." % (base, base),
+        "kernel: there is no BPF program to run; derived from live throughput (b) of",
+        "iptables-legacy: 'last' = 1e9/pps (the whole receive path), 'filter' = that minus",
+        "the same with a 1-rule ruleset (the cost of the rules in front of the match).",
+    ]
+    if reduced:
+        notes.append("* repeat lowered below 1e6 to bound the run time: " + ", ".join(reduced))
+    show("(a) datapath cost per packet, ns", head, rows, notes)
+
+
+def table_b(r, sizes, sides):
+    names = {"legacy": "iptables-legacy", "nft": "iptables-nft", "tc": "bpfilter TC",
+             "xdp": "bpfilter XDP"}
+    head = ["rules"]
+    for s in sides:
+        head.append(names[s])
+        if s != "legacy":
+            head.append("/legacy")
+    rows = []
+    for n in [1] + sizes:
+        if not any(("b.%s.%d" % (s, n)) in r.vals or ("b.%s.%d" % (s, n)) in r.fails
+                   for s in sides):
+            continue
+        row = [str(n)]
+        kl = r.med("b.legacy.%d" % n)
+        for s in sides:
+            k = "b.%s.%d" % (s, n)
+            row.append(r.cell(k, fmt_pps))
+            if s != "legacy":
+                row.append(ratio(r.med(k), kl))
+        rows.append(row)
+    show("(b) live throughput, packets/s counted by the last rule (UDP flood over a veth, "
+         "sender on one CPU)", head, rows,
+         ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy, same run."
+          % (r.notes.get("b.runs", "?"))])
+
+
+def table_c(r, sizes):
+    head = ["rules", "restore kern", "restore bpf", "ratio", "-A kern", "-A bpf", "ratio",
+            "-D kern", "-D bpf", "ratio", "bpfilterd RSS"]
+    rows = []
+    for n in sizes:
+        row = [str(n)]
+        for op in ("restore", "append", "delete"):
+            k, b = "c.%s.k.%d" % (op, n), "c.%s.b.%d" % (op, n)
+            row += [r.cell(k, fmt_s), r.cell(b, fmt_s), ratio(r.med(b), r.med(k))]
+        row.append(r.cell("c.rss.%d" % n, lambda v: "%.1f MiB" % (v / 1024)))
+        rows.append(row)
+    show("(c) control plane, seconds (wall clock of the iptables-legacy command, kernel vs "
+         "through the shim)", head, rows,
+         ["median of %s runs; restore: iptables-legacy-restore of the N-rule file into an "
+          "empty table;" % r.notes.get("c.runs", "?"),
+          "-A/-D: one rule appended to / deleted from INPUT on top of the N rules;",
+          "RSS: bpfilterd's peak resident set (VmHWM) after all of the size's runs "
+          "(a fresh daemon per size)."])
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: table.py RESULTS", file=sys.stderr)
+        return 2
+    r = R(sys.argv[1])
+    sizes = [int(x) for x in r.notes.get("sizes", "").split()]
+    sides = r.notes.get("sides", "legacy nft tc xdp").split()
+    parts = r.notes.get("parts", "abc")
+    if "a" in parts:
+        table_a(r, sizes, [m for m in ("tc", "xdp") if m in sides])
+    if "b" in parts:
+        table_b(r, sizes, sides)
+    if "c" in parts:
+        table_c(r, sizes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
