@@ -23,6 +23,23 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_udp6,
 	&bf_match_icmp,
 	&bf_match_comment,
+	&bf_match_multiport,
+	&bf_match_multiport6,
+	&bf_match_mark,
+	&bf_match_length,
+	&bf_match_length6,
+	&bf_match_ttl,
+	&bf_match_hl,
+	&bf_match_tos,
+	&bf_match_tos6,
+	&bf_match_dscp,
+	&bf_match_dscp6,
+	&bf_match_iprange,
+	&bf_match_iprange6,
+	&bf_match_pkttype,
+	&bf_match_mac,
+	&bf_match_tcpmss,
+	&bf_match_tcpmss6,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

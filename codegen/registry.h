@@ -14,5 +14,22 @@ extern const struct bf_ext bf_match_udp;
 extern const struct bf_ext bf_match_udp6;
 extern const struct bf_ext bf_match_icmp;
 extern const struct bf_ext bf_match_comment;
+extern const struct bf_ext bf_match_multiport;
+extern const struct bf_ext bf_match_multiport6;
+extern const struct bf_ext bf_match_mark;
+extern const struct bf_ext bf_match_length;
+extern const struct bf_ext bf_match_length6;
+extern const struct bf_ext bf_match_ttl;
+extern const struct bf_ext bf_match_hl;
+extern const struct bf_ext bf_match_tos;
+extern const struct bf_ext bf_match_tos6;
+extern const struct bf_ext bf_match_dscp;
+extern const struct bf_ext bf_match_dscp6;
+extern const struct bf_ext bf_match_iprange;
+extern const struct bf_ext bf_match_iprange6;
+extern const struct bf_ext bf_match_pkttype;
+extern const struct bf_ext bf_match_mac;
+extern const struct bf_ext bf_match_tcpmss;
+extern const struct bf_ext bf_match_tcpmss6;
 
 #endif /* BF_REGISTRY_H */

@@ -73,3 +73,68 @@ void bf_emit_l4_head(struct bf_builder *b, uint32_t hdr_len, bool hotdrop_frag1,
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(l4_len)));
 	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, (int32_t)hdr_len, hotdrop);
 }
+
+static void load_pkt_call(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t base_off,
+			  int32_t add, int16_t stack_off, bf_label fail)
+{
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, base_off));
+	if (add)
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, add));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_3, stack_off));
+	bf_emit(b, BF_CALL(pctx == BF_CTX_XDP ? BPF_FUNC_xdp_load_bytes : BPF_FUNC_skb_load_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
+}
+
+void bf_emit_load_pkt(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t base_off, int32_t add,
+		      int16_t stack_off, uint32_t len, bf_label fail)
+{
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, (int32_t)len));
+	load_pkt_call(b, pctx, base_off, add, stack_off, fail);
+}
+
+void bf_emit_load_pkt_reg(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t base_off,
+			  int32_t add, int16_t stack_off, bf_label fail)
+{
+	load_pkt_call(b, pctx, base_off, add, stack_off, fail);
+}
+
+void bf_emit_reg_range(struct bf_builder *b, uint8_t reg, uint32_t min, uint32_t max, uint32_t top,
+		       bool want, bf_label miss)
+{
+	bf_label out;
+
+	if (min > max) {
+		if (want)
+			bf_emit_never(b, miss);
+		return;
+	}
+	if (min == 0 && max >= top) {
+		if (!want)
+			bf_emit_never(b, miss);
+		return;
+	}
+	if (want) {
+		if (min == max) {
+			bf_emit_jmp32_imm(b, BPF_JNE, reg, (int32_t)min, miss);
+			return;
+		}
+		if (min > 0)
+			bf_emit_jmp32_imm(b, BPF_JLT, reg, (int32_t)min, miss);
+		if (max < top)
+			bf_emit_jmp32_imm(b, BPF_JGT, reg, (int32_t)max, miss);
+		return;
+	}
+	if (min == max) {
+		bf_emit_jmp32_imm(b, BPF_JEQ, reg, (int32_t)min, miss);
+		return;
+	}
+	out = bf_label_new(b);
+	if (min > 0)
+		bf_emit_jmp32_imm(b, BPF_JLT, reg, (int32_t)min, out);
+	if (max < top)
+		bf_emit_jmp32_imm(b, BPF_JGT, reg, (int32_t)max, out);
+	bf_emit_ja(b, miss);
+	bf_label_bind(b, out);
+}

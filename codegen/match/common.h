@@ -9,6 +9,7 @@
 
 #include "../abi.h"
 #include "../builder.h"
+#include "../ext.h"
 
 #define BF_PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 
@@ -49,5 +50,37 @@ enum bf_field bf_port_match_kind(uint16_t min, uint16_t max, bool invert);
  */
 void bf_emit_l4_head(struct bf_builder *b, uint32_t hdr_len, bool hotdrop_frag1, bf_label miss,
 		     bf_label hotdrop);
+
+/*
+ * Many match functions return `(test) ^ info->invert` as a bool, with an invert field wider than
+ * one bit: 0 keeps the test, 1 inverts it, any other value makes the result true whatever the
+ * test says. What a given invert value amounts to:
+ */
+enum bf_inv { BF_INV_PLAIN, BF_INV_INVERT, BF_INV_ALWAYS };
+
+static inline enum bf_inv bf_inv_kind(uint32_t invert)
+{
+	return invert == 0 ? BF_INV_PLAIN : invert == 1 ? BF_INV_INVERT : BF_INV_ALWAYS;
+}
+
+/*
+ * Copy `len` bytes of packet data from offset (bf_pkt field at `base_off`) + `add` to the stack at
+ * R10 + `stack_off` (bpf_skb_load_bytes at TC, bpf_xdp_load_bytes at XDP); jump to `fail` if the
+ * bytes are not there. `len` is a constant; the _reg variant takes it in R4, bounded by the
+ * caller for the verifier. Clobbers R0-R5.
+ */
+void bf_emit_load_pkt(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t base_off, int32_t add,
+		      int16_t stack_off, uint32_t len, bf_label fail);
+void bf_emit_load_pkt_reg(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t base_off,
+			  int32_t add, int16_t stack_off, bf_label fail);
+
+/*
+ * Unsigned range test on a register holding a value in host order: falls through when
+ * (min <= reg <= max) is the wanted answer (`want`), jumps to `miss` otherwise. Uses 32-bit
+ * compares. Constant outcomes (empty range, full range up to `top`) emit no load-dependent code
+ * beyond bf_emit_never(). Clobbers R0 only in the constant-miss case.
+ */
+void bf_emit_reg_range(struct bf_builder *b, uint8_t reg, uint32_t min, uint32_t max, uint32_t top,
+		       bool want, bf_label miss);
 
 #endif /* BF_MATCH_COMMON_H */

@@ -142,6 +142,14 @@ void mh_fill(struct mh_pkt *p)
 		k->flags |= BF_PKT_F_L4_OK;
 }
 
+void mh_set_macs(struct mh_pkt *p, const uint8_t *dst, const uint8_t *src)
+{
+	if (dst)
+		memcpy(p->frame, dst, 6);
+	if (src)
+		memcpy(p->frame + 6, src, 6);
+}
+
 void mh_set_ifaces(struct mh_pkt *p, const char *in, const char *out)
 {
 	memset(p->pkt.iifname, 0, sizeof(p->pkt.iifname));
@@ -323,6 +331,7 @@ int mh_exec(int prog_fd, enum bf_prog_ctx pctx, const struct mh_pkt *p)
 	_cleanup_free_ uint8_t *vals = NULL;
 	size_t vsz = (sizeof(struct bf_pkt) + 7) & ~(size_t)7;
 	uint8_t out[MH_FRAME_MAX + 64];
+	struct __sk_buff skb = {0};
 	uint32_t key = 0;
 	int ncpu, err;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -339,6 +348,11 @@ int mh_exec(int prog_fd, enum bf_prog_ctx pctx, const struct mh_pkt *p)
 	if (bpf_map_update_elem(ctx_map(), &key, vals, BPF_ANY))
 		return -errno;
 
+	if (pctx == BF_CTX_TC && p->skb_mark) {
+		skb.mark = p->skb_mark;
+		opts.ctx_in = &skb;
+		opts.ctx_size_in = sizeof(skb);
+	}
 	opts.data_in = p->frame;
 	opts.data_size_in = p->frame_len;
 	opts.data_out = out;
@@ -347,7 +361,6 @@ int mh_exec(int prog_fd, enum bf_prog_ctx pctx, const struct mh_pkt *p)
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
 	if (err)
 		return -errno;
-	(void)pctx;
 	return (int)opts.retval;
 }
 

@@ -32,6 +32,7 @@ struct mh_pkt {
 	struct bf_pkt pkt;
 	uint8_t frame[MH_FRAME_MAX];
 	uint32_t frame_len;
+	uint32_t skb_mark; /* TC only: __sk_buff.mark given to BPF_PROG_TEST_RUN (0: no ctx_in) */
 };
 
 /*
@@ -42,6 +43,8 @@ struct mh_pkt {
  */
 void mh_ipv4(struct mh_pkt *p, uint8_t proto, const char *saddr, const char *daddr,
 	     uint16_t frag_off, const void *l4, uint32_t l4_len, uint32_t l4_buf_len);
+/* Set the Ethernet destination / source address of the frame. */
+void mh_set_macs(struct mh_pkt *p, const uint8_t *dst, const uint8_t *src);
 /* Derive p->pkt from p->frame, as the dispatcher does. Keeps iifname/oifname. */
 void mh_fill(struct mh_pkt *p);
 void mh_set_ifaces(struct mh_pkt *p, const char *in, const char *out);

@@ -143,6 +143,9 @@ static int kernel_verdict(const struct mh_pkt *p)
 	ssize_t r;
 
 	inet_pton(AF_INET, DADDR, &to.sin_addr);
+	/* the packet's mark comes from the socket (SO_MARK), as for any local sender */
+	ck_assert_int_eq(setsockopt(raw_fd, SOL_SOCKET, SO_MARK, &p->skb_mark, sizeof(p->skb_mark)),
+			 0);
 	counters(&a0, &b0);
 	r = sendto(raw_fd, p->frame + MH_L2_LEN, p->frame_len - MH_L2_LEN, 0,
 		   (struct sockaddr *)&to, sizeof(to));
@@ -382,6 +385,158 @@ START_TEST(test_oracle_ip)
 }
 END_TEST
 
+/*
+ * Packets for the stateless matches: a protocol with ports (or not), any length including short
+ * transport headers, fragments, varied TOS, TTL, source address, mark, and TCP options with an
+ * MSS option now and then. The destination MAC is the loopback device's (00:..:00), so
+ * BPF_PROG_TEST_RUN's eth_type_trans gives pkt_type HOST, as a locally generated skb has at
+ * LOCAL_OUT and at TC egress. No local source address: the kernel's ICMP errors in reply would
+ * go through OUTPUT too and be counted.
+ */
+static void gen_misc(struct mh_pkt *p, unsigned int i)
+{
+	static const uint8_t protos[] = {
+		IPPROTO_TCP,  IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_DCCP, IPPROTO_UDPLITE,
+		IPPROTO_ICMP, 47};
+	static const char *const srcs[] = {"10.0.0.1", "1.1.1.1",   "1.1.1.5",	  "1.1.1.10",
+					   "1.1.1.11", "1.1.0.255", "10.255.0.1", "255.1.1.1"};
+	static const uint32_t marks[] = {0, 1, 0xfeedcafe, 0x10, 0xff0, 0xffffffff};
+	static const uint16_t ports[] = {53, 80, 443, 1023, 1024, 8080, 65535, 0};
+	uint8_t l4[200];
+	uint8_t proto = protos[rnd() % sizeof(protos)];
+	uint32_t len;
+	uint16_t frag = 0, v;
+
+	for (unsigned int j = 0; j < sizeof(l4); j++)
+		l4[j] = (uint8_t)(rnd() % 2 ? rnd() % 6 : rnd());
+	v = htons(ports[rnd() % BF_ARRAY_SIZE(ports)]);
+	memcpy(l4, &v, 2);
+	v = htons(rnd() % 3 ? ports[rnd() % BF_ARRAY_SIZE(ports)] : (uint16_t)rnd());
+	memcpy(l4 + 2, &v, 2);
+	l4[12] = (uint8_t)((i % 11 == 0 ? rnd() % 5 : 5 + rnd() % 11) << 4);
+	if (rnd() % 2) {
+		/* an MSS option somewhere in the first option bytes */
+		unsigned int at = 20 + rnd() % 8;
+
+		l4[at] = 2;
+		l4[at + 1] = rnd() % 4 ? 4 : (uint8_t)(rnd() % 6);
+		l4[at + 2] = (uint8_t)(rnd() % 2 ? 0x05 : rnd());
+		l4[at + 3] = (uint8_t)(rnd() % 2 ? 0xb4 : rnd());
+	}
+	switch (i % 6) {
+	case 0:
+		len = rnd() % 24; /* short transport headers */
+		break;
+	case 1:
+		len = 20 + rnd() % 40;
+		break;
+	case 2:
+		len = rnd() % sizeof(l4);
+		break;
+	default:
+		len = proto == IPPROTO_TCP ? (l4[12] >> 4) * 4u : 8 + rnd() % 24;
+	}
+	if (i % 7 == 3)
+		frag = (uint16_t)(rnd() % 3);
+	else if (i % 7 == 4)
+		frag = 0x2000;
+	if (len > sizeof(l4))
+		len = sizeof(l4);
+	mh_ipv4(p, proto, srcs[rnd() % BF_ARRAY_SIZE(srcs)], DADDR, frag, l4, len, len);
+	memset(p->frame, 0, 6);
+	p->frame[MH_L2_LEN + 1] =
+		(uint8_t)(rnd() % 3 ? (uint8_t[]){0, 0x10, 0xb8, 0x02, 0x0f}[rnd() % 5] : rnd());
+	p->frame[MH_L2_LEN + 8] =
+		(uint8_t)(rnd() % 3 ? (uint8_t[]){0, 1, 63, 64, 65, 255}[rnd() % 6] : rnd());
+	mh_fill(p);
+	p->skb_mark = marks[rnd() % BF_ARRAY_SIZE(marks)];
+}
+
+static void run_specs(const char *what, const char *const *specs, unsigned int n, unsigned int per)
+{
+	n_compared = 0;
+	memset(n_by_verdict, 0, sizeof(n_by_verdict));
+	for (unsigned int s = 0; s < n; s++)
+		run_spec(specs[s], gen_misc, per);
+	fprintf(stderr, "%s: %u packets compared (match %u, miss %u, hotdrop %u)\n", what,
+		n_compared, n_by_verdict[MH_MATCH], n_by_verdict[MH_MISS],
+		n_by_verdict[MH_HOTDROP]);
+	ck_assert_uint_gt(n_by_verdict[MH_MATCH], 0);
+	ck_assert_uint_gt(n_by_verdict[MH_MISS], 0);
+}
+
+START_TEST(test_oracle_multiport)
+{
+	static const char *const specs[] = {
+		"-p tcp -m multiport --sports 53,1024:65535",
+		"-p tcp -m multiport --dports 53,1024:65535",
+		"-p udp -m multiport --ports 53,80,443",
+		"-p udp -m multiport ! --ports 53,1024:2000",
+		"-p sctp -m multiport --dports 80,443,8080:8090",
+		"-p dccp -m multiport --sports 1:1023",
+		"-p udplite -m multiport --ports 80",
+		"-p tcp -m multiport ! --dports 1,2,3,4,6,7,8,9,10,11,12,13,14,15",
+	};
+
+	enter_netns();
+	run_specs("multiport", specs, BF_ARRAY_SIZE(specs), 80);
+	ck_assert_uint_gt(n_by_verdict[MH_HOTDROP], 0);
+}
+END_TEST
+
+START_TEST(test_oracle_ipfields)
+{
+	static const char *const specs[] = {
+		"-m length --length 1",
+		"-m length --length 20:40",
+		"-m length ! --length 0:64",
+		"-m length --length 100:65535",
+		"-m ttl --ttl-eq 64",
+		"-m ttl ! --ttl-eq 64",
+		"-m ttl --ttl-lt 64",
+		"-m ttl --ttl-gt 63",
+		"-m ttl --ttl-gt 0",
+		"-m tos --tos Minimize-Delay",
+		"-m tos ! --tos 0xb8/0xfc",
+		"-m tos --tos 0x0f/0x0f",
+		"-m dscp --dscp 0x2e",
+		"-m dscp ! --dscp 0",
+		"-m dscp --dscp-class CS0",
+		"-m iprange --src-range 1.1.1.1-1.1.1.10",
+		"-m iprange ! --src-range 1.1.1.1-1.1.1.10",
+		"-m iprange --dst-range 127.0.0.1-127.0.0.2",
+		"-m iprange ! --dst-range 127.0.0.3-127.255.255.255",
+		"-m iprange --src-range 1.1.0.0-1.1.1.5 --dst-range 127.0.0.2-127.0.0.2",
+		"-m pkttype --pkt-type unicast",
+		"-m pkttype ! --pkt-type unicast",
+		"-m pkttype --pkt-type broadcast",
+		"-m pkttype --pkt-type multicast",
+	};
+
+	enter_netns();
+	run_specs("length/ttl/tos/dscp/iprange/pkttype", specs, BF_ARRAY_SIZE(specs), 40);
+}
+END_TEST
+
+START_TEST(test_oracle_mark_tcpmss)
+{
+	static const char *const specs[] = {
+		"-m mark --mark 0",
+		"-m mark --mark 0xfeedcafe/0xfeedcafe",
+		"-m mark ! --mark 0x10/0xff0",
+		"-m mark --mark 0xffffffff",
+		"-p tcp -m tcpmss --mss 1460",
+		"-p tcp -m tcpmss --mss 0:1000",
+		"-p tcp -m tcpmss ! --mss 1460:65535",
+		"-p tcp -f -m tcpmss --mss 0:65535",
+	};
+
+	enter_netns();
+	run_specs("mark/tcpmss", specs, BF_ARRAY_SIZE(specs), 80);
+	ck_assert_uint_gt(n_by_verdict[MH_HOTDROP], 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("match_oracle");
@@ -398,6 +553,9 @@ int main(void)
 	tcase_add_test(tc, test_oracle_tcp);
 	tcase_add_test(tc, test_oracle_udp_icmp);
 	tcase_add_test(tc, test_oracle_ip);
+	tcase_add_test(tc, test_oracle_multiport);
+	tcase_add_test(tc, test_oracle_ipfields);
+	tcase_add_test(tc, test_oracle_mark_tcpmss);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* Each test must run in its own process: it unshares its network namespace. */
