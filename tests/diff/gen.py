@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Topology, rulesets and traffic of the differential test (tests/diff/run).
+
+    gen.py topo --prefix P --client NS --router NS --server NS   (bash commands on stdout)
+    gen.py case --seed N --prefix P --out DIR [--scale K]
+
+`case` writes DIR/router.rules and DIR/server.rules (iptables-restore input for the filter table)
+and DIR/traffic (a tests/tools/pktsend script with the roles client, router and server). Everything
+is a function of (seed, prefix, scale): the prefix only names the interfaces.
+
+The topology (one copy per side, kernel and bpfilter):
+
+    client ---- c:rc ---- router ---- rs:s ---- server
+    10.1.0.2,.3,.130    10.1.0.1 10.2.0.1 \      10.2.0.2,.3
+                                 10.3.0.1 rt:t --- 10.3.0.2  (second link, same server)
+
+Replies from the server always leave by `s` (default route), so 10.3.0.2 is reached in on `t` and
+answered out on `s`. 10.2.0.9 and 10.3.0.9 are routed by the router to the server (static neighbour
+entries) but owned by nobody: the server does not forward, so the packet meets no chain there.
+
+Why the traffic looks the way it does (each point removes a source of run-to-run difference):
+- Neighbours are static and IPv6 is off: no ARP, no router solicitations, no DAD.
+- ICMP error rate limits, TCP challenge-ACK/out-of-window limits and SYN-ACK retransmissions are
+  disabled by sysctl; route error ICMPs (no route) have their own token bucket of 5, so at most 2
+  such packets are sent per case.
+- Fragments: the kernel reassembles before INPUT while bpfilter's TC datapath sees each fragment
+  (doc/design.md, "Fragments"). So fragments are only sent where no filtering host delivers them
+  locally: client -> 10.2.0.9/10.3.0.9 (the router FORWARDs them raw, the server does not own the
+  address), and router/server -> client (OUTPUT sees them raw before they leave; the client does not
+  filter). Datagrams sent to the client are either complete (first + last fragment, so reassembly
+  ends at once) or lack their first fragment (so the 30 s reassembly timeout sends no ICMP).
+- Locally generated packets stay far below the MTU (OUTPUT sees them before any fragmentation).
+- IP options are valid ones only (NOP, EOL, record route, timestamp, router alert): invalid options
+  are dropped by ip_rcv_options before INPUT/FORWARD, which bpfilter does not model (not part of
+  what the compiler must support yet).
+- Unicast destinations always get the router's unicast MAC; no TTL <= 1 (the kernel drops those in
+  ip_forward before FORWARD); no martian sources.
+- Real connections use fixed source ports 30000+ (crafted packets never use that range) and never
+  wait as long as the first retransmission (see pktsend.c).
+"""
+
+import argparse
+import os
+import random
+import sys
+
+MAC = {
+    "c": "02:00:00:00:01:02",
+    "rc": "02:00:00:00:01:01",
+    "rs": "02:00:00:00:02:01",
+    "s": "02:00:00:00:02:02",
+    "rt": "02:00:00:00:03:01",
+    "t": "02:00:00:00:03:02",
+}
+CLIENT_ADDRS = ["10.1.0.2", "10.1.0.3", "10.1.0.130"]
+ROUTER_ADDRS = ["10.1.0.1", "10.2.0.1", "10.3.0.1"]
+SERVER_ADDRS = ["10.2.0.2", "10.2.0.3", "10.3.0.2"]
+UNOWNED = ["10.2.0.9", "10.3.0.9"]
+NOROUTE = "198.51.100.7"
+TCP_OPEN = [22, 80]
+UDP_ECHO = [53]
+# Sysctls of every namespace (before any interface exists, so `default` reaches them all).
+SYSCTL_ALL = [
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "net.ipv6.conf.default.disable_ipv6=1",
+    "net.ipv4.conf.all.rp_filter=0",
+    "net.ipv4.conf.default.rp_filter=0",
+    "net.ipv4.conf.all.send_redirects=0",
+    "net.ipv4.conf.default.send_redirects=0",
+    "net.ipv4.conf.all.accept_redirects=0",
+    "net.ipv4.conf.default.accept_redirects=0",
+    "net.ipv4.icmp_ratemask=0",
+    "net.ipv4.icmp_ratelimit=0",
+    "net.ipv4.tcp_synack_retries=0",
+    "net.ipv4.tcp_invalid_ratelimit=0",
+    "net.ipv4.tcp_challenge_ack_limit=2147483647",
+    "net.ipv4.tcp_syncookies=0",
+]
+
+
+def ifnames(prefix):
+    return {k: prefix + k for k in MAC}
+
+
+def topo(a):
+    n = ifnames(a.prefix)
+    C, R, S = a.client, a.router, a.server
+    out = []
+    for ns in (C, R, S):
+        out.append("ip netns exec %s sysctl -q -w %s" % (ns, " ".join(SYSCTL_ALL)))
+    out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=1" % R)
+    out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=0" % S)
+    batch = {C: [], R: [], S: []}
+    for (ns1, i1, ns2, i2) in ((R, "rc", C, "c"), (R, "rs", S, "s"), (R, "rt", S, "t")):
+        batch[ns1].append("link add %s address %s type veth peer name %s address %s netns %s"
+                          % (n[i1], MAC[i1], n[i2], MAC[i2], ns2))
+    addrs = [(C, "c", a_ + "/24") for a_ in CLIENT_ADDRS]
+    addrs += [(R, "rc", "10.1.0.1/24"), (R, "rs", "10.2.0.1/24"), (R, "rt", "10.3.0.1/24")]
+    addrs += [(S, "s", "10.2.0.2/24"), (S, "s", "10.2.0.3/24"), (S, "t", "10.3.0.2/24")]
+    later = {C: [], R: [], S: []}
+    for ns, i, ad in addrs:
+        later[ns].append("addr add %s dev %s" % (ad, n[i]))
+    for ns, i in ((C, "c"), (R, "rc"), (R, "rs"), (R, "rt"), (S, "s"), (S, "t")):
+        later[ns].append("link set %s up" % n[i])
+    neigh = [(C, "c", "10.1.0.1", "rc")]
+    neigh += [(R, "rc", x, "c") for x in CLIENT_ADDRS]
+    neigh += [(R, "rs", x, "s") for x in ("10.2.0.2", "10.2.0.3", "10.2.0.9")]
+    neigh += [(R, "rt", x, "t") for x in ("10.3.0.2", "10.3.0.9")]
+    neigh += [(S, "s", "10.2.0.1", "rs"), (S, "t", "10.3.0.1", "rt")]
+    for ns, i, ip, peer in neigh:
+        later[ns].append("neigh replace %s lladdr %s nud permanent dev %s"
+                         % (ip, MAC[peer], n[i]))
+    later[C].append("route add default via 10.1.0.1 dev %s" % n["c"])
+    later[S].append("route add default via 10.2.0.1 dev %s" % n["s"])
+    # One `ip -batch` per namespace and step: the veths must exist before they are configured.
+    for step in (batch, later):
+        for ns in (R, C, S):
+            if step[ns]:
+                out.append("ip -n %s -batch - <<'EOF'\n%s\nEOF" % (ns, "\n".join(step[ns])))
+    print("set -e")
+    print("\n".join(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rulesets
+
+PORTS = [0, 22, 53, 80, 443, 1000, 1023, 1024, 5000, 40000, 65535]
+COMMON_FLAGS = [("FIN,SYN,RST,ACK", "SYN"), ("ALL", "NONE"), ("ALL", "ALL"), ("FIN,SYN", "FIN,SYN"),
+                ("ACK", "ACK"), ("RST", "RST"), ("SYN,ACK", "SYN,ACK"), ("ALL", "FIN,PSH,URG")]
+TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"]
+ICMP_TYPES = ["echo-request", "echo-reply", "destination-unreachable", "port-unreachable",
+              "host-unreachable", "network-unreachable", "protocol-unreachable", "time-exceeded",
+              "timestamp-request", "any", "8", "0", "3/3", "3/2", "11/0", "13/0", "3", "200/5",
+              "5", "12"]
+PROTOS = ["tcp", "tcp", "tcp", "udp", "udp", "udp", "icmp", "icmp", "6", "17", "1"]
+OTHER_RULE_PROTOS = ["47", "sctp", "132", "253", "udplite", "50", "gre"]
+
+
+class RuleGen:
+    def __init__(self, rnd, prefix, role):
+        self.r = rnd
+        self.role = role
+        ifs = ifnames(prefix)
+        if role == "router":
+            real = [ifs["rc"], ifs["rs"], ifs["rt"], "lo"]
+        else:
+            real = [ifs["s"], ifs["t"], "lo"]
+        # Exact names, prefixes with '+' that match one or several interfaces, a name that is
+        # a prefix of real names without '+' (must not match them), names that match nothing.
+        self.ifaces = real * 3 + [prefix + "+", prefix + "r+", prefix + "s+", prefix + "rs+",
+                                  "lo+", "l+", "+", "eth0", prefix + "x+", prefix + "r",
+                                  prefix[:-1] + "+"]
+        self.hosts = CLIENT_ADDRS + ROUTER_ADDRS + SERVER_ADDRS + UNOWNED + [
+            "127.0.0.1", "10.1.0.255", "224.0.0.1", "255.255.255.255", NOROUTE]
+        self.nets = ["10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24", "10.0.0.0/8", "10.1.0.0/25",
+                     "10.1.0.128/25", "10.2.0.2/31", "10.1.0.0/30", "10.0.0.0/14",
+                     "127.0.0.0/8", "224.0.0.0/4", "0.0.0.0/0", "10.2.0.0/29",
+                     "10.1.0.2/255.255.0.255", "0.0.0.2/0.0.0.255", "10.0.0.0/255.252.0.0",
+                     "10.1.0.0/16"]
+
+    def chance(self, p):
+        return self.r.random() < p
+
+    def neg(self, p=0.25):
+        return "! " if self.chance(p) else ""
+
+    def addr(self, near=None):
+        """An address or network; `near` lists addresses the chain's traffic uses, preferred so
+        that rules hit as well as miss."""
+        if near and self.chance(0.5):
+            a = self.r.choice(near)
+            return a + self.r.choice(["", "", "/32", "/24", "/31", "/30", "/255.255.0.255"])
+        if self.chance(0.5):
+            return self.r.choice(self.hosts) + ("/32" if self.chance(0.3) else "")
+        return self.r.choice(self.nets)
+
+    def port(self):
+        if self.chance(0.3):
+            a, b = sorted((self.r.choice(PORTS), self.r.choice(PORTS)))
+            form = self.r.random()
+            if form < 0.15 and a == 0:
+                return ":%d" % b
+            if form < 0.25 and b == 65535:
+                return "%d:" % a
+            return "%d:%d" % (a, b)
+        return str(self.r.choice(PORTS))
+
+    def flagset(self):
+        k = self.r.random()
+        if k < 0.1:
+            return "ALL"
+        if k < 0.15:
+            return "NONE"
+        n = self.r.randint(1, 4)
+        return ",".join(self.r.sample(TCP_FLAG_NAMES, n))
+
+    def tcp(self):
+        parts = []
+        if self.chance(0.4):
+            parts.append("%s--sport %s" % (self.neg(), self.port()))
+        if self.chance(0.5):
+            parts.append("%s--dport %s" % (self.neg(), self.port()))
+        k = self.r.random()
+        if k < 0.2:
+            parts.append("%s--syn" % self.neg())
+        elif k < 0.5:
+            if self.chance(0.5):
+                mask, comp = self.r.choice(COMMON_FLAGS)
+            else:
+                mask = self.flagset()
+                comp = self.flagset() if self.chance(0.5) else mask
+            parts.append("%s--tcp-flags %s %s" % (self.neg(), mask, comp))
+        if self.chance(0.3):
+            parts.append("%s--tcp-option %d" % (self.neg(),
+                         self.r.choice([1, 2, 2, 3, 4, 5, 8, 8, 30, 254])))
+        return parts
+
+    def udp(self):
+        parts = []
+        if self.chance(0.5):
+            parts.append("%s--sport %s" % (self.neg(), self.port()))
+        if self.chance(0.6):
+            parts.append("%s--dport %s" % (self.neg(), self.port()))
+        return parts
+
+    def rule(self, chain, builtin, user_chains, later):
+        """One rule of `chain`. builtin: INPUT/FORWARD/OUTPUT or None; later: user chains this
+        chain may reach (only chains after it, so the graph never loops)."""
+        p = ["-A", chain]
+        mine = ROUTER_ADDRS if self.role == "router" else SERVER_ADDRS
+        others = CLIENT_ADDRS + (SERVER_ADDRS if self.role == "router" else ROUTER_ADDRS)
+        near_s = {"INPUT": others, "OUTPUT": mine}.get(builtin, CLIENT_ADDRS + SERVER_ADDRS)
+        near_d = {"INPUT": mine, "OUTPUT": others}.get(builtin, SERVER_ADDRS + CLIENT_ADDRS +
+                                                       UNOWNED)
+        if self.chance(0.3):
+            p += [self.neg(0.2) + "-s", self.addr(near_s)]
+        if self.chance(0.3):
+            p += [self.neg(0.2) + "-d", self.addr(near_d)]
+        if builtin != "OUTPUT" and self.chance(0.25):
+            p += [self.neg() + "-i", self.r.choice(self.ifaces)]
+        if builtin != "INPUT" and self.chance(0.25):
+            p += [self.neg() + "-o", self.r.choice(self.ifaces)]
+        proto = None
+        if self.chance(0.6):
+            k = self.r.random()
+            proto = (self.r.choice(PROTOS) if k < 0.75 else "all" if k < 0.85 else
+                     self.r.choice(OTHER_RULE_PROTOS))
+            inv = proto != "all" and self.chance(0.2)
+            p += [("! " if inv else "") + "-p", proto]
+            if inv:
+                proto = None
+        if self.chance(0.1):
+            p += [self.neg(0.5) + "-f"]
+        if proto in ("tcp", "6") and self.chance(0.7):
+            ext = self.tcp()
+            if ext:
+                p += ["-m", "tcp"] + ext
+        elif proto in ("udp", "17") and self.chance(0.7):
+            ext = self.udp()
+            if ext:
+                p += ["-m", "udp"] + ext
+        elif proto in ("icmp", "1") and self.chance(0.7):
+            p += ["-m", "icmp", self.neg() + "--icmp-type", self.r.choice(ICMP_TYPES)]
+        # A rule without any match ends its chain for every packet: keep those rare.
+        bare = len(p) == 2 and self.chance(0.8)
+        if self.chance(0.1):
+            p += ["-m", "comment", "--comment", '"%s rule %d"' % (self.role, self.r.randint(0, 99))]
+        if bare:
+            return " ".join(p)
+        k = self.r.random()
+        if later and k < 0.3:
+            p += ["-g" if self.chance(0.3) else "-j", self.r.choice(later)]
+        elif k < 0.5:
+            p += ["-j", "ACCEPT"]
+        elif k < 0.62:
+            p += ["-j", "DROP"]
+        elif k < (0.8 if builtin else 0.88):
+            p += ["-j", "RETURN"]
+        # else: no target, the rule only counts
+        return " ".join(p)
+
+    def ruleset(self, scale):
+        nuser = self.r.randint(0, 4)
+        users = ["%s_c%d" % (self.role[0], i) for i in range(nuser)]
+        out = ["*filter"]
+        for b in ("INPUT", "FORWARD", "OUTPUT"):
+            pol = "DROP" if self.chance(0.2) else "ACCEPT"
+            out.append(":%s %s [0:0]" % (b, pol))
+        for u in users:
+            out.append(":%s - [0:0]" % u)
+        for b in ("INPUT", "FORWARD", "OUTPUT"):
+            for _ in range(self.r.randint(0, 10 * scale)):
+                out.append(self.rule(b, b, users, users))
+        for i, u in enumerate(users):
+            for _ in range(self.r.randint(0, 6 * scale)):
+                out.append(self.rule(u, None, users, users[i + 1:]))
+        out.append("COMMIT")
+        return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Traffic
+
+IPOPTS = [
+    "01010101",  # NOPs
+    "00000000",  # EOL
+    "0707040000000001",  # record route, one slot, then NOP
+    "070b040000000000000000",  # record route, two slots
+    "440c05000000000000000000",  # timestamp, two slots, flag 0
+    "94040000",  # router alert
+    "0101070704000000000000",  # NOP NOP record route
+]
+TCP_OPTS = [
+    "",
+    "020405b4",  # MSS
+    "020405b40402080a000000010000000001030307",  # MSS SACKOK TS NOP WS, as in a SYN
+    "0101080a0000000200000003",  # NOP NOP TS
+    "0303",  # window scale with a short length
+    "1e00",  # option 30 with length 0 (the scanner steps by one)
+    "08ff",  # length past the header
+    "01",
+    "00",
+    "0402",  # SACK permitted
+    "fe04abcd",
+]
+TCP_FLAGS = ["S", "SA", "A", "R", "RA", "F", "FA", "PA", "SF", "0", "U", "SR", "FSRPAU", "SE",
+             "AC", "SEC", "FPU", "0xff"]
+ICMP_SEND = [(8, 0), (8, 0), (8, 0), (0, 0), (3, 3), (3, 1), (3, 0), (11, 0), (13, 0), (5, 1),
+             (12, 0), (4, 0), (17, 0), (200, 5), (8, 7)]
+OTHER_PROTOS = [47, 132, 253, 136, 50]
+
+
+class TrafficGen:
+    def __init__(self, rnd, prefix):
+        self.r = rnd
+        self.ifs = ifnames(prefix)
+        self.ipid = 1000
+        self.crafted_ports = [p for p in PORTS if p] + [self.r.randint(40000, 40999)
+                                                         for _ in range(4)]
+        self.real_port = 30000
+
+    def chance(self, p):
+        return self.r.random() < p
+
+    def next_id(self):
+        self.ipid += 1
+        return self.ipid
+
+    def l4(self, frag_ok):
+        """Fields of one packet's transport part."""
+        f = []
+        k = self.r.random()
+        if k < 0.4:
+            f += ["proto=tcp", "sport=%d" % self.r.choice(self.crafted_ports),
+                  "dport=%d" % self.r.choice(self.crafted_ports + [22, 80, 80]),
+                  "flags=%s" % self.r.choice(TCP_FLAGS),
+                  "seq=%d" % self.r.randint(0, 2**32 - 1)]
+            if self.chance(0.5):
+                f.append("ack=%d" % self.r.randint(0, 2**32 - 1))
+            opts = self.r.choice(TCP_OPTS)
+            if opts:
+                f.append("tcpopts=" + opts)
+            if self.chance(0.05):
+                f.append("doff=%d" % self.r.choice([0, 4, 15]))
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 1, 8, 12, 13, 14, 19]))
+        elif k < 0.65:
+            f += ["proto=udp", "sport=%d" % self.r.choice(self.crafted_ports),
+                  "dport=%d" % self.r.choice(self.crafted_ports + [53, 53])]
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 2, 4, 7]))
+        elif k < 0.85:
+            t, c = self.r.choice(ICMP_SEND)
+            f += ["proto=icmp", "type=%d" % t, "code=%d" % c, "seq=%d" % self.r.randint(0, 99)]
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 1, 2, 3, 7]))
+        else:
+            f += ["proto=%d" % self.r.choice(OTHER_PROTOS)]
+        f.append("payload=%d" % self.r.choice([0, 0, 4, 16, 33, 100, 300]))
+        if self.chance(0.1):
+            f.append("ipopts=" + self.r.choice(IPOPTS))
+        if self.chance(0.1):
+            f.append("tos=%d" % self.r.choice([0x10, 0x02, 0xb8]))
+        if self.chance(0.03):
+            f.append("badl4csum=1")
+        return f
+
+    def frag_fields(self, proto_is_tcp):
+        """Fragment bits for a lone fragment (only for destinations that never reassemble)."""
+        k = self.r.random()
+        if k < 0.35:
+            return ["mf=1", "frag=0", "id=%d" % self.next_id()]
+        off = 1 if proto_is_tcp and self.chance(0.5) else self.r.choice([1, 2, 3, 100, 185])
+        return ["mf=%d" % self.r.randint(0, 1), "frag=%d" % off, "id=%d" % self.next_id()]
+
+    def client_pkt(self, dst, frag_ok, bcast=False):
+        f = ["via=packet", "dev=" + self.ifs["c"], "dmac=" + (
+            "ff:ff:ff:ff:ff:ff" if bcast else MAC["rc"]),
+            "src=" + self.r.choice(CLIENT_ADDRS), "dst=" + dst]
+        f += self.l4(frag_ok)
+        if frag_ok and self.chance(0.3):
+            f = [x for x in f if not x.startswith("id=")]
+            f += self.frag_fields("proto=tcp" in f)
+        else:
+            if self.chance(0.3):
+                f.append("df=1")
+            # Link-level checks that ip_rcv_core makes before any hook; bpfilter leaves such
+            # packets to the kernel.
+            k = self.r.random()
+            if k < 0.03:
+                f.append("pad=%d" % self.r.choice([1, 6, 20]))
+            elif k < 0.04:
+                f.append("badcsum=1")
+            elif k < 0.045:
+                f.append("totlen=%d" % self.r.choice([19, 2000]))
+        return "ip " + " ".join(f)
+
+    def local_pkts(self, src_choices, dst, to_client):
+        """Locally generated packets (raw IP_HDRINCL socket: they cross OUTPUT)."""
+        base = ["via=hdrincl", "src=" + self.r.choice(src_choices), "dst=" + dst]
+        if to_client and self.chance(0.2):
+            # A fragmented datagram for the client: complete, or without its first fragment.
+            pid = self.next_id()
+            proto = self.r.choice(["udp", "253", "tcp", "icmp"])
+            first = base + ["proto=" + proto, "id=%d" % pid, "mf=1", "frag=0"]
+            if proto == "udp":
+                first += ["sport=1000", "dport=5000", "payload=16"]  # 24 bytes of L4
+            elif proto == "tcp":
+                first += ["sport=1000", "dport=80", "flags=S", "payload=4"]
+            elif proto == "icmp":
+                first += ["type=8", "payload=16"]
+            else:
+                first += ["payload=24"]
+            last = base + ["proto=" + ("253" if proto == "253" else proto), "id=%d" % pid,
+                           "mf=0", "frag=3", "payload=%d" % self.r.choice([4, 20])]
+            if proto == "tcp":
+                last = [x for x in last if x != "proto=tcp"] + ["proto=6", "flags=A"]
+            if self.chance(0.3):
+                return ["ip " + " ".join(last)]
+            return ["ip " + " ".join(first), "ip " + " ".join(last)]
+        return ["ip " + " ".join(base + self.l4(False))]
+
+    def connection(self):
+        self.real_port += 1
+        kind = self.r.choice(["tcp", "tcp", "udp"])
+        pairs = [
+            ("client", CLIENT_ADDRS, SERVER_ADDRS),
+            ("client", CLIENT_ADDRS, SERVER_ADDRS),
+            ("client", CLIENT_ADDRS, ROUTER_ADDRS[:1]),
+            ("router", ["10.2.0.1"], SERVER_ADDRS[:2]),
+            ("router", ["10.1.0.1"], CLIENT_ADDRS),
+            ("server", ["10.2.0.2", "10.2.0.3"], CLIENT_ADDRS),
+            ("server", ["10.2.0.2"], ROUTER_ADDRS[1:2]),
+        ]
+        role, srcs, dsts = self.r.choice(pairs)
+        src, dst = self.r.choice(srcs), self.r.choice(dsts)
+        if kind == "tcp":
+            dport = self.r.choice(TCP_OPEN * 3 + [443])
+            data = self.r.choice([0, 0, 10, 200])
+            return role, "tcp_connect src=%s sport=%d dst=%s dport=%d data=%d" % (
+                src, self.real_port, dst, dport, data)
+        dport = self.r.choice(UDP_ECHO * 3 + [5353])
+        return role, "udp_request src=%s sport=%d dst=%s dport=%d len=%d" % (
+            src, self.real_port, dst, dport, self.r.choice([0, 8, 100]))
+
+    def traffic(self, scale):
+        acts = []  # (role, line)
+        noroute = 0
+        for _ in range(self.r.randint(180, 240) * scale):
+            k = self.r.random()
+            if k < 0.33:
+                acts.append(("client", self.client_pkt(self.r.choice(SERVER_ADDRS), False)))
+            elif k < 0.45:
+                dst = self.r.choice(ROUTER_ADDRS * 3 + ["10.1.0.255", "224.0.0.1",
+                                                        "255.255.255.255"])
+                bcast = dst in ("10.1.0.255", "255.255.255.255") and self.chance(0.5)
+                acts.append(("client", self.client_pkt(dst, False, bcast)))
+            elif k < 0.58:
+                acts.append(("client", self.client_pkt(self.r.choice(UNOWNED), True)))
+            elif k < 0.59 and noroute < 2:
+                noroute += 1
+                acts.append(("client", self.client_pkt(NOROUTE, False)))
+            elif k < 0.72:
+                d = self.r.random()
+                if d < 0.5:
+                    for line in self.local_pkts(["10.2.0.1", "10.1.0.1"],
+                                                self.r.choice(SERVER_ADDRS), False):
+                        acts.append(("router", line))
+                elif d < 0.8:
+                    for line in self.local_pkts(["10.1.0.1"], self.r.choice(CLIENT_ADDRS),
+                                                True):
+                        acts.append(("router", line))
+                elif d < 0.9:
+                    for line in self.local_pkts(ROUTER_ADDRS, self.r.choice(ROUTER_ADDRS),
+                                                False):
+                        acts.append(("router", line))
+                else:
+                    for line in self.local_pkts(["127.0.0.1"], "127.0.0.1", False):
+                        acts.append(("router", line))
+            elif k < 0.86:
+                d = self.r.random()
+                if d < 0.65:
+                    for line in self.local_pkts(["10.2.0.2", "10.2.0.3"],
+                                                self.r.choice(CLIENT_ADDRS), True):
+                        acts.append(("server", line))
+                elif d < 0.9:
+                    for line in self.local_pkts(["10.2.0.2"], self.r.choice(ROUTER_ADDRS),
+                                                False):
+                        acts.append(("server", line))
+                else:
+                    for line in self.local_pkts(SERVER_ADDRS, self.r.choice(SERVER_ADDRS),
+                                                False):
+                        acts.append(("server", line))
+            elif k < 0.93:
+                acts.append(self.connection())
+            else:
+                acts.append(("client", self.client_pkt(self.r.choice(SERVER_ADDRS), False)))
+        out, cur = [], None
+        for role, line in acts:
+            if role != cur:
+                out.append("ns " + role)
+                cur = role
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+
+def case(a):
+    os.makedirs(a.out, exist_ok=True)
+    # One stream per product, so changing how one is drawn does not reshuffle the others.
+    rr = random.Random("router-%d" % a.seed)
+    rs = random.Random("server-%d" % a.seed)
+    rt = random.Random("traffic-%d" % a.seed)
+    with open(os.path.join(a.out, "router.rules"), "w") as f:
+        f.write(RuleGen(rr, a.prefix, "router").ruleset(a.scale))
+    with open(os.path.join(a.out, "server.rules"), "w") as f:
+        f.write(RuleGen(rs, a.prefix, "server").ruleset(a.scale))
+    with open(os.path.join(a.out, "traffic"), "w") as f:
+        f.write(TrafficGen(rt, a.prefix).traffic(a.scale))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("topo")
+    t.add_argument("--prefix", required=True)
+    t.add_argument("--client", required=True)
+    t.add_argument("--router", required=True)
+    t.add_argument("--server", required=True)
+    c = sub.add_parser("case")
+    c.add_argument("--seed", type=int, required=True)
+    c.add_argument("--prefix", required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--scale", type=int, default=1)
+    a = ap.parse_args()
+    if len(a.prefix) > 8:
+        sys.exit("gen.py: prefix too long for interface names")
+    if a.cmd == "topo":
+        topo(a)
+    else:
+        case(a)
+
+
+if __name__ == "__main__":
+    main()
