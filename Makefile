@@ -82,6 +82,49 @@ check: all $(UNIT_BINS)
 bench: all
 	$(Q)bench/run
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c, clang): the codegen and daemon sources are rebuilt
+# with coverage and ASan/UBSan under tests/fuzz/obj. `make fuzz` runs each harness for a bounded
+# time (tests/fuzz/run --smoke, 30 s; FUZZ_ARGS="--long" for 10 million runs each). See tests/fuzz/README.md.
+FUZZ_CC ?= clang
+# -fno-sanitize=alignment: the kernel's own check order reads a target header that an accepted
+# blob may place unaligned (xt_check_entry_offsets); see tests/fuzz/README.md.
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-sanitize=alignment \
+	-fno-omit-frame-pointer
+# Other files' clang-only warnings do not stop the fuzzers; the harnesses themselves use -Werror.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -I. $(filter-out -Werror,$(WARN)) \
+	$(FUZZ_SAN) $(CG_CFLAGS)
+# The harnesses run the store without a datapath: the datapath, attach and ifwatch sources are left
+# out (tests/fuzz/fuzz_lib.c stands in for the two datapath calls server.c makes).
+FUZZ_LIB_SRCS := $(CODEGEN_SRCS) $(filter-out daemon/main.c daemon/log.c daemon/datapath.c \
+	daemon/attach.c daemon/ifwatch.c,$(DAEMON_SRCS))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %.c,%,$(filter-out tests/fuzz/fuzz_lib.c,$(FUZZ_SRCS)))
+FUZZ_OBJ := tests/fuzz/obj
+
+$(FUZZ_OBJ)/%.o: %.c
+	@echo "  FUZZCC  $@"
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter tests/fuzz/%,$<),$(WERROR)) \
+		-fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_OBJ)/libfuzzlib.a: $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(FUZZ_LIB_SRCS) tests/fuzz/fuzz_lib.c)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+tests/fuzz/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)/libfuzzlib.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DAEMON_LIBS)
+
+# The LD_PRELOAD logger that captures seeds (tests/fuzz/seeds).
+tests/fuzz/capture.so: tests/fuzz/capture.c
+	@echo "  LD      $@"
+	$(Q)$(CC) $(SHIM_CFLAGS) -shared -o $@ $< -ldl
+
+fuzz-build: $(FUZZ_BINS) tests/fuzz/capture.so
+
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run $(if $(FUZZ_ARGS),$(FUZZ_ARGS),--smoke)
+
 install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(libdir)/bpfilter $(DESTDIR)$(mandir)/man8 \
 		$(DESTDIR)$(systemdsystemunitdir)
@@ -109,10 +152,11 @@ format:
 clean:
 	rm -f $(CODEGEN_OBJS) $(DAEMON_SRCS:.c=.o) $(SHIM_OBJS) $(UNIT_BINS) tests/unit/*.o \
 		$(TOOL_BINS) tests/tools/*.o codegen/libbfcodegen.a daemon/libbfdaemon.a \
-		daemon/bpfilterd compat/iptables/libbpfilter-preload.so
+		daemon/bpfilterd compat/iptables/libbpfilter-preload.so $(FUZZ_BINS) tests/fuzz/capture.so
+	rm -rf $(FUZZ_OBJ)
 	find . -name '*.d' -delete
 
-.PHONY: all check check-unit bench install uninstall format clean
+.PHONY: all check check-unit bench install uninstall format clean fuzz fuzz-build
 .SECONDARY:
 
 -include $(shell find . -name '*.d' 2>/dev/null)

@@ -33,6 +33,62 @@
 
 /* bf_pkt.flags */
 #define BF_PKT_F_L4_OK (1u << 0) /* a full fixed L4 header is present (see l4_len) */
+/* IPv6: ipv6_find_hdr(-1) fails (truncated or unparsable extension header chain): an entry
+ * with IP6T_F_PROTO hotdrops. */
+#define BF_PKT_F_X6_NOPROTO (1u << 8)
+/* IPv6: the extension header walk stopped on a truncated header (-EBADMSG): a lookup of a
+ * header kind the walk did not reach hotdrops (rt, frag, hbh, dst); otherwise it is -ENOENT. */
+#define BF_PKT_F_X6_TRUNC (1u << 9)
+
+/*
+ * Connection tracking (codegen/ct.c). One entry per connection in the runtime's LRU hash bf_ct,
+ * keyed by the normalised tuple: both directions of a connection find the same entry.
+ */
+struct bf_ct_key {
+	uint32_t addr[2]; /* network order; tcp/udp/generic: the lower (addr, port) endpoint first;
+			   * icmp: the requester first */
+	uint16_t port[2]; /* network order; icmp: id, type of the request | code << 8 */
+	uint8_t proto;
+	uint8_t pad[3];
+};
+
+/* nf_conntrack_tcp.h's struct ip_ct_tcp_state. */
+struct bf_ct_tcp_dir {
+	uint32_t td_end;
+	uint32_t td_maxend;
+	uint32_t td_maxwin;
+	uint32_t td_maxack;
+	uint8_t td_scale;
+	uint8_t flags; /* IP_CT_TCP_FLAG_* */
+	uint8_t pad[2];
+};
+
+struct bf_ct_entry {
+	uint64_t expires; /* bpf_ktime_get_ns() deadline */
+	uint64_t stream_ts; /* udp: after this time a replied flow becomes a stream */
+	uint32_t orig_src; /* the original direction's tuple, network order */
+	uint32_t orig_dst;
+	uint16_t orig_sport; /* network order; icmp: id */
+	uint16_t orig_dport; /* network order; icmp: type | code << 8 */
+	uint8_t proto;
+	uint8_t orig_swapped; /* key orientation of the original direction */
+	uint8_t status; /* IPS_EXPECTED .. IPS_CONFIRMED bits */
+	uint8_t state; /* tcp: TCP_CONNTRACK_* */
+	/* tcp: struct ip_ct_tcp */
+	uint8_t last_index;
+	uint8_t last_dir;
+	uint8_t last_flags;
+	uint8_t last_wscale;
+	uint8_t retrans;
+	uint8_t pad1;
+	uint16_t last_win;
+	uint32_t last_seq;
+	uint32_t last_ack;
+	uint32_t last_end;
+	uint16_t repl_sport; /* the reply direction's ports (icmp: id, reply type | code << 8) */
+	uint16_t repl_dport;
+	struct bf_ct_tcp_dir seen[2];
+};
 
 struct bf_pkt {
 	/* Set by the dispatcher. */
@@ -61,9 +117,30 @@ struct bf_pkt {
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint32_t flags; /* BF_PKT_F_* */
+	/* IPv6: offset from l3_off of the first hop-by-hop, destination options, routing and
+	 * fragment header the walk of the dispatcher found (ipv6_find_hdr(target)); 0: none.
+	 * The walk is bounded (codegen/dispatch.c); a longer chain counts as truncated. */
+	uint16_t x6_hbh;
+	uint16_t x6_dst;
+	uint16_t x6_rt;
+	uint16_t x6_frag;
 	/* Chain traversal state, owned by chain programs. */
 	uint32_t jsp; /* jump stack depth */
 	uint32_t jstack[BF_JSTACK_MAX]; /* region ids to continue at on RETURN */
+	/* Connection tracking (codegen/ct.c, doc/conntrack.md), set by the dispatcher for every
+	 * IPv4 packet before the chains, as nf_conntrack_in does before the filter: */
+	uint16_t ct_state; /* the xt_conntrack/xt_state bit of the packet (1: INVALID) */
+	uint8_t ct_dir; /* IP_CT_DIR_ORIGINAL or IP_CT_DIR_REPLY (valid unless INVALID) */
+	uint8_t ct_commit; /* 1: a new connection; ct_ent goes in under ct_key on ACCEPT */
+	uint32_t ct_pad;
+	struct bf_ct_key ct_key;
+	struct bf_ct_entry ct_ent; /* the packet's connection as the filter sees it */
+	/* Targets (codegen/target/reject.c); not cleared by the dispatcher. */
+	uint32_t tgt_arg; /* argument for the helper program a target tail-calls (REJECT: with) */
+	/* REJECT's reply, redirected to the egress of this interface with this skb->len: the
+	 * egress dispatcher evaluates it as OUTPUT, as the kernel's ip_local_out does, once. */
+	uint32_t reply_ifindex;
+	uint32_t reply_len;
 };
 
 #endif /* BF_ABI_H */

@@ -33,6 +33,7 @@ enum bf_map_slot {
 	BF_MAP_IFNAME, /* ifindex -> name */
 	BF_MAP_LROUTE, /* local route LPM trie */
 	BF_MAP_ERRORS, /* this generation's error counters */
+	BF_MAP_LROUTE6, /* IPv6 local route LPM trie */
 	BF_MAP_EXT0, /* first slot for extension-owned maps */
 	BF_MAP_SLOT_MAX = BF_MAP_EXT0 + 16,
 };

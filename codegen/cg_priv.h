@@ -24,12 +24,24 @@ struct bf_runtime {
 	int root_xdp_fd; /* bf_root_xdp: PROG_ARRAY (XDP) */
 	int ifname_fd;	 /* bf_ifname: HASH ifindex -> char[16] */
 	int lroute_fd;	 /* bf_lroute: LPM_TRIE of local/broadcast IPv4 destinations */
+	int lroute6_fd;	 /* bf_lroute6: LPM_TRIE of local/anycast IPv6 destinations */
 	int sync_fd;	 /* bf_sync: ARRAY_OF_MAPS, updated only to wait for an RCU grace period */
 	int sync_inner_fd; /* the one inner map bf_sync holds */
+	int ct_fd;	   /* bf_ct: LRU_HASH of connections (ct.c), kept across generations */
 	/* Duplicates of the entry programs currently in the root slots (-1: none), so a failed
 	 * activation can put back what was there. */
 	int active_fd[2];
+	int active6_fd[2]; /* the same for the IPv6 root slot (BF_ROOT_SLOT_IPV6) */
+	/* Targets (codegen/target/targets.h): REJECT's program, LOG's ring buffer. */
+	int rej_progs_fd; /* bf_rej_progs: PROG_ARRAY, slot 0 = the reject program */
+	int log_rb_fd;	  /* bf_log_rb: RINGBUF of struct bf_log_rec */
+	int log_drops_fd; /* bf_log_drops: PERCPU_ARRAY, records lost to a full ring buffer */
 };
+
+/* Slots of the root prog arrays: one entry program per family's table. */
+#define BF_ROOT_SLOT_IPV4 0
+#define BF_ROOT_SLOT_IPV6 1
+#define BF_ROOT_SLOTS 2
 
 /* Key of bf_lroute: the kernel's struct bpf_lpm_trie_key with a 4-byte IPv4 address. IPv6 will get
  * a second trie with a 16-byte key. */
@@ -38,7 +50,24 @@ struct bf_lroute_key4 {
 	uint8_t addr[4];
 };
 
+/* Key of bf_lroute6: a 16-byte IPv6 address. */
+struct bf_lroute_key6 {
+	uint32_t prefixlen;
+	uint8_t addr[16];
+};
+
 #define BF_IFNAME_LEN 16
+
+/* Counters: slot k of a generation's bf_cnt holds entries [k * BF_CNT_CHUNK, (k + 1) *
+ * BF_CNT_CHUNK), one struct bf_counter_val each (16 KiB per CPU, under the per-CPU value limit
+ * of 32 KiB). Chain programs keep the current chunk's pointer at FP_CNT (codegen/gen.c). */
+#define BF_CNT_CHUNK 1024u
+#define FP_CNT (-88)
+
+struct bf_counter_val {
+	uint64_t packets;
+	uint64_t bytes;
+};
 
 /* Load a finished program; on a verifier failure load again with a log and report its first
  * and last lines through `log`. Returns the fd or -errno. */

@@ -72,4 +72,26 @@ struct bf_dispatch_cfg {
 /* Build and load a dispatcher program; the caller attaches it. */
 int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, int *prog_fd);
 
+/*
+ * Persistence in bpffs (doc/design.md, "Persistence"). Pins are files in a bpffs directory.
+ */
+/* Pin fd as dir/name, atomically replacing an older pin of that name. */
+int bf_pin_obj(int fd, const char *dir, const char *name);
+/* Take over the runtime maps pinned in dir (a previous daemon's) in place of rt's own, if all of
+ * them are there and have the layout rt's have; *adopted says whether it did. */
+int bf_runtime_adopt(struct bf_runtime *rt, const char *dir, bool *adopted);
+/* Pin (or re-pin) rt's shared maps in dir; bf_runtime_unpin removes those pins. */
+int bf_runtime_pin(struct bf_runtime *rt, const char *dir);
+void bf_runtime_unpin(const char *dir);
+/* Ids of the programs in every slot of the TC and XDP roots. */
+int bf_runtime_root_ids(const struct bf_runtime *rt, uint32_t *ids, size_t max, size_t *n);
+/* Pin g's prog arrays, counters and entry programs in dir (created if needed). */
+int bf_gen_pin(const struct bf_gen *g, const char *dir);
+/* Remove every pin in dir and dir itself; a missing dir is not an error. */
+int bf_gen_unpin(const char *dir);
+/* Counters of entries [0, n) of the generation pinned in dir (bf_gen_read_counters). */
+int bf_gen_read_pinned_counters(const char *dir, uint32_t n, struct xt_counters *out);
+/* Ids of the TC and XDP entry programs pinned in dir (0: none). */
+int bf_gen_pinned_entry_ids(const char *dir, uint32_t ids[2]);
+
 #endif /* BF_CODEGEN_H */

@@ -27,6 +27,7 @@
 #include "bpf_insn.h"
 #include "cg_priv.h"
 #include "codegen.h"
+#include "ct.h"
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 #define SKB_OFF(field) ((int16_t)offsetof(struct __sk_buff, field))
@@ -51,6 +52,7 @@ struct dctx {
 	const struct bf_dispatch_cfg *cfg;
 	enum bf_prog_ctx pctx;
 	bf_label pass; /* no chain for this packet: let the kernel have it */
+	bf_label ipv6; /* start of the IPv6 half */
 };
 
 /* See gen.c: a jump the verifier knows is taken (R7 is never NULL) that keeps the next
@@ -80,7 +82,7 @@ static void emit_zero_stack(struct bf_builder *b, int16_t fp_off, int16_t size)
 		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(fp_off + o), 0));
 }
 
-/* Non-IPv4 passes (IPv6 will branch here). */
+/* IPv6 goes to its own half, anything else but IPv4 passes. */
 static void emit_l3_proto(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
@@ -88,6 +90,7 @@ static void emit_l3_proto(struct dctx *d)
 	if (d->pctx == BF_CTX_TC) {
 		bf_comment(b, "if (skb->protocol != htons(ETH_P_IP)) pass");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(protocol)));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, htons(ETH_P_IPV6), d->ipv6);
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, htons(ETH_P_IP), d->pass);
 		return;
 	}
@@ -99,6 +102,7 @@ static void emit_l3_proto(struct dctx *d)
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	emit_load_bytes(d, FP_HDR, d->pass);
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, htons(ETH_P_IPV6), d->ipv6);
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, htons(ETH_P_IP), d->pass);
 }
 
@@ -222,8 +226,9 @@ static void emit_fill_l3(struct dctx *d)
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_OFF(frag_flags_h)));
 }
 
-/* Transport fields, when this is a first fragment and the fixed header is there. */
-static void emit_fill_l4(struct dctx *d)
+/* Transport fields, when this is a first fragment and the fixed header is there. R8 = the
+ * transport offset from the IP header, R9 = len; icmp_proto: IPPROTO_ICMP or IPPROTO_ICMPV6. */
+static void emit_fill_l4(struct dctx *d, int icmp_proto)
 {
 	struct bf_builder *b = d->b;
 	bf_label done = bf_label_new(b), tcp = bf_label_new(b), udp = bf_label_new(b);
@@ -235,7 +240,7 @@ static void emit_fill_l4(struct dctx *d)
 	} l4[] = {{tcp, IPPROTO_TCP, 20},
 		  {udp, IPPROTO_UDP, 8},
 		  {udp, IPPROTO_UDPLITE, 8},
-		  {icmp, IPPROTO_ICMP, 8}};
+		  {icmp, icmp_proto, 8}};
 
 	bf_comment(b, "if (pkt->fragoff_h) no transport header");
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h)));
@@ -393,6 +398,13 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(frag_flags_h)));
 		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, nofwd);
 		bf_label_bind(b, fwd);
+		/* ip_forward() drops a packet whose TTL expires here before FORWARD (time exceeded),
+		 * and FORWARD sees the TTL already decremented (ip_decrease_ttl). */
+		bf_comment(b, "ttl <= 1: not forwarded; FORWARD sees ttl - 1");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
+		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, nofwd);
+		bf_emit(b, BF_ALU64_IMM(BPF_SUB, BPF_REG_1, 1));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
 		bf_comment(b, "FORWARD: iif = this interface, oif = params.ifindex");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
@@ -408,6 +420,389 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 		emit_goto(b, d->pass); /* INPUT runs at XDP */
 }
 
+/*
+ * IPv6. The header is checked as ip6_rcv_core() does at ingress (version, payload length against
+ * the packet, multicast source); the extension headers are walked once, as ipv6_find_hdr() walks
+ * them, recording where each kind first appears (bf_pkt.x6_*) for the rt/frag/hbh/dst matches, and
+ * where the upper-layer header starts (l4_off, proto) for ip6_packet_match() and the transport
+ * matches. ipv6_find_hdr() has no bound; this walk stops after BF_X6_WALK_MAX headers and then
+ * treats the chain as truncated (-EBADMSG: entries that look for a header hotdrop, fail closed).
+ */
+#define BF_X6_WALK_MAX 8
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_NONE 59
+#define NEXTHDR_DEST 60
+#define IP6_MF 0x0001
+#define IP6_OFFSET 0xfff8
+#define FP_LPM6 (-184) /* struct bf_lroute_key6 (20 bytes) */
+
+_Static_assert(sizeof(struct bf_lroute_key6) <= 24, "IPv6 trie key fits its stack slot");
+
+/* Jump to `to` when reg holds one of the extension headers ipv6_ext_hdr() walks through (NONE
+ * excluded: it ends the walk like an upper-layer protocol). */
+static void emit_jmp_if_ext(struct bf_builder *b, uint8_t reg, bf_label to)
+{
+	static const int ext[] = {NEXTHDR_HOP, NEXTHDR_ROUTING, NEXTHDR_FRAGMENT, NEXTHDR_AUTH,
+				  NEXTHDR_DEST};
+
+	for (size_t i = 0; i < BF_ARRAY_SIZE(ext); i++)
+		bf_emit_jmp_imm(b, BPF_JEQ, reg, ext[i], to);
+}
+
+/* Copy the fixed header to fp-80, check it, fill the L3 part of bf_pkt. R9 = len on return. */
+static void emit_ipv6_header(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	bool ingress = d->cfg->where != BF_DISPATCH_TC_EGRESS;
+
+	bf_comment(b, "copy the IPv6 header to fp-80");
+	emit_zero_stack(b, FP_HDR, 40);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, (int32_t)d->cfg->l2_len));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 40));
+	emit_load_bytes(d, FP_HDR, d->pass);
+	bf_comment(b, "if (ip6h->version != 6) pass");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 4));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 6, d->pass);
+	if (ingress) {
+		bf_label sized = bf_label_new(b);
+
+		/* ip6_rcv_core: the kernel drops these before any hook; a jumbogram (payload
+		 * length 0 with a hop-by-hop header) is left to it, unfiltered. */
+		bf_comment(b, "r9 = ntohs(payload_len) + 40; jumbogram: pass");
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_9, BPF_REG_10, FP_HDR + 4));
+		bf_emit(b, BF_BE(BPF_REG_9, 16));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_9, 0, sized);
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 6));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NEXTHDR_HOP, d->pass);
+		bf_label_bind(b, sized);
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_9, 40));
+		if (d->pctx == BF_CTX_XDP) {
+			bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+			bf_emit(b, BF_CALL(BPF_FUNC_xdp_get_buff_len));
+		} else {
+			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_0, BPF_REG_6, SKB_OFF(len)));
+		}
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, -(int32_t)d->cfg->l2_len));
+		bf_comment(b, "if (r0 < r9) pass (truncated); multicast source: pass");
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_9, BPF_REG_0, d->pass);
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 8));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0xff, d->pass);
+		{
+			bf_label nohbh = bf_label_new(b);
+
+			/* ipv6_parse_hopopts() drops a hop-by-hop header that is not whole
+			 * inside the payload before any hook (checked against a 6.18 kernel). */
+			bf_comment(b, "hop-by-hop not whole (r9 < 40 + optlen): pass");
+			bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 6));
+			bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, NEXTHDR_HOP, nohbh);
+			bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_9, 48, d->pass);
+			bf_emit(b, BF_MOV64_IMM(BPF_REG_2, (int32_t)d->cfg->l2_len + 40));
+			bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
+			emit_load_bytes(d, FP_HDR + 40, d->pass);
+			bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 41));
+			bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+			bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 3));
+			bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 40));
+			bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_1, BPF_REG_9, d->pass);
+			bf_label_bind(b, nohbh);
+		}
+	} else {
+		bf_comment(b, "r9 = skb->len - l2_len; if (r9 < 40) pass");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_9, BPF_REG_6, SKB_OFF(len)));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_9, -(int32_t)d->cfg->l2_len));
+		bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_9, 40, d->pass);
+	}
+
+	bf_comment(b, "memset(pkt, 0, offsetof(struct bf_pkt, jstack)); l3_off, len");
+	for (int16_t o = 0; o < (int16_t)offsetof(struct bf_pkt, jstack); o += 8)
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_7, o, 0));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(l3_off), (int32_t)d->cfg->l2_len));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_9, PKT_OFF(len)));
+	bf_comment(b, "saddr, daddr (network order)");
+	for (int16_t w = 0; w < 4; w++) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_HDR + 8 + 4 * w));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(saddr) + 4 * w));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_HDR + 24 + 4 * w));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(daddr) + 4 * w));
+	}
+	bf_comment(b, "ttl = hop limit; tos = traffic class");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 7));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_10, FP_HDR));
+	bf_emit(b, BF_BE(BPF_REG_1, 16));
+	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 4));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(tos)));
+}
+
+/* Record r9 in pkt->field unless a header of that kind was found before. */
+static void emit_x6_record(struct bf_builder *b, int kind, int16_t off)
+{
+	bf_label skip = bf_label_new(b);
+
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, kind, skip);
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, off));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, skip);
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_9, off));
+	bf_label_bind(b, skip);
+}
+
+/*
+ * The extension header walk. R8 = next header, R9 = its offset from the IPv6 header. Ends at
+ * `l4` (R8 = upper-layer protocol or NONE, R9 = its offset), or at `nol4` with pkt->flags and, for
+ * a non-first fragment, proto/fragoff_h/l4_off set.
+ */
+static void emit_ipv6_walk(struct dctx *d, bf_label l4, bf_label nol4)
+{
+	struct bf_builder *b = d->b;
+	bf_label trunc = bf_label_new(b), noproto = bf_label_new(b);
+
+	bf_comment(b, "r8 = ip6h->nexthdr; r9 = 40");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_8, BPF_REG_10, FP_HDR + 6));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_9, 40));
+	for (int i = 0; i < BF_X6_WALK_MAX; i++) {
+		bf_label ext = bf_label_new(b), sized = bf_label_new(b), not4 = bf_label_new(b);
+		bf_label notfrag = bf_label_new(b), lenset = bf_label_new(b);
+		bf_label upper = bf_label_new(b);
+
+		bf_comment(b, "extension header %d: not one (or NONE): the upper layer", i);
+		emit_jmp_if_ext(b, BPF_REG_8, ext);
+		emit_goto(b, l4);
+		bf_label_bind(b, ext);
+		bf_comment(b, "fewer than 2 bytes left: -EBADMSG; copy up to 8 bytes to fp-80");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_9));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 2));
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_2, BPF_REG_1, trunc);
+		bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_1));
+		bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_4, BPF_REG_9));
+		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_4, 8, sized);
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 8));
+		bf_label_bind(b, sized);
+		bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_4, 2, trunc);
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_HDR, 0));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_9));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, (int32_t)d->cfg->l2_len));
+		emit_load_bytes(d, FP_HDR, trunc);
+		bf_comment(b, "routing and fragment headers are read 4 bytes deep first");
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, NEXTHDR_ROUTING, not4);
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, NEXTHDR_FRAGMENT, notfrag);
+		bf_label_bind(b, not4);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
+		bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_9));
+		bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 4, trunc);
+		bf_label_bind(b, notfrag);
+		emit_x6_record(b, NEXTHDR_HOP, PKT_OFF(x6_hbh));
+		emit_x6_record(b, NEXTHDR_DEST, PKT_OFF(x6_dst));
+		emit_x6_record(b, NEXTHDR_ROUTING, PKT_OFF(x6_rt));
+		emit_x6_record(b, NEXTHDR_FRAGMENT, PKT_OFF(x6_frag));
+
+		bf_comment(b, "r1 = the header's length");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_HDR + 1));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+		bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 3));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, NEXTHDR_AUTH, lenset);
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 2));
+		bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_2, 2));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_2));
+		bf_label_bind(b, lenset);
+		{
+			bf_label first = bf_label_new(b);
+
+			bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, NEXTHDR_FRAGMENT, first);
+			bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 8));
+			bf_comment(b, "fragment: r2 = ntohs(frag_off); MF; offset != 0 ends the walk");
+			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_10, FP_HDR + 2));
+			bf_emit(b, BF_BE(BPF_REG_2, 16));
+			bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_2));
+			bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_3, IP6_MF));
+			bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_3, 13)); /* as IP_MF */
+			bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_3, PKT_OFF(frag_flags_h)));
+			bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, IP6_OFFSET));
+			bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, first);
+			bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_2, 3));
+			bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_2, PKT_OFF(fragoff_h)));
+			/* ipv6_find_hdr(-1): the fragment's next header if it is the upper layer,
+			 * else -ENOENT with *fragoff still 0 (so ip6_packet_match hotdrops). */
+			bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_10, FP_HDR));
+			emit_jmp_if_ext(b, BPF_REG_2, noproto);
+			bf_label_bind(b, upper);
+			bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_2, PKT_OFF(proto)));
+			bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_9));
+			bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)d->cfg->l2_len + 8));
+			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(l4_off)));
+			emit_goto(b, nol4);
+			bf_label_bind(b, first);
+		}
+		bf_comment(b, "r8 = hdr->nexthdr; r9 += r1");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_8, BPF_REG_10, FP_HDR));
+		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_9, BPF_REG_1));
+	}
+	bf_comment(b, "more extension headers than the walk follows: as truncated");
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, trunc);
+
+	bf_label_bind(b, trunc);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit(b, BF_ALU32_IMM(BPF_OR, BPF_REG_1, BF_PKT_F_X6_TRUNC | BF_PKT_F_X6_NOPROTO));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(flags)));
+	emit_goto(b, nol4);
+	bf_label_bind(b, noproto);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit(b, BF_ALU32_IMM(BPF_OR, BPF_REG_1, BF_PKT_F_X6_NOPROTO));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(flags)));
+	emit_goto(b, nol4);
+}
+
+/* Ingress: multicast or a local/anycast destination -> INPUT; forwarded -> FORWARD. */
+static void emit_ingress_decision6(struct dctx *d, bf_label go)
+{
+	struct bf_builder *b = d->b;
+	bool want_input = d->pctx == BF_CTX_XDP || !d->cfg->xdp_input;
+	bf_label local = bf_label_new(b), fwd = bf_label_new(b);
+
+	bf_comment(b, "multicast (ff00::/8): local");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0xff, local);
+	bf_comment(b, "if (bpf_map_lookup_elem(bf_lroute6, {128, daddr})) local");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_LPM6, 128));
+	for (int16_t w = 0; w < 4; w++) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr) + 4 * w));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_LPM6 + 4 + 4 * w));
+	}
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_LROUTE6);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_LPM6));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, local);
+
+	if (d->pctx == BF_CTX_XDP) {
+		emit_goto(b, d->pass);
+	} else {
+		/*
+		 * ip6_forward() drops before FORWARD when the hop limit is 1 or less and when the
+		 * source is link-local; bpf_ipv6_fib_lookup() answers FWD_DISABLED when forwarding
+		 * is off. FRAG_NEEDED: IPv6 routers never fragment, ip6_forward sends "packet too
+		 * big" before FORWARD.
+		 */
+		bf_comment(b, "hop limit <= 1 or link-local source: not forwarded");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
+		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, d->pass);
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
+		bf_emit(b, BF_BE(BPF_REG_1, 16));
+		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xffc0));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0xfe80, d->pass);
+		bf_comment(b, "r0 = bpf_fib_lookup(ctx, &params, 64, 0) (AF_INET6)");
+		emit_zero_stack(b, FP_FIB, (int16_t)sizeof(struct bpf_fib_lookup));
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET6));
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto)));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FIB_OFF(l4_protocol)));
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(sport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FIB_OFF(sport)));
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(dport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FIB_OFF(dport)));
+		emit_this_ifindex(d, BPF_REG_1);
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ifindex)));
+		bf_comment(b, "flowinfo = htonl(tclass << 20)");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(tos)));
+		bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 20));
+		bf_emit(b, BF_BE(BPF_REG_1, 32));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(flowinfo)));
+		for (int16_t w = 0; w < 4; w++) {
+			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr) + 4 * w));
+			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1,
+					      FIB_OFF(ipv6_src) + 4 * w));
+			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr) + 4 * w));
+			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1,
+					      FIB_OFF(ipv6_dst) + 4 * w));
+		}
+		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+		bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, fwd);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, fwd);
+		emit_goto(b, d->pass);
+		bf_label_bind(b, fwd);
+		/* ip6_forward() decrements the hop limit before FORWARD (checked > 1 above). */
+		bf_comment(b, "FORWARD sees hop limit - 1");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
+		bf_emit(b, BF_ALU64_IMM(BPF_SUB, BPF_REG_1, 1));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
+		bf_comment(b, "FORWARD: iif = this interface, oif = params.ifindex");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
+		emit_set_hook(d, NF_INET_FORWARD, go);
+	}
+
+	bf_label_bind(b, local);
+	if (want_input)
+		emit_set_hook(d, NF_INET_LOCAL_IN, go);
+	else
+		emit_goto(b, d->pass);
+}
+
+/* The IPv6 half of the dispatcher, from `d->ipv6` to the tail call of the IPv6 root slot. */
+static void emit_ipv6_dispatcher(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	const struct bf_dispatch_cfg *cfg = d->cfg;
+	bf_label go = bf_label_new(b), l4 = bf_label_new(b), nol4 = bf_label_new(b);
+	bf_label inside = bf_label_new(b);
+
+	bf_label_bind(b, d->ipv6);
+	emit_ipv6_header(d);
+	emit_ipv6_walk(d, l4, nol4);
+
+	bf_label_bind(b, l4);
+	bf_comment(b, "upper layer r8 at r9: proto, l4_off, l4_len (0 past the end)");
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_8, PKT_OFF(proto)));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)cfg->l2_len));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(l4_off)));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_9));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_9, BPF_REG_7, PKT_OFF(len)));
+	bf_emit_jmp_reg(b, BPF_JGE, BPF_REG_9, BPF_REG_8, inside);
+	emit_goto(b, nol4);
+	bf_label_bind(b, inside);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_9));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_8));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(l4_len)));
+	/* R8 = transport offset from l3, R9 = len: what emit_fill_l4 expects. */
+	emit_fill_l4(d, IPPROTO_ICMPV6);
+
+	bf_label_bind(b, nol4);
+	if (cfg->force_hook >= 0) {
+		if (cfg->force_hook == NF_INET_FORWARD)
+			bf_emit(b,
+				BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(oif), (int32_t)cfg->force_oif));
+		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
+	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+		emit_set_hook(d, NF_INET_LOCAL_OUT, go);
+	} else {
+		emit_ingress_decision6(d, go);
+	}
+
+	bf_label_bind(b, go);
+	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
+	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
+	bf_ct_emit_none(b); /* IPv6 is not tracked (doc/conntrack.md) */
+	bf_comment(b, "pkt->jsp = 0; tail call root[%d]; no generation: pass", BF_ROOT_SLOT_IPV6);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, BF_ROOT_SLOT_IPV6));
+	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
+	emit_goto(b, d->pass);
+}
+
 static void emit_dispatcher(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
@@ -418,7 +813,7 @@ static void emit_dispatcher(struct dctx *d)
 	emit_l3_proto(d);
 	emit_ipv4_header(d);
 	emit_fill_l3(d);
-	emit_fill_l4(d);
+	emit_fill_l4(d, IPPROTO_ICMP);
 
 	if (cfg->force_hook >= 0) {
 		if (cfg->force_hook == NF_INET_FORWARD) {
@@ -427,9 +822,24 @@ static void emit_dispatcher(struct dctx *d)
 		}
 		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
 	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
+		bf_label fwd = bf_label_new(b), out = bf_label_new(b);
+
+		/* REJECT's reply, redirected here from ingress (codegen/target/reject.c): the
+		 * kernel sends it with ip_local_out, through OUTPUT. Consumed once. */
+		bf_comment(b, "REJECT reply: pkt->reply_ifindex == ifindex && reply_len == len");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_ifindex)));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(reply_ifindex), 0));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, fwd);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(ifindex)));
+		bf_emit_jmp_reg(b, BPF_JNE, BPF_REG_1, BPF_REG_2, fwd);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_len)));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(len)));
+		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, out);
+		bf_label_bind(b, fwd);
 		bf_comment(b, "if (skb->ingress_ifindex) forwarded: FORWARD already ran");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+		bf_label_bind(b, out);
 		emit_set_hook(d, NF_INET_LOCAL_OUT, go);
 	} else {
 		emit_ingress_decision(d, go);
@@ -439,12 +849,17 @@ static void emit_dispatcher(struct dctx *d)
 	bf_comment(b, "interface names");
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
+	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
+	bf_ct_emit_track(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
 	bf_comment(b, "pkt->jsp = 0; tail call root[0]; no generation: pass");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
+	emit_goto(b, d->pass);
+
+	emit_ipv6_dispatcher(d);
 
 	bf_label_bind(b, d->pass);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(d->pctx)));
@@ -468,7 +883,8 @@ int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, i
 	err = bf_builder_new(&b, rt->log);
 	if (err)
 		return err;
-	d = (struct dctx){.b = b, .cfg = cfg, .pctx = pctx, .pass = bf_label_new(b)};
+	d = (struct dctx){
+		.b = b, .cfg = cfg, .pctx = pctx, .pass = bf_label_new(b), .ipv6 = bf_label_new(b)};
 	emit_dispatcher(&d);
 	bf_runtime_map_fds(rt, pctx, fds);
 	fd = bf_builder_load(b, rt->log, pctx, names[cfg->where], fds);

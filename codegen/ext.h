@@ -55,6 +55,11 @@ struct bf_ext {
 	const char *table; /* restriction, NULL for any */
 	uint32_t hooks; /* restriction as a hook mask, 0 for any */
 	uint16_t proto; /* restriction, 0 for any */
+	/* bpfilter enforces this extension only for this family (0: every family it is registered
+	 * for). The registration keeps the kernel's answers to revision queries; SET_REPLACE refuses
+	 * the extension in another family (-EOPNOTSUPP, logged) instead of storing what the datapath
+	 * cannot do. */
+	uint8_t enforced_family;
 	/* checkentry: 0 or -errno. NULL means always fine. */
 	int (*check)(const struct bf_check_ctx *ctx, const void *data);
 	/* Code generation. A match falls through when it matches; a target ends in a jump to one of

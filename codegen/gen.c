@@ -13,10 +13,14 @@
  * Registers and stack follow codegen/abi.h: R6 ctx, R7 struct bf_pkt *, R0-R5 scratch, R8-R9 for
  * the emitters, fp-8 the map key.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -25,7 +29,9 @@
 #include "abi.h"
 #include "bpf_insn.h"
 #include "cg_priv.h"
+#include "classify.h"
 #include "codegen.h"
+#include "ct.h"
 #include "ext.h"
 #include "ipmatch.h"
 
@@ -35,6 +41,11 @@
  * make; 8192 keeps a 20k-rule chain inside the budget. Jump offsets to the program's exit
  * blocks must also fit in 16 bits. */
 #define BF_REGION_MAX_INSNS 8192
+/* Classified runs (classify.c) verify in time linear in their size, so they count against the
+ * limit above only for a quarter of their size; a program still stays below this hard limit,
+ * which keeps jumps to its exit blocks inside 16 bits. Fewer, larger programs spare tail calls:
+ * 100k rules in one chain fit in the 33. */
+#define BF_REGION_MAX_INSNS_HARD 28000
 /* MAX_TAIL_CALL_CNT in include/linux/bpf.h. */
 #define BF_TAIL_CALL_MAX 33
 /* Tail calls spent before the first region: dispatcher -> entry program -> hook region. */
@@ -42,23 +53,15 @@
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 
-/* Entries per bf_cnt value: 16 KiB per CPU, under the per-CPU value limit (32 KiB). */
-#define BF_CNT_CHUNK 1024u
-/* Stack slot of the current counter chunk pointer (see emit_cnt_chunk). */
-#define FP_CNT (-88)
-
-struct bf_counter_val {
-	uint64_t packets;
-	uint64_t bytes;
-};
-
 struct bf_gen {
 	const struct bf_log *log;
 	uint32_t n_entries;
 	int cnt_fd;	 /* bf_cnt: PERCPU_ARRAY of struct bf_counter_val, one per entry */
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
+	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
+	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
 };
 
 /* Compile state of one generation. */
@@ -72,6 +75,7 @@ struct cg {
 	uint32_t n_regions;
 	uint8_t *reach;		 /* entry -> mask of hooks that may reach it */
 	uint32_t *chain_regions; /* per chain label: regions named so far */
+	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
 };
 
 static const char *const hook_names[BF_HOOK_MAX] = {
@@ -97,6 +101,7 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->progs_fd[1]);
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
+	gen_closefd(&g->cls_fd);
 	free(g);
 }
 
@@ -352,6 +357,7 @@ static void emit_prog_tail(struct bf_builder *b, enum bf_prog_ctx pctx, struct p
 	bf_label skip = bf_label_new(b);
 
 	bf_label_bind(b, l->accept);
+	bf_ct_emit_commit(b); /* a new connection is confirmed when accepted */
 	bf_comment(b, "return ACCEPT");
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(pctx)));
 	bf_emit(b, BF_EXIT());
@@ -552,6 +558,7 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_COUNTERS] = c->g->cnt_fd;
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
+	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
 }
 
 /* Load a program and put it in slot `slot` of `map_fd`; the prog array keeps it alive. */
@@ -589,6 +596,8 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	struct prog_labels l;
 	uint32_t first = c->region_first[r], end = region_end(c, r), i, slot = 0;
 	char name[BPF_OBJ_NAME_LEN];
+	bool need_chunk = true;
+	size_t weight = 0, at;
 	const char *chain;
 	int err;
 
@@ -600,11 +609,49 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	for (i = first; i < end; i++) {
 		bf_label next = bf_label_new(b);
 
+		uint32_t run_end = bf_classify_run_end(c->cls, i);
+
+		if (run_end) {
+			/* A classified run counts by index (its own chunk lookup), so the chunk
+			 * pointer is set again after it. */
+			struct bf_classify_labels cl = {
+				.accept = l.accept,
+				.drop = l.drop,
+				.hotdrop = l.hotdrop,
+				.fail = l.fail,
+				.next = next,
+			};
+
+			at = bf_builder_len(b);
+			err = bf_classify_emit_run(c->cls, b, pctx, i, &cl);
+			weight += (bf_builder_len(b) - at) / 4;
+			if (!err)
+				err = bf_builder_err(b);
+			if (err) {
+				bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entries %u..%u: %s",
+					i, run_end - 1, strerror(-err));
+				goto out;
+			}
+			bf_label_bind(b, next);
+			need_chunk = true;
+			i = run_end - 1;
+			if (split && i + 1 < end &&
+			    (weight >= BF_REGION_MAX_INSNS ||
+			     bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
+				add_region(c, i + 1);
+				i++;
+				break;
+			}
+			continue;
+		}
 		/* Every path to entry i passes here (code only jumps forward to the next entry or
 		 * leaves the program), so the chunk pointer is set for all later entries. */
-		if (i == first || !(i % BF_CNT_CHUNK))
+		if (need_chunk || !(i % BF_CNT_CHUNK))
 			emit_cnt_chunk(b, i, l.fail);
+		need_chunk = false;
+		at = bf_builder_len(b);
 		err = emit_entry(c, b, pctx, i, next, &l);
+		weight += bf_builder_len(b) - at;
 		if (!err)
 			err = bf_builder_err(b);
 		if (err) {
@@ -613,7 +660,9 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 			goto out;
 		}
 		bf_label_bind(b, next);
-		if (split && i + 1 < end && bf_builder_len(b) >= BF_REGION_MAX_INSNS) {
+		if (split && i + 1 < end &&
+		    (weight >= BF_REGION_MAX_INSNS ||
+		     bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
 			add_region(c, i + 1);
 			i++;
 			break;
@@ -786,6 +835,7 @@ static void cg_clear(struct cg *c)
 	free(c->region_first);
 	free(c->reach);
 	free(c->chain_regions);
+	bf_classify_free(c->cls);
 }
 
 static int gen_maps(struct cg *c, bool xdp)
@@ -830,8 +880,15 @@ static int gen_compile(struct cg *c, bool xdp)
 	err = compute_reach(c);
 	if (!err)
 		err = compute_regions(c);
+	if (!err)
+		err = bf_classify_new(c->m, c->region_at, c->log, &c->cls);
 	if (err)
 		return err;
+	if (bf_classify_map_fd(c->cls) >= 0) {
+		c->g->cls_fd = fcntl(bf_classify_map_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->cls_fd < 0)
+			return -errno;
+	}
 	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
 	if (!c->chain_regions)
 		return -ENOMEM;
@@ -876,14 +933,21 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 		return -ENOMEM;
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
-	g->cnt_fd = g->err_fd = -1;
+	g->family = m->family;
+	g->cnt_fd = g->err_fd = g->cls_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
 	err = gen_compile(&c, xdp);
-	if (!err)
-		bf_logf(rt->log, BF_LOG_DEBUG, "%s: %u entries in %u regions%s", m->name,
-			m->n_entries, c.n_regions, xdp ? " (INPUT also at XDP)" : "");
+	if (!err) {
+		uint32_t n_cls = 0, n_runs = 0;
+
+		bf_classify_stats(c.cls, &n_cls, &n_runs);
+		bf_logf(rt->log, BF_LOG_DEBUG,
+			"%s: %u entries in %u regions, %u of them in %u classified runs%s",
+			m->name, m->n_entries, c.n_regions, n_cls, n_runs,
+			xdp ? " (INPUT also at XDP)" : "");
+	}
 	cg_clear(&c);
 	if (err) {
 		bf_gen_free(g);
@@ -893,10 +957,9 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	return 0;
 }
 
-/* Point root slot 0 of one context at prog_fd (or empty it with -1). */
-static int set_root(int root_fd, int prog_fd)
+/* Point root slot k of one context at prog_fd (or empty it with -1). */
+static int set_root(int root_fd, uint32_t k, int prog_fd)
 {
-	uint32_t k = 0;
 
 	if (prog_fd < 0) {
 		if (bpf_map_delete_elem(root_fd, &k) && errno != ENOENT)
@@ -912,6 +975,8 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 {
 	_cleanup_close_ int dup_tc = -1;
 	_cleanup_close_ int dup_xdp = -1;
+	uint32_t slot = g->family == NFPROTO_IPV6 ? BF_ROOT_SLOT_IPV6 : BF_ROOT_SLOT_IPV4;
+	int *active = g->family == NFPROTO_IPV6 ? rt->active6_fd : rt->active_fd;
 	int err;
 
 	dup_tc = fcntl(g->entry_fd[BF_CTX_TC], F_DUPFD_CLOEXEC, 3);
@@ -923,21 +988,21 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 			return -errno;
 	}
 	/* XDP first: if TC then fails, the XDP slot is put back as it was. */
-	err = set_root(rt->root_xdp_fd, g->entry_fd[BF_CTX_XDP]);
+	err = set_root(rt->root_xdp_fd, slot, g->entry_fd[BF_CTX_XDP]);
 	if (err) {
 		bf_logf(rt->log, BF_LOG_ERR, "gen: cannot switch the XDP root: %s", strerror(-err));
 		return err;
 	}
-	err = set_root(rt->root_fd, g->entry_fd[BF_CTX_TC]);
+	err = set_root(rt->root_fd, slot, g->entry_fd[BF_CTX_TC]);
 	if (err) {
 		bf_logf(rt->log, BF_LOG_ERR, "gen: cannot switch the TC root: %s", strerror(-err));
-		set_root(rt->root_xdp_fd, rt->active_fd[BF_CTX_XDP]);
+		set_root(rt->root_xdp_fd, slot, active[BF_CTX_XDP]);
 		return err;
 	}
-	gen_closefd(&rt->active_fd[BF_CTX_TC]);
-	gen_closefd(&rt->active_fd[BF_CTX_XDP]);
-	rt->active_fd[BF_CTX_TC] = TAKE_FD(dup_tc);
-	rt->active_fd[BF_CTX_XDP] = TAKE_FD(dup_xdp);
+	gen_closefd(&active[BF_CTX_TC]);
+	gen_closefd(&active[BF_CTX_XDP]);
+	active[BF_CTX_TC] = TAKE_FD(dup_tc);
+	active[BF_CTX_XDP] = TAKE_FD(dup_xdp);
 	/* Now wait until no packet runs the previous generation (runtime.c). */
 	err = bf_runtime_sync(rt);
 	if (err)
@@ -1005,5 +1070,113 @@ int bf_gen_read_errors(const struct bf_gen *g, uint64_t *out)
 	if (bpf_map_lookup_elem(g->err_fd, &k, vals))
 		return -errno;
 	sum_percpu(vals, ncpu, 1, out);
+	return 0;
+}
+
+/*
+ * Persistence (doc/design.md, "Persistence"): a generation's objects pinned in a directory of
+ * its own, so that it keeps filtering and counting without the daemon. The prog arrays must be
+ * pinned (the kernel clears a PROG_ARRAY when its last user reference goes); the counters and
+ * the entry programs are pinned so that a restarted daemon can read the final counters and tell
+ * whether a root slot still runs this generation.
+ */
+int bf_gen_pin(const struct bf_gen *g, const char *dir)
+{
+	const struct {
+		const char *name;
+		int fd;
+	} objs[] = {
+		{"progs", g->progs_fd[BF_CTX_TC]},
+		{"progs_xdp", g->progs_fd[BF_CTX_XDP]},
+		{"cnt", g->cnt_fd},
+		{"err", g->err_fd},
+		{"entry", g->entry_fd[BF_CTX_TC]},
+		{"entry_xdp", g->entry_fd[BF_CTX_XDP]},
+	};
+	int r;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	for (size_t i = 0; i < BF_ARRAY_SIZE(objs); i++) {
+		if (objs[i].fd < 0)
+			continue;
+		r = bf_pin_obj(objs[i].fd, dir, objs[i].name);
+		if (r) {
+			bf_logf(g->log, BF_LOG_ERR, "cannot pin %s/%s: %s", dir, objs[i].name,
+				strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int bf_gen_unpin(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT && !r)
+			r = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT && !r)
+		r = -errno;
+	return r;
+}
+
+int bf_gen_read_pinned_counters(const char *dir, uint32_t n, struct xt_counters *out)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	struct bf_gen g = {.cnt_fd = -1};
+	char path[PATH_MAX];
+	int r;
+
+	if (snprintf(path, sizeof(path), "%s/cnt", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	g.cnt_fd = bpf_obj_get(path);
+	if (g.cnt_fd < 0)
+		return -errno;
+	r = bpf_obj_get_info_by_fd(g.cnt_fd, &info, &len) ? -errno : 0;
+	if (!r && (info.type != BPF_MAP_TYPE_PERCPU_ARRAY ||
+		   info.value_size != sizeof(struct bf_counter_val) * BF_CNT_CHUNK))
+		r = -EINVAL; /* another layout: not ours to read */
+	if (!r) {
+		g.n_entries = info.max_entries * BF_CNT_CHUNK;
+		r = bf_gen_read_counters(&g, n, out);
+	}
+	close(g.cnt_fd);
+	return r;
+}
+
+int bf_gen_pinned_entry_ids(const char *dir, uint32_t ids[2])
+{
+	static const char *const names[2] = {"entry", "entry_xdp"};
+
+	for (int i = 0; i < 2; i++) {
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		char path[PATH_MAX];
+		_cleanup_close_ int fd = -1;
+
+		ids[i] = 0;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		ids[i] = info.id;
+	}
 	return 0;
 }

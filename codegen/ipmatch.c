@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include <bpfilter/cleanup.h>
 
@@ -123,16 +124,114 @@ static void emit_iface(struct bf_builder *b, const char *what, int16_t off,
 	bf_emit_jmp_imm(b, invert ? BPF_JEQ : BPF_JNE, BPF_REG_3, 0, miss);
 }
 
+/*
+ * The IP part of an IPv6 entry, as ip6_packet_match() in net/ipv6/netfilter/ip6_tables.c:
+ *   ipv6_masked_addr_cmp(saddr, smsk, src) ^ IP6T_INV_SRCIP → no match (likewise dst); the
+ *     comparison is ((a ^ b) & m) over 16 bytes, so a zero mask always compares equal
+ *   ifname_compare_aligned(in/out) ^ IP6T_INV_VIA_IN/OUT → no match
+ *   only with IP6T_F_PROTO: the upper-layer protocol after the extension headers
+ *     (ipv6_find_hdr(-1)): failure → hotdrop; == proto → match unless IP6T_INV_PROTO;
+ *     otherwise proto != 0 without IP6T_INV_PROTO → no match
+ * The traffic class (IP6T_F_TOS, tos) is not looked at; IP6T_F_GOTO belongs to the graph.
+ */
+static bool inv6(const struct ip6t_ip6 *ip, uint8_t flag)
+{
+	return ip->invflags & flag;
+}
+
+static enum bf_field addr6_kind(const struct in6_addr *msk, bool invert)
+{
+	static const struct in6_addr zero;
+
+	if (!memcmp(msk, &zero, sizeof(zero)))
+		return bf_field_const(!invert);
+	return BF_FIELD_EMIT;
+}
+
+static void emit_addr6(struct bf_builder *b, const char *what, int16_t off,
+		       const struct in6_addr *addr, const struct in6_addr *msk, bool invert,
+		       bf_label miss)
+{
+	bf_label differ = invert ? bf_label_new(b) : miss;
+
+	bf_comment(b, "%s%s (masked 16-byte compare)", invert ? "! " : "", what);
+	for (int16_t w = 0; w < 4; w++) {
+		uint32_t a = addr->s6_addr32[w], m = msk->s6_addr32[w];
+
+		if (!m)
+			continue;
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(off + 4 * w)));
+		if (m != UINT32_MAX)
+			bf_emit(b, BF_ALU32_IMM(BPF_AND, BPF_REG_1, (int32_t)m));
+		bf_emit_jmp32_imm(b, BPF_JNE, BPF_REG_1, (int32_t)(a & m), differ);
+	}
+	if (invert) {
+		/* every word equal: the inverted test fails */
+		bf_emit_ja(b, miss);
+		bf_label_bind(b, differ);
+	}
+}
+
+static int emit_ipmatch6(struct bf_emit_ctx *ctx, const struct bf_entry *e)
+{
+	const struct ip6t_ip6 *ip = &e->ip.v6;
+	struct bf_builder *b = ctx->b;
+	enum bf_field k[4];
+
+	k[0] = addr6_kind(&ip->smsk, inv6(ip, IP6T_INV_SRCIP));
+	k[1] = addr6_kind(&ip->dmsk, inv6(ip, IP6T_INV_DSTIP));
+	k[2] = iface_kind(ip->iniface_mask, inv6(ip, IP6T_INV_VIA_IN));
+	k[3] = iface_kind(ip->outiface_mask, inv6(ip, IP6T_INV_VIA_OUT));
+	/* The tests before the protocol have no side effect: one that never holds decides. */
+	for (unsigned int i = 0; i < BF_ARRAY_SIZE(k); i++) {
+		if (k[i] == BF_FIELD_NEVER) {
+			bf_emit_never(b, ctx->miss);
+			return bf_builder_err(b);
+		}
+	}
+	if (k[0] == BF_FIELD_EMIT)
+		emit_addr6(b, "-s", BF_PKT_OFF(saddr), &ip->src, &ip->smsk,
+			   inv6(ip, IP6T_INV_SRCIP), ctx->miss);
+	if (k[1] == BF_FIELD_EMIT)
+		emit_addr6(b, "-d", BF_PKT_OFF(daddr), &ip->dst, &ip->dmsk,
+			   inv6(ip, IP6T_INV_DSTIP), ctx->miss);
+	if (k[2] == BF_FIELD_EMIT)
+		emit_iface(b, "-i", BF_PKT_OFF(iifname), ip->iniface, ip->iniface_mask,
+			   inv6(ip, IP6T_INV_VIA_IN), ctx->miss);
+	if (k[3] == BF_FIELD_EMIT)
+		emit_iface(b, "-o", BF_PKT_OFF(oifname), ip->outiface, ip->outiface_mask,
+			   inv6(ip, IP6T_INV_VIA_OUT), ctx->miss);
+	if (ip->flags & IP6T_F_PROTO) {
+		bool invert = inv6(ip, IP6T_INV_PROTO);
+
+		bf_comment(b, "%s-p %u: no upper-layer header found → hotdrop", invert ? "! " : "",
+			   ip->proto);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(flags)));
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, BF_PKT_F_X6_NOPROTO, ctx->hotdrop);
+		if (ip->proto > UINT8_MAX) {
+			/* never equal to the 8-bit header value */
+			if (!invert)
+				bf_emit_never(b, ctx->miss);
+		} else if (invert) {
+			bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(proto)));
+			bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ip->proto, ctx->miss);
+		} else if (ip->proto) {
+			bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(proto)));
+			bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ip->proto, ctx->miss);
+		}
+	}
+	return bf_builder_err(b);
+}
+
 int bf_emit_ipmatch(struct bf_emit_ctx *ctx, const struct bf_entry *e)
 {
 	const struct ipt_ip *ip = &e->ip.v4;
 	struct bf_builder *b = ctx->b;
 	enum bf_field k[6];
 
+	if (ctx->family == NFPROTO_IPV6)
+		return emit_ipmatch6(ctx, e);
 	if (ctx->family != NFPROTO_IPV4) {
-		/* ip6_packet_match() is not implemented yet: refuse rather than guess. */
-		if (bf_ipmatch_is_wildcard(ctx->family, e))
-			return 0;
 		bf_logf(ctx->log, BF_LOG_ERR, "ipmatch: family %d is not supported", ctx->family);
 		bf_builder_set_err(b, -EOPNOTSUPP);
 		return -EOPNOTSUPP;

@@ -16,6 +16,12 @@ static const struct bf_ext *const bf_exts[] = {
 	/* targets */
 	&bf_target_standard,
 	&bf_target_error,
+	&bf_target_standard6,
+	&bf_target_error6,
+	/* REJECT (IPv4; ip6t_REJECT comes with IPv6's own file) and LOG */
+	&bf_target_reject,
+	&bf_target_log,
+	&bf_target_log6,
 	/* matches */
 	&bf_match_tcp,
 	&bf_match_tcp6,
@@ -40,6 +46,17 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_mac,
 	&bf_match_tcpmss,
 	&bf_match_tcpmss6,
+	/* IPv6 */
+	&bf_match_icmp6,
+	&bf_match_rt,
+	&bf_match_frag,
+	&bf_match_hbh,
+	&bf_match_dst,
+	&bf_match_ipv6header,
+	&bf_match_conntrack1,
+	&bf_match_conntrack2,
+	&bf_match_conntrack3,
+	&bf_match_state,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

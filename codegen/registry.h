@@ -7,6 +7,11 @@
 
 extern const struct bf_ext bf_target_standard;
 extern const struct bf_ext bf_target_error;
+extern const struct bf_ext bf_target_standard6;
+extern const struct bf_ext bf_target_error6;
+extern const struct bf_ext bf_target_reject;
+extern const struct bf_ext bf_target_log;
+extern const struct bf_ext bf_target_log6;
 
 extern const struct bf_ext bf_match_tcp;
 extern const struct bf_ext bf_match_tcp6;
@@ -31,5 +36,17 @@ extern const struct bf_ext bf_match_pkttype;
 extern const struct bf_ext bf_match_mac;
 extern const struct bf_ext bf_match_tcpmss;
 extern const struct bf_ext bf_match_tcpmss6;
+/* IPv6 */
+extern const struct bf_ext bf_match_icmp6;
+extern const struct bf_ext bf_match_rt;
+extern const struct bf_ext bf_match_frag;
+extern const struct bf_ext bf_match_hbh;
+extern const struct bf_ext bf_match_dst;
+extern const struct bf_ext bf_match_ipv6header;
+
+extern const struct bf_ext bf_match_conntrack1;
+extern const struct bf_ext bf_match_conntrack2;
+extern const struct bf_ext bf_match_conntrack3;
+extern const struct bf_ext bf_match_state;
 
 #endif /* BF_REGISTRY_H */

@@ -4,6 +4,8 @@
  * low-level bpf_map_create(): no ELF object, no BTF.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +15,8 @@
 
 #include "abi.h"
 #include "cg_priv.h"
+#include "target/targets.h"
+#include "ct.h"
 
 #define BF_IFNAME_MAX 16384
 #define BF_LROUTE_MAX 65536
@@ -49,10 +53,17 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->root_xdp_fd);
 	closefd(&rt->ifname_fd);
 	closefd(&rt->lroute_fd);
+	closefd(&rt->lroute6_fd);
 	closefd(&rt->sync_fd);
 	closefd(&rt->sync_inner_fd);
+	closefd(&rt->ct_fd);
 	closefd(&rt->active_fd[0]);
 	closefd(&rt->active_fd[1]);
+	closefd(&rt->active6_fd[0]);
+	closefd(&rt->active6_fd[1]);
+	closefd(&rt->rej_progs_fd);
+	closefd(&rt->log_rb_fd);
+	closefd(&rt->log_drops_fd);
 	free(rt);
 }
 
@@ -72,6 +83,24 @@ static void map_new_into(const struct bf_log *log, int *fd, int *err, enum bpf_m
 		*fd = r;
 }
 
+/* REJECT's program (codegen/target/reject.c). Without it REJECT still drops, with no reply. */
+static void runtime_load_reject(struct bf_runtime *rt)
+{
+	int fds[BF_MAP_SLOT_MAX];
+	uint32_t k = 0;
+	int fd;
+
+	bf_runtime_map_fds(rt, BF_CTX_TC, fds);
+	fd = bf_reject_prog_load(rt->log, fds);
+	if (fd < 0) {
+		bf_logf(rt->log, BF_LOG_WARN, "REJECT will send no replies: %s", strerror(-fd));
+		return;
+	}
+	if (bpf_map_update_elem(rt->rej_progs_fd, &k, &fd, BPF_ANY))
+		bf_logf(rt->log, BF_LOG_WARN, "REJECT will send no replies: %s", strerror(errno));
+	close(fd); /* the prog array keeps it */
+}
+
 int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 {
 	struct bf_runtime *rt = calloc(1, sizeof(*rt));
@@ -81,24 +110,44 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		return -ENOMEM;
 	rt->ctx_fd = rt->root_fd = rt->root_xdp_fd = rt->ifname_fd = rt->lroute_fd = -1;
 	rt->sync_fd = rt->sync_inner_fd = rt->active_fd[0] = rt->active_fd[1] = -1;
+	rt->ct_fd = -1;
+	rt->lroute6_fd = rt->active6_fd[0] = rt->active6_fd[1] = -1;
+	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
 	rt->log = log;
 
 	map_new_into(log, &rt->ctx_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", sizeof(uint32_t),
 		     sizeof(struct bf_pkt), 1, 0, -1);
 	map_new_into(log, &rt->root_fd, &err, BPF_MAP_TYPE_PROG_ARRAY, "bf_root", sizeof(uint32_t),
-		     sizeof(uint32_t), 1, 0, -1);
+		     sizeof(uint32_t), BF_ROOT_SLOTS, 0, -1);
 	map_new_into(log, &rt->root_xdp_fd, &err, BPF_MAP_TYPE_PROG_ARRAY, "bf_root_xdp",
-		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
+		     sizeof(uint32_t), sizeof(uint32_t), BF_ROOT_SLOTS, 0, -1);
 	map_new_into(log, &rt->ifname_fd, &err, BPF_MAP_TYPE_HASH, "bf_ifname", sizeof(uint32_t),
 		     BF_IFNAME_LEN, BF_IFNAME_MAX, BPF_F_NO_PREALLOC, -1);
 	/* LPM tries must not be preallocated (trie_alloc refuses otherwise). */
 	map_new_into(log, &rt->lroute_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_lroute",
 		     sizeof(struct bf_lroute_key4), sizeof(uint32_t), BF_LROUTE_MAX,
 		     BPF_F_NO_PREALLOC, -1);
+	map_new_into(log, &rt->lroute6_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_lroute6",
+		     sizeof(struct bf_lroute_key6), sizeof(uint32_t), BF_LROUTE_MAX,
+		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->sync_inner_fd, &err, BPF_MAP_TYPE_ARRAY, "bf_sync_in",
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
 	map_new_into(log, &rt->sync_fd, &err, BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_sync",
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, rt->sync_inner_fd);
+	if (!err) {
+		/* Connections outlive generations: a replace keeps established flows. */
+		rt->ct_fd = bf_ct_map_create(log);
+		if (rt->ct_fd < 0)
+			err = rt->ct_fd;
+	}
+	map_new_into(log, &rt->rej_progs_fd, &err, BPF_MAP_TYPE_PROG_ARRAY, "bf_rej_progs",
+		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
+	map_new_into(log, &rt->log_rb_fd, &err, BPF_MAP_TYPE_RINGBUF, "bf_log_rb", 0, 0,
+		     BF_LOG_RB_SIZE, 0, -1);
+	map_new_into(log, &rt->log_drops_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_log_drops",
+		     sizeof(uint32_t), sizeof(uint64_t), 1, 0, -1);
+	if (!err)
+		runtime_load_reject(rt);
 	if (err) {
 		bf_runtime_free(rt);
 		return err;
@@ -109,6 +158,10 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 
 int bf_runtime_map_fd(const struct bf_runtime *rt, enum bf_map_slot slot)
 {
+	if (slot == BF_MAP_LOG_RB)
+		return rt->log_rb_fd;
+	if (slot == BF_MAP_LOG_DROPS)
+		return rt->log_drops_fd;
 	switch (slot) {
 	case BF_MAP_CTX:
 		return rt->ctx_fd;
@@ -118,6 +171,8 @@ int bf_runtime_map_fd(const struct bf_runtime *rt, enum bf_map_slot slot)
 		return rt->ifname_fd;
 	case BF_MAP_LROUTE:
 		return rt->lroute_fd;
+	case BF_MAP_LROUTE6:
+		return rt->lroute6_fd;
 	default:
 		return -1;
 	}
@@ -133,6 +188,11 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_ROOT] = pctx == BF_CTX_XDP ? rt->root_xdp_fd : rt->root_fd;
 	map_fds[BF_MAP_IFNAME] = rt->ifname_fd;
 	map_fds[BF_MAP_LROUTE] = rt->lroute_fd;
+	map_fds[BF_MAP_CT] = rt->ct_fd;
+	map_fds[BF_MAP_LROUTE6] = rt->lroute6_fd;
+	map_fds[BF_MAP_REJECT_PROGS] = rt->rej_progs_fd;
+	map_fds[BF_MAP_LOG_RB] = rt->log_rb_fd;
+	map_fds[BF_MAP_LOG_DROPS] = rt->log_drops_fd;
 }
 
 int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name)
@@ -153,41 +213,49 @@ int bf_runtime_del_ifname(struct bf_runtime *rt, uint32_t ifindex)
 	return 0;
 }
 
-static int lroute_key(int family, const void *addr, uint8_t plen, struct bf_lroute_key4 *k)
+/* The trie of a family and its key: IPv4 in bf_lroute (4-byte key), IPv6 in bf_lroute6. */
+static int lroute_key(const struct bf_runtime *rt, int family, const void *addr, uint8_t plen,
+		      struct bf_lroute_key6 *k, int *fd)
 {
-	if (family != AF_INET)
-		return -EAFNOSUPPORT; /* IPv6: a second trie, later */
-	if (plen > 32)
+	unsigned int alen = family == AF_INET ? 4 : 16;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (plen > alen * 8)
 		return -EINVAL;
 	memset(k, 0, sizeof(*k));
 	k->prefixlen = plen;
-	memcpy(k->addr, addr, 4);
+	memcpy(k->addr, addr, alen);
+	*fd = family == AF_INET ? rt->lroute_fd : rt->lroute6_fd;
 	return 0;
 }
 
+_Static_assert(offsetof(struct bf_lroute_key6, addr) == offsetof(struct bf_lroute_key4, addr),
+	       "an IPv4 key is a prefix of the IPv6 one");
+
 int bf_runtime_add_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen)
 {
-	struct bf_lroute_key4 k;
+	struct bf_lroute_key6 k;
 	uint32_t v = 1;
-	int r;
+	int fd, r;
 
-	r = lroute_key(family, addr, plen, &k);
+	r = lroute_key(rt, family, addr, plen, &k, &fd);
 	if (r)
 		return r;
-	if (bpf_map_update_elem(rt->lroute_fd, &k, &v, BPF_ANY))
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
 int bf_runtime_del_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen)
 {
-	struct bf_lroute_key4 k;
-	int r;
+	struct bf_lroute_key6 k;
+	int fd, r;
 
-	r = lroute_key(family, addr, plen, &k);
+	r = lroute_key(rt, family, addr, plen, &k, &fd);
 	if (r)
 		return r;
-	if (bpf_map_delete_elem(rt->lroute_fd, &k))
+	if (bpf_map_delete_elem(fd, &k))
 		return -errno;
 	return 0;
 }
@@ -210,5 +278,175 @@ int bf_runtime_sync(struct bf_runtime *rt)
 
 	if (bpf_map_update_elem(rt->sync_fd, &k, &v, BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+/*
+ * Persistence in bpffs ([reliability], doc/design.md "Persistence"). Every map a dispatcher or a
+ * generation's program uses and that must outlive the daemon is pinned in a directory of its
+ * own; a restarted daemon reopens them, so dispatchers left attached by its predecessor keep
+ * working and the new daemon writes into the same maps. A PROG_ARRAY is cleared when its last
+ * user reference (fd or pin) goes away, which is why the roots must be pinned and not only
+ * referenced by the attached dispatchers.
+ */
+static const struct {
+	const char *name;
+	size_t off;
+} rt_pins[] = {
+	{"ctx", offsetof(struct bf_runtime, ctx_fd)},
+	{"root", offsetof(struct bf_runtime, root_fd)},
+	{"root_xdp", offsetof(struct bf_runtime, root_xdp_fd)},
+	{"ifname", offsetof(struct bf_runtime, ifname_fd)},
+	{"lroute", offsetof(struct bf_runtime, lroute_fd)},
+	{"lroute6", offsetof(struct bf_runtime, lroute6_fd)},
+	{"ct", offsetof(struct bf_runtime, ct_fd)},
+	{"rej_progs", offsetof(struct bf_runtime, rej_progs_fd)},
+	{"log_rb", offsetof(struct bf_runtime, log_rb_fd)},
+	{"log_drops", offsetof(struct bf_runtime, log_drops_fd)},
+};
+
+static int *rt_field(struct bf_runtime *rt, size_t off)
+{
+	return (int *)((char *)rt + off);
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* The same kind of map as ours: a pinned map of another layout cannot be adopted. */
+static bool map_compatible(int a, int b)
+{
+	struct bpf_map_info ia = {}, ib = {};
+	uint32_t la = sizeof(ia), lb = sizeof(ib);
+
+	if (bpf_obj_get_info_by_fd(a, &ia, &la) || bpf_obj_get_info_by_fd(b, &ib, &lb))
+		return false;
+	return ia.type == ib.type && ia.key_size == ib.key_size && ia.value_size == ib.value_size &&
+	       ia.max_entries == ib.max_entries && ia.map_flags == ib.map_flags;
+}
+
+int bf_pin_obj(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int r;
+
+	r = pin_path(path, sizeof(path), dir, name);
+	if (!r)
+		r = pin_path(tmp, sizeof(tmp), dir, "tmp_pin"); /* bpffs refuses dots in names */
+	if (r)
+		return r;
+	/* bpf_obj_pin() never replaces: pin aside, then rename over the old pin (atomic). */
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return 0;
+}
+
+int bf_runtime_adopt(struct bf_runtime *rt, const char *dir, bool *adopted)
+{
+	int fds[BF_ARRAY_SIZE(rt_pins)];
+	char path[PATH_MAX];
+	size_t n_found = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++) {
+		r = pin_path(path, sizeof(path), dir, rt_pins[i].name);
+		if (r)
+			goto out;
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0 && errno != ENOENT) {
+			r = -errno;
+			bf_logf(rt->log, BF_LOG_ERR, "cannot open %s: %s", path, strerror(-r));
+			goto out;
+		}
+		if (fds[i] >= 0)
+			n_found++;
+	}
+	*adopted = false;
+	if (!n_found)
+		goto out;
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++) {
+		if (fds[i] < 0 || !map_compatible(fds[i], *rt_field(rt, rt_pins[i].off))) {
+			bf_logf(rt->log, BF_LOG_WARN,
+				"%s/%s: %s: starting with new maps (a previous version's "
+				"dispatchers keep their own until they are replaced)",
+				dir, rt_pins[i].name, fds[i] < 0 ? "missing" : "incompatible");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++) {
+		int *f = rt_field(rt, rt_pins[i].off);
+
+		close(*f);
+		*f = TAKE_FD(fds[i]);
+	}
+	*adopted = true;
+	/* REJECT's program was loaded against the maps just dropped: load it again against the
+	 * adopted ones (this also brings an upgrade's version in). */
+	runtime_load_reject(rt);
+out:
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return r;
+}
+
+int bf_runtime_pin(struct bf_runtime *rt, const char *dir)
+{
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++) {
+		int r = bf_pin_obj(*rt_field(rt, rt_pins[i].off), dir, rt_pins[i].name);
+
+		if (r) {
+			bf_logf(rt->log, BF_LOG_ERR, "cannot pin %s in %s: %s", rt_pins[i].name,
+				dir, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+void bf_runtime_unpin(const char *dir)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < BF_ARRAY_SIZE(rt_pins); i++)
+		if (!pin_path(path, sizeof(path), dir, rt_pins[i].name))
+			unlink(path);
+}
+
+int bf_runtime_root_ids(const struct bf_runtime *rt, uint32_t *ids, size_t max, size_t *n)
+{
+	const int roots[] = {rt->root_fd, rt->root_xdp_fd};
+	size_t k = 0;
+
+	for (size_t i = 0; i < BF_ARRAY_SIZE(roots); i++) {
+		struct bpf_map_info info = {};
+		uint32_t len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(roots[i], &info, &len))
+			return -errno;
+		for (uint32_t slot = 0; slot < info.max_entries; slot++) {
+			uint32_t id;
+
+			/* From user space a prog array lookup gives the program's id. */
+			if (bpf_map_lookup_elem(roots[i], &slot, &id))
+				continue;
+			if (k == max)
+				return -E2BIG;
+			ids[k++] = id;
+		}
+	}
+	*n = k;
 	return 0;
 }

@@ -33,8 +33,9 @@ struct iw_link {
 /* One route of the local table; several routes can share a prefix (same address on two
  * interfaces, local and broadcast of the same /32): the prefix is reported while any exists. */
 struct iw_route {
-	uint32_t addr; /* network order */
+	uint8_t addr[16]; /* network order; IPv4 uses the first 4 bytes */
 	uint32_t oif;
+	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t plen;
 	uint8_t type;
 	bool seen;
@@ -97,10 +98,15 @@ static void link_remove(struct bfd_ifwatch *w, size_t i)
 		w->ops.link_del(w->ops.ctx, ifindex);
 }
 
-static bool prefix_present(const struct bfd_ifwatch *w, uint32_t addr, uint8_t plen)
+static bool same_prefix(const struct iw_route *a, const struct iw_route *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+static bool prefix_present(const struct bfd_ifwatch *w, const struct iw_route *r)
 {
 	for (size_t i = 0; i < w->n_routes; i++) {
-		if (w->routes[i].addr == addr && w->routes[i].plen == plen)
+		if (same_prefix(&w->routes[i], r))
 			return true;
 	}
 	return false;
@@ -111,8 +117,8 @@ static void route_remove(struct bfd_ifwatch *w, size_t i)
 	struct iw_route r = w->routes[i];
 
 	w->routes[i] = w->routes[--w->n_routes];
-	if (!prefix_present(w, r.addr, r.plen) && w->ops.lroute_del)
-		w->ops.lroute_del(w->ops.ctx, AF_INET, &r.addr, r.plen);
+	if (!prefix_present(w, &r) && w->ops.lroute_del)
+		w->ops.lroute_del(w->ops.ctx, r.family, r.addr, r.plen);
 }
 
 static int link_attr_cb(const struct nlattr *a, void *data)
@@ -193,7 +199,7 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 			return MNL_CB_OK;
 		break;
 	case RTA_DST:
-		if (mnl_attr_get_payload_len(a) != 4)
+		if (mnl_attr_get_payload_len(a) != 4 && mnl_attr_get_payload_len(a) != 16)
 			return MNL_CB_OK;
 		break;
 	}
@@ -210,17 +216,32 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	bool had;
 	int r;
 
-	if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len > 32)
+	/* What ip_route_input/ip6_route_input deliver locally: IPv4 local and broadcast routes,
+	 * IPv6 local and anycast routes (IPv6 multicast is decided by the dispatcher). */
+	if (rtm->rtm_family == AF_INET) {
+		if (rtm->rtm_dst_len > 32 ||
+		    (rtm->rtm_type != RTN_LOCAL && rtm->rtm_type != RTN_BROADCAST))
+			return 0;
+	} else if (rtm->rtm_family == AF_INET6) {
+		if (rtm->rtm_dst_len > 128 ||
+		    (rtm->rtm_type != RTN_LOCAL && rtm->rtm_type != RTN_ANYCAST))
+			return 0;
+	} else {
 		return 0;
-	if (rtm->rtm_type != RTN_LOCAL && rtm->rtm_type != RTN_BROADCAST)
-		return 0;
+	}
 	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != RT_TABLE_LOCAL)
 		return 0;
 
-	if (tb[RTA_DST])
-		memcpy(&key.addr, mnl_attr_get_payload(tb[RTA_DST]), 4);
+	key.family = rtm->rtm_family;
+	if (tb[RTA_DST]) {
+		uint16_t alen = mnl_attr_get_payload_len(tb[RTA_DST]);
+
+		if (alen != (key.family == AF_INET ? 4 : 16))
+			return 0;
+		memcpy(key.addr, mnl_attr_get_payload(tb[RTA_DST]), alen);
+	}
 	key.plen = rtm->rtm_dst_len;
 	key.type = rtm->rtm_type;
 	key.oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
@@ -228,8 +249,7 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	for (size_t i = 0; i < w->n_routes; i++) {
 		struct iw_route *e = &w->routes[i];
 
-		if (e->addr != key.addr || e->plen != key.plen || e->type != key.type ||
-		    e->oif != key.oif)
+		if (!same_prefix(e, &key) || e->type != key.type || e->oif != key.oif)
 			continue;
 		if (nlh->nlmsg_type == RTM_DELROUTE)
 			route_remove(w, i);
@@ -240,14 +260,14 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	if (nlh->nlmsg_type == RTM_DELROUTE)
 		return 0;
 
-	had = prefix_present(w, key.addr, key.plen);
+	had = prefix_present(w, &key);
 	r = grow((void **)&w->routes, &w->cap_routes, w->n_routes, sizeof(*w->routes));
 	if (r)
 		return r;
 	key.seen = true;
 	w->routes[w->n_routes++] = key;
 	if (!had && w->ops.lroute_add)
-		w->ops.lroute_add(w->ops.ctx, AF_INET, &key.addr, key.plen);
+		w->ops.lroute_add(w->ops.ctx, key.family, key.addr, key.plen);
 	return 0;
 }
 
@@ -283,7 +303,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* One dump request on its own socket, so that notifications never interleave with it. */
-static int dump_once(struct bfd_ifwatch *w, uint16_t type)
+static int dump_once(struct bfd_ifwatch *w, uint16_t type, uint8_t family)
 {
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
@@ -312,7 +332,7 @@ static int dump_once(struct bfd_ifwatch *w, uint16_t type)
 	} else {
 		struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 
-		rtm->rtm_family = AF_INET;
+		rtm->rtm_family = family;
 		rtm->rtm_table = RT_TABLE_LOCAL;
 	}
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
@@ -341,12 +361,12 @@ out:
 	return r;
 }
 
-static int dump(struct bfd_ifwatch *w, uint16_t type)
+static int dump(struct bfd_ifwatch *w, uint16_t type, uint8_t family)
 {
 	int r = -EINTR;
 
 	for (int i = 0; i < IW_DUMP_RETRIES && r == -EINTR; i++)
-		r = dump_once(w, type);
+		r = dump_once(w, type, family);
 	if (r)
 		bf_logf(&w->log, BF_LOG_ERR, "rtnetlink: dumping %s failed: %s",
 			type == RTM_GETLINK ? "links" : "local routes", strerror(-r));
@@ -360,7 +380,9 @@ static int resync_routes(struct bfd_ifwatch *w)
 	w->resync_routes = false;
 	for (size_t i = 0; i < w->n_routes; i++)
 		w->routes[i].seen = false;
-	r = dump(w, RTM_GETROUTE);
+	r = dump(w, RTM_GETROUTE, AF_INET);
+	if (!r)
+		r = dump(w, RTM_GETROUTE, AF_INET6);
 	if (r)
 		return r;
 	for (size_t i = w->n_routes; i-- > 0;) {
@@ -376,7 +398,7 @@ int bfd_ifwatch_resync(struct bfd_ifwatch *w)
 
 	for (size_t i = 0; i < w->n_links; i++)
 		w->links[i].seen = false;
-	r = dump(w, RTM_GETLINK);
+	r = dump(w, RTM_GETLINK, AF_UNSPEC);
 	if (r)
 		return r;
 	for (size_t i = w->n_links; i-- > 0;) {
@@ -421,7 +443,9 @@ int bfd_ifwatch_new(const struct bfd_ifwatch_ops *ops, const struct bf_log *log,
 		goto err;
 	}
 	/* Subscribe before dumping: nothing that changes after the dump can be missed. */
-	if (mnl_socket_bind(w->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE,
+	if (mnl_socket_bind(w->nl,
+			    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE |
+				    RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE,
 			    MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
 		goto err;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +37,7 @@
 
 #include "datapath.h"
 #include "log.h"
+#include "state.h"
 #include "xt_store.h"
 
 #ifndef SO_PEERPIDFD
@@ -337,8 +339,10 @@ static void bfd_peer_check(struct bfd_server *srv, struct bfd_conn *c)
 	}
 	if (bfd_stat_ns(cred.pid, "user", &userns) < 0 || !bfd_same_file(&userns, &srv->userns))
 		caps = 0;
-	/* The peer must still be the process we looked at, not a successor with its pid. */
-	if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) {
+	/* The peer must still be the process we looked at, not a successor with its pid. A pidfd
+	 * is readable once its process has exited; polling needs no permission, where a signal to
+	 * a peer of another uid would need CAP_KILL (dropped at start-up, daemon/caps.c). */
+	if (pidfd >= 0 && poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, 0) != 0) {
 		bfd_dbg("pid %d exited during the peer check", (int)cred.pid);
 		return;
 	}
@@ -403,7 +407,7 @@ static void bfd_accept(struct bfd_server *srv)
 	bfd_update_listening(srv);
 }
 
-static bool bfd_request_valid(const struct bpfilter_request *req, const char **why)
+bool bfd_request_valid(const struct bpfilter_request *req, const char **why)
 {
 	uint32_t get_max =
 		req->optlen < BPFILTER_GET_INPUT_MAX ? req->optlen : BPFILTER_GET_INPUT_MAX;
@@ -514,7 +518,7 @@ static int bfd_probe_optname(struct xt_store *store, const struct bpfilter_reque
  * the request on the payload_len readable bytes.
  */
 static int bfd_short_payload(struct xt_store *store, const struct bpfilter_request *req,
-			     const uint8_t *in)
+			     const void *in)
 {
 	bool get = req->op == BPFILTER_OP_GETSOCKOPT;
 	uint32_t have = req->payload_len, optlen = req->optlen;
@@ -567,6 +571,12 @@ static int bfd_short_payload(struct xt_store *store, const struct bpfilter_reque
 			return -EINVAL;
 		if ((uint64_t)h.size + BFD_XT_TABLE_INFO_SIZE >= BFD_XT_MAX_TABLE_SIZE)
 			return -ENOMEM;
+		/* Cut by the shim at BPFILTER_MAX_PAYLOAD, not by a fault: our table size limit. */
+		if (have == BPFILTER_MAX_PAYLOAD && (uint64_t)h.size + sizeof(h) > have) {
+			bfd_warn("a %u-byte table exceeds bpfilter's limit of %u bytes per request",
+				 h.size, BPFILTER_MAX_PAYLOAD - (uint32_t)sizeof(h));
+			return -ENOMEM;
+		}
 		/* The kernel reads only size bytes after the header; a longer optlen is fine. */
 		return (uint64_t)have < (uint64_t)h.size + sizeof(h) ? -EFAULT : 0;
 	}
@@ -619,27 +629,33 @@ static int bfd_table_names(struct xt_store *store, int level, void **out, uint32
 	return 0;
 }
 
-static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
+void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+		       const struct bpfilter_request *req, const void *payload,
+		       struct bpfilter_response *rsp, void **rsp_payload)
 {
-	const struct bpfilter_request *req = &c->req;
+	/* An empty payload is NULL in the server; the store may offset its pointer regardless. */
+	static const uint8_t empty[8];
 	uint32_t outlen = 0, new_optlen = 0;
 	uint16_t flags = 0;
 	void *out = NULL;
 	int r;
 
-	if (c->other_netns) {
+	if (peer->other_netns) {
 		flags |= BPFILTER_RESP_F_WRONG_NETNS;
 		r = -ENOPROTOOPT;
 	} else if (req->op == BPFILTER_OP_TABLE_NAMES) {
-		r = c->may_read_names ? bfd_table_names(store, req->level, &out, &outlen) : -EACCES;
-	} else if (!c->may_admin) {
+		r = peer->may_read_names ? bfd_table_names(store, req->level, &out, &outlen)
+					 : -EACCES;
+	} else if (!peer->may_admin) {
 		r = -EPERM;
 	} else if (req->level != SOL_IP && req->level != SOL_IPV6) {
 		r = -ENOPROTOOPT;
 	} else {
-		r = bfd_short_payload(store, req, c->payload);
+		if (!payload)
+			payload = empty;
+		r = bfd_short_payload(store, req, payload);
 		if (!r && req->op == BPFILTER_OP_GETSOCKOPT) {
-			r = xt_store_getsockopt(store, req->level, req->optname, c->payload,
+			r = xt_store_getsockopt(store, req->level, req->optname, payload,
 						req->payload_len, req->optlen, &out, &outlen,
 						&new_optlen);
 			if (!r && outlen > req->optlen) {
@@ -648,29 +664,34 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 				r = -EIO;
 			}
 		} else if (!r) {
-			r = xt_store_setsockopt(store, req->level, req->optname, c->payload,
+			r = xt_store_setsockopt(store, req->level, req->optname, payload,
 						req->payload_len, &out, &outlen);
 		}
+		/* [reliability] persist before answering: a success the caller sees survives a
+		 * crash (daemon/state.h). */
+		if (r >= 0)
+			bfd_state_after_request(store, req->op != BPFILTER_OP_GETSOCKOPT, req->level,
+						req->optname, payload, req->payload_len);
 	}
 	if (r > 0)
 		r = 0;
 	if (r < 0) {
-		free(out);
-		out = NULL;
 		outlen = 0;
 		new_optlen = 0;
+	}
+	if (!outlen) {
+		free(out);
+		out = NULL;
 	}
 	if (req->op != BPFILTER_OP_GETSOCKOPT)
 		new_optlen = 0;
 
 	bfd_dbg("pid %d: %s level %d optname %d optlen %u payload %u -> %s%s, %u bytes",
-		(int)c->pid, bfd_op_name(req->op), req->level, req->optname, req->optlen,
+		peer->pid, bfd_op_name(req->op), req->level, req->optname, req->optlen,
 		req->payload_len, r ? strerror(-r) : "ok",
 		flags & BPFILTER_RESP_F_WRONG_NETNS ? " (other netns)" : "", outlen);
 
-	free(c->payload);
-	c->payload = NULL;
-	c->rsp = (struct bpfilter_response){
+	*rsp = (struct bpfilter_response){
 		.magic = BPFILTER_MAGIC,
 		.version = BPFILTER_VERSION,
 		.flags = flags,
@@ -678,7 +699,19 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 		.optlen = new_optlen,
 		.payload_len = outlen,
 	};
-	c->out = out;
+	*rsp_payload = out;
+}
+
+static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
+{
+	const struct bfd_peer_rights peer = {.pid = (int)c->pid,
+					     .may_admin = c->may_admin,
+					     .may_read_names = c->may_read_names,
+					     .other_netns = c->other_netns};
+
+	bfd_request_serve(store, &peer, &c->req, c->payload, &c->rsp, &c->out);
+	free(c->payload);
+	c->payload = NULL;
 	c->sent = 0;
 	c->state = BFD_CONN_WRITE;
 }

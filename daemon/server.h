@@ -6,6 +6,10 @@
 #ifndef BFD_SERVER_H
 #define BFD_SERVER_H
 
+#include <stdbool.h>
+
+#include <bpfilter/protocol.h>
+
 struct bfd_server;
 struct bfd_datapath;
 struct xt_store;
@@ -28,5 +32,24 @@ void bfd_server_free(struct bfd_server *srv);
  * datapath); its rtnetlink fd is polled and bfd_datapath_process() called when readable.
  */
 int bfd_server_run(struct bfd_server *srv, struct xt_store *store, struct bfd_datapath *dp);
+
+/* What a peer may do, decided when its connection is accepted; the defaults refuse everything. */
+struct bfd_peer_rights {
+	int pid; /* for log lines only */
+	bool may_admin;	     /* CAP_NET_ADMIN: every get/setsockopt */
+	bool may_read_names; /* the 0440 root-owned /proc/net/ip*_tables_names */
+	bool other_netns;
+};
+
+/*
+ * The protocol without any I/O (the server's loop and tests/fuzz share it). bfd_request_valid():
+ * whether a complete header may be followed by its payload (else *why says why, and the connection
+ * is closed). bfd_request_serve(): answer one complete request; *rsp_payload (malloc'd, NULL when
+ * rsp->payload_len is 0) is the caller's to free.
+ */
+bool bfd_request_valid(const struct bpfilter_request *req, const char **why);
+void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+		       const struct bpfilter_request *req, const void *payload,
+		       struct bpfilter_response *rsp, void **rsp_payload);
 
 #endif /* BFD_SERVER_H */

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include "bpfilter/cleanup.h"
 #include "../codegen/ext.h"
@@ -29,6 +30,8 @@ static const struct xt_template {
 	uint32_t valid_hooks;
 } templates[] = {
 	{&xt_fam_ipv4, "filter",
+	 (1u << NF_INET_LOCAL_IN) | (1u << NF_INET_FORWARD) | (1u << NF_INET_LOCAL_OUT)},
+	{&xt_fam_ipv6, "filter",
 	 (1u << NF_INET_LOCAL_IN) | (1u << NF_INET_FORWARD) | (1u << NF_INET_LOCAL_OUT)},
 };
 
@@ -282,9 +285,29 @@ void xt_store_free(struct xt_store *s)
 
 static const struct xt_fam *fam_of_level(int level)
 {
-	/* SOL_IPV6 comes with IPv6 support: until then it answers as a kernel without
-	 * ip6_tables. */
-	return level == SOL_IP ? &xt_fam_ipv4 : NULL;
+	if (level == SOL_IP)
+		return &xt_fam_ipv4;
+	return level == SOL_IPV6 ? &xt_fam_ipv6 : NULL;
+}
+
+/* ip6_tables registers its GET_REVISION optnames at 68/69 (66/67 are IPV6_RECVTCLASS and
+ * IPV6_TCLASS); map them onto the IPv4 numbers the switches below use. Any other optname keeps
+ * its value, so that SOL_IPV6 66/67 still answer ENOPROTOOPT. */
+static int std_optname(const struct xt_fam *f, int optname)
+{
+	if (f->family != NFPROTO_IPV6)
+		return optname;
+	switch (optname) {
+	case IP6T_SO_GET_REVISION_MATCH:
+		return IPT_SO_GET_REVISION_MATCH;
+	case IP6T_SO_GET_REVISION_TARGET:
+		return IPT_SO_GET_REVISION_TARGET;
+	case IPT_SO_GET_REVISION_MATCH:
+	case IPT_SO_GET_REVISION_TARGET:
+		return -1;
+	default:
+		return optname;
+	}
 }
 
 static int get_info(struct xt_store *s, const struct xt_fam *f, const void *in, uint32_t inlen,
@@ -414,7 +437,7 @@ int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *
 
 	if (!f)
 		return -ENOPROTOOPT;
-	switch (optname) {
+	switch (std_optname(f, optname)) {
 	case IPT_SO_GET_INFO:
 		err = get_info(s, f, in, inlen, optlen, &buf, &len);
 		break;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include "bpfilter/cleanup.h"
 #include "../codegen/ext.h"
@@ -34,6 +35,26 @@ const struct xt_fam xt_fam_ipv4 = {
 	.off_next_offset = offsetof(struct ipt_entry, next_offset),
 	.off_comefrom = offsetof(struct ipt_entry, comefrom),
 	.off_counters = offsetof(struct ipt_entry, counters),
+};
+
+/* ip6_tables.c: the same pipeline on ip6t_entry (168 bytes), with ip6_checkentry's masks. Only
+ * IP6T_F_GOTO changes the graph; IP6T_F_PROTO and IP6T_F_TOS are IP-part flags. */
+const struct xt_fam xt_fam_ipv6 = {
+	.family = NFPROTO_IPV6,
+	.prefix = "ip6",
+	.entry_size = sizeof(struct ip6t_entry),
+	.ip_size = sizeof(struct ip6t_ip6),
+	.off_proto = offsetof(struct ip6t_entry, ipv6.proto),
+	.off_flags = offsetof(struct ip6t_entry, ipv6.flags),
+	.off_invflags = offsetof(struct ip6t_entry, ipv6.invflags),
+	.f_mask = IP6T_F_MASK,
+	.inv_mask = IP6T_INV_MASK,
+	.inv_proto = IP6T_INV_PROTO,
+	.f_goto = IP6T_F_GOTO,
+	.off_target_offset = offsetof(struct ip6t_entry, target_offset),
+	.off_next_offset = offsetof(struct ip6t_entry, next_offset),
+	.off_comefrom = offsetof(struct ip6t_entry, comefrom),
+	.off_counters = offsetof(struct ip6t_entry, counters),
 };
 
 #define LOG_REJECT(log, ...) bf_logf(log, BF_LOG_INFO, __VA_ARGS__)
@@ -380,6 +401,11 @@ static int find_check_ext(const struct xt_fam *f, enum bf_ext_kind kind, const c
 		LOG_REJECT(log, "%s_tables: %s %s: only valid for protocol %u", f->prefix,
 			   ext->name, what, ext->proto);
 		return -EINVAL;
+	}
+	if (ext->enforced_family && ext->enforced_family != f->family) {
+		LOG_REJECT(log, "%s_tables: %s %s is not supported by bpfilter in this family yet",
+			   f->prefix, ext->name, what);
+		return -EOPNOTSUPP;
 	}
 	if (ext->check) {
 		ctx = (struct bf_check_ctx){

@@ -32,6 +32,7 @@ struct xt_fam {
 };
 
 extern const struct xt_fam xt_fam_ipv4;
+extern const struct xt_fam xt_fam_ipv6;
 
 /* The parts of a SET_REPLACE header translate_table reads. */
 struct xt_repl {

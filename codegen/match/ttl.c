@@ -13,8 +13,6 @@
 #include "../ext.h"
 #include "common.h"
 
-#define HL_OFF (-BF_STACK_SCRATCH_OFF)
-
 static int ttl_check(const struct bf_check_ctx *ctx, const void *data)
 {
 	const struct ipt_ttl_info *info = data;
@@ -60,12 +58,9 @@ static int ttl_emit(struct bf_emit_ctx *ctx, const void *data)
 		return bf_builder_err(b);
 	}
 	bf_comment(b, "ttl mode %u %u", info->mode, info->ttl);
-	if (ctx->family == NFPROTO_IPV6) {
-		bf_emit_load_pkt(b, ctx->prog_ctx, BF_PKT_OFF(l3_off), 7, HL_OFF, 1, ctx->miss);
-		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, HL_OFF));
-	} else {
-		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(ttl)));
-	}
+	/* IPv6 too: the dispatcher keeps the hop limit in pkt->ttl, already decremented at
+	 * FORWARD as ip6_forward() does before the hook (the packet still has the old one). */
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(ttl)));
 	/* jump to miss when the relation does not hold */
 	bf_emit_jmp_imm(b, op, BPF_REG_1, info->ttl, ctx->miss);
 	return bf_builder_err(b);

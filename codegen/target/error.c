@@ -15,3 +15,12 @@ const struct bf_ext bf_target_error = {
 	.family = NFPROTO_IPV4,
 	.size = XT_FUNCTION_MAXNAMELEN,
 };
+
+/* ip6_tables.c registers its own ERROR target (ip6t_error) for NFPROTO_IPV6. */
+const struct bf_ext bf_target_error6 = {
+	.kind = BF_EXT_TARGET,
+	.name = XT_ERROR_TARGET,
+	.revision = 0,
+	.family = NFPROTO_IPV6,
+	.size = XT_FUNCTION_MAXNAMELEN,
+};

@@ -16,3 +16,12 @@ const struct bf_ext bf_target_standard = {
 	.family = NFPROTO_IPV4,
 	.size = sizeof(int),
 };
+
+/* ip6_tables.c registers its own standard target for NFPROTO_IPV6. */
+const struct bf_ext bf_target_standard6 = {
+	.kind = BF_EXT_TARGET,
+	.name = XT_STANDARD_TARGET,
+	.revision = 0,
+	.family = NFPROTO_IPV6,
+	.size = sizeof(int),
+};

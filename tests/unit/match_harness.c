@@ -90,6 +90,136 @@ void mh_ipv4(struct mh_pkt *p, uint8_t proto, const char *saddr, const char *dad
 	mh_fill(p);
 }
 
+void mh_ipv6(struct mh_pkt *p, uint8_t nexthdr, const char *saddr, const char *daddr,
+	     const void *data, uint32_t data_len, uint32_t data_buf_len)
+{
+	uint8_t *eth = p->frame, *ip = p->frame + MH_L2_LEN;
+	uint16_t v;
+
+	memset(p, 0, sizeof(*p));
+	if (data_buf_len < data_len)
+		data_buf_len = data_len;
+	if (MH_L2_LEN + 40 + data_buf_len > MH_FRAME_MAX || data_len > UINT16_MAX)
+		abort();
+	memset(eth, 0xaa, 6);
+	memset(eth + 6, 0xbb, 6);
+	eth[12] = 0x86;
+	eth[13] = 0xdd;
+	ip[0] = 0x60;
+	v = htons((uint16_t)data_len);
+	memcpy(ip + 4, &v, 2);
+	ip[6] = nexthdr;
+	ip[7] = 64;
+	if (inet_pton(AF_INET6, saddr, ip + 8) != 1 || inet_pton(AF_INET6, daddr, ip + 24) != 1)
+		abort();
+	if (data_buf_len)
+		memcpy(ip + 40, data, data_buf_len);
+	p->frame_len = MH_L2_LEN + 40 + data_buf_len;
+	mh_fill(p);
+}
+
+static bool mh_x6_ext(uint8_t nh)
+{
+	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60;
+}
+
+/* The dispatcher's IPv6 half (codegen/dispatch.c, emit_ipv6_walk), in C: the same bounded walk
+ * with the same truncation rules, so that a test shows what the matches make of its result. */
+static void mh_fill6(struct mh_pkt *p)
+{
+	const uint8_t *ip = p->frame + MH_L2_LEN;
+	struct bf_pkt *k = &p->pkt;
+	uint32_t avail_frame = p->frame_len - MH_L2_LEN, off = 40, len;
+	uint16_t plen;
+	uint8_t nh = ip[6];
+	int i;
+
+	memset(k, 0, offsetof(struct bf_pkt, jstack));
+	memcpy(&plen, ip + 4, 2);
+	len = 40u + ntohs(plen);
+	k->hook = NF_INET_LOCAL_IN;
+	k->l3_off = MH_L2_LEN;
+	k->len = len;
+	memcpy(k->saddr, ip + 8, 16);
+	memcpy(k->daddr, ip + 24, 16);
+	k->ttl = ip[7];
+	k->tos = (uint8_t)(((ip[0] << 8 | ip[1]) >> 4) & 0xff);
+	for (i = 0; i < 8; i++) {
+		const uint8_t *h = ip + off;
+		uint32_t hlen;
+		uint16_t *rec = NULL;
+
+		if (!mh_x6_ext(nh))
+			goto l4;
+		if (off + 2 > len || off + 2 > avail_frame)
+			goto trunc;
+		if ((nh == 43 || nh == 44) && (len - off < 4 || off + 4 > avail_frame))
+			goto trunc;
+		if (nh == 0)
+			rec = &k->x6_hbh;
+		else if (nh == 60)
+			rec = &k->x6_dst;
+		else if (nh == 43)
+			rec = &k->x6_rt;
+		else if (nh == 44)
+			rec = &k->x6_frag;
+		if (rec && !*rec)
+			*rec = (uint16_t)off;
+		hlen = nh == 51 ? (h[1] + 2u) * 4 : (h[1] + 1u) * 8;
+		if (nh == 44) {
+			uint16_t fo = (uint16_t)(h[2] << 8 | h[3]);
+
+			hlen = 8;
+			k->frag_flags_h = (uint16_t)((fo & 1) << 13);
+			if (fo & 0xfff8) {
+				k->fragoff_h = (uint16_t)((fo & 0xfff8) >> 3);
+				if (mh_x6_ext(h[0])) {
+					k->flags |= BF_PKT_F_X6_NOPROTO;
+					return;
+				}
+				k->proto = h[0];
+				k->l4_off = MH_L2_LEN + off + 8;
+				return;
+			}
+		}
+		nh = h[0];
+		off += hlen;
+	}
+trunc:
+	k->flags |= BF_PKT_F_X6_TRUNC | BF_PKT_F_X6_NOPROTO;
+	return;
+l4:
+	k->proto = nh;
+	k->l4_off = MH_L2_LEN + off;
+	if (len < off)
+		return;
+	k->l4_len = len - off;
+	/* Transport fields from the bytes present in the frame, like the IPv4 part below. */
+	{
+		const uint8_t *l4 = ip + off;
+		uint32_t avail = avail_frame > off ? avail_frame - off : 0;
+		uint32_t need = nh == IPPROTO_TCP ? 20 : 8;
+
+		if (nh != IPPROTO_TCP && nh != IPPROTO_UDP && nh != IPPROTO_UDPLITE &&
+		    nh != IPPROTO_ICMPV6)
+			return;
+		if (k->l4_len < need || avail < need)
+			return;
+		if (nh == IPPROTO_ICMPV6) {
+			k->icmp_type = l4[0];
+			k->icmp_code = l4[1];
+		} else {
+			memcpy(&k->sport, l4, 2);
+			memcpy(&k->dport, l4 + 2, 2);
+		}
+		if (nh == IPPROTO_TCP) {
+			k->tcpdoff = (uint8_t)((l4[12] >> 4) * 4);
+			k->tcpflags = l4[13];
+		}
+		k->flags |= BF_PKT_F_L4_OK;
+	}
+}
+
 void mh_fill(struct mh_pkt *p)
 {
 	const uint8_t *ip = p->frame + MH_L2_LEN;
@@ -99,6 +229,10 @@ void mh_fill(struct mh_pkt *p)
 	const uint8_t *l4;
 	uint32_t avail;
 
+	if ((ip[0] >> 4) == 6) {
+		mh_fill6(p);
+		return;
+	}
 	k->hook = NF_INET_LOCAL_IN;
 	k->l3_off = MH_L2_LEN;
 	k->l4_off = MH_L2_LEN + ihl;

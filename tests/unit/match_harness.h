@@ -5,8 +5,8 @@
  * MH_MATCH, MH_MISS or MH_HOTDROP), loads it as SCHED_CLS (or XDP) and runs it with
  * BPF_PROG_TEST_RUN on a real frame, after filling struct bf_pkt for every possible CPU.
  *
- * Packets are built as Ethernet + IPv4 frames; mh_fill() derives struct bf_pkt from the frame the
- * way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes the buffer
+ * Packets are built as Ethernet + IPv4 or IPv6 frames; mh_fill() derives struct bf_pkt from the
+ * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes the buffer
  * holds, even past the IP length, so that a truncated packet whose fields *would* match shows
  * that the emitted code checks the lengths itself.
  */
@@ -43,9 +43,19 @@ struct mh_pkt {
  */
 void mh_ipv4(struct mh_pkt *p, uint8_t proto, const char *saddr, const char *daddr,
 	     uint16_t frag_off, const void *l4, uint32_t l4_len, uint32_t l4_buf_len);
+/*
+ * An Ethernet + IPv6 frame: `nexthdr` goes in the fixed header, `data` (extension headers and
+ * the upper layer, as raw bytes) after it; the payload length is data_len and the frame holds
+ * data_buf_len >= data_len bytes of data (the rest lies beyond the IPv6 packet). Hop limit 64.
+ * Then mh_fill(), which walks the extension headers as the dispatcher does (codegen/dispatch.c:
+ * x6_*, proto, l4_off, l4_len, fragoff_h, frag_flags_h, BF_PKT_F_X6_*).
+ */
+void mh_ipv6(struct mh_pkt *p, uint8_t nexthdr, const char *saddr, const char *daddr,
+	     const void *data, uint32_t data_len, uint32_t data_buf_len);
 /* Set the Ethernet destination / source address of the frame. */
 void mh_set_macs(struct mh_pkt *p, const uint8_t *dst, const uint8_t *src);
-/* Derive p->pkt from p->frame, as the dispatcher does. Keeps iifname/oifname. */
+/* Derive p->pkt from p->frame (IPv4 or IPv6, by the version nibble), as the dispatcher does.
+ * Keeps iifname/oifname. */
 void mh_fill(struct mh_pkt *p);
 void mh_set_ifaces(struct mh_pkt *p, const char *in, const char *out);
 

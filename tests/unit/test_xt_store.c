@@ -511,15 +511,20 @@ START_TEST(get_errors)
 			 -ENOPROTOOPT);
 	ck_assert_int_eq(xt_store_getsockopt(st, SOL_IP, 63, in, 84, 84, &out, &ol, &nl),
 			 -ENOPROTOOPT);
-	ck_assert_int_eq(
-		xt_store_getsockopt(st, SOL_IPV6, IPT_SO_GET_INFO, in, 84, 84, &out, &ol, &nl),
-		-ENOPROTOOPT);
+	/* SOL_IPV6: ip6_tables answers 64/65 and the revisions at 68/69; 66/67 are
+	 * IPV6_RECVTCLASS/IPV6_TCLASS, not x_tables */
+	ck_assert_int_eq(xt_store_getsockopt(st, SOL_IPV6, 66, in, 30, 30, &out, &ol, &nl),
+			 -ENOPROTOOPT);
+	ck_assert_int_eq(xt_store_getsockopt(st, SOL_IPV6, 67, in, 30, 30, &out, &ol, &nl),
+			 -ENOPROTOOPT);
+	ck_assert_int_eq(xt_store_setsockopt(st, SOL_IPV6, 66, in, 96, &out, &ol), -ENOPROTOOPT);
 	ck_assert_int_eq(
 		xt_store_getsockopt(st, SOL_SOCKET, IPT_SO_GET_INFO, in, 84, 84, &out, &ol, &nl),
 		-ENOPROTOOPT);
 	ck_assert_int_eq(xt_store_setsockopt(st, SOL_IP, 66, in, 96, &out, &ol), -ENOPROTOOPT);
+	/* SOL_IPV6 SET_REPLACE reaches ip6_tables' do_replace (num_counters 0 here: EINVAL) */
 	ck_assert_int_eq(xt_store_setsockopt(st, SOL_IPV6, IPT_SO_SET_REPLACE, in, 96, &out, &ol),
-			 -ENOPROTOOPT);
+			 -EINVAL);
 }
 END_TEST
 
@@ -1001,10 +1006,10 @@ START_TEST(translate_extensions)
 	int v = DROP;
 
 	/* unknown match: ENOENT and a line naming it */
-	ml = mk_match(m, "conntrack", 3, big, 32);
+	ml = mk_match(m, "hashlimit", 3, big, 32);
 	ck_assert_int_eq(one_rule(NULL, m, ml, "", &v, sizeof(v), "filter"), -ENOENT);
 	ck_assert_ptr_nonnull(
-		strstr(logbuf, "extension conntrack rev 3 is not supported by bpfilter"));
+		strstr(logbuf, "extension hashlimit rev 3 is not supported by bpfilter"));
 	/* unknown target */
 	ck_assert_int_eq(one_rule(NULL, NULL, 0, "MASQUERADE", big, 8, "filter"), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(logbuf, "extension MASQUERADE rev 0"));

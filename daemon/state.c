@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The persisted state file (state.h). Format, host byte order (the file never leaves the machine
+ * and is only read in the boot that wrote it):
+ *   struct st_hdr, then per table struct st_thdr, gens[n_gens] (u64), bases[n_entries]
+ *   (struct xt_counters), payload[payload_len], padded to 8 bytes.
+ * The header carries an FNV-1a hash of everything after it: a file that does not check out is
+ * ignored, never half-applied.
+ */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+
+#include <bpfilter/cleanup.h>
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+#define ST_MAGIC "BFSTATE1"
+#define ST_VERSION 1u
+
+struct st_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t n_tables;
+	uint64_t seq;
+	uint64_t netns_cookie;
+	char boot_id[40];
+	uint64_t body_len;
+	uint64_t hash;
+};
+
+struct st_thdr {
+	int32_t family;
+	char name[XT_TABLE_MAXNAMELEN];
+	uint32_t n_entries;
+	uint32_t n_gens;
+	uint32_t payload_len;
+};
+
+#define ST_PAD(n) (((n) + 7u) & ~(size_t)7u)
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+int bfd_netns_cookie(uint64_t *out)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t len = sizeof(*out);
+	uint64_t c;
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len))
+		return -errno;
+	*out = c;
+	return 0;
+}
+
+static void read_boot_id(char out[40])
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	memset(out, 0, 40);
+	if (!f || !fgets(out, 40, f))
+		return;
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void table_clear(struct bfd_state_table *t)
+{
+	free(t->payload);
+	free(t->bases);
+	free(t->gens);
+	memset(t, 0, sizeof(*t));
+}
+
+void bfd_state_free(struct bfd_state *st)
+{
+	if (!st)
+		return;
+	for (uint32_t i = 0; i < st->n_tables; i++)
+		table_clear(&st->tables[i]);
+	free(st->tables);
+	free(st->dir);
+	free(st->path);
+	free(st);
+}
+
+struct bfd_state_table *bfd_state_table(struct bfd_state *st, int family, const char *name,
+					bool create)
+{
+	struct bfd_state_table *t;
+
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		t = &st->tables[i];
+		if (t->family == family && !strncmp(t->name, name, sizeof(t->name)))
+			return t;
+	}
+	if (!create)
+		return NULL;
+	t = reallocarray(st->tables, st->n_tables + 1, sizeof(*t));
+	if (!t)
+		return NULL;
+	st->tables = t;
+	t = &st->tables[st->n_tables++];
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	return t;
+}
+
+int bfd_state_table_reset(struct bfd_state_table *t, uint32_t n, const struct xt_counters *bases)
+{
+	struct xt_counters *b = calloc(n ? n : 1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	if (bases)
+		memcpy(b, bases, sizeof(*b) * n);
+	free(t->bases);
+	t->bases = b;
+	t->n_entries = n;
+	return 0;
+}
+
+int bfd_state_table_set_gens(struct bfd_state_table *t, const uint64_t *ids, uint32_t n)
+{
+	uint64_t *g = calloc(n ? n : 1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	if (n)
+		memcpy(g, ids, sizeof(*g) * n);
+	free(t->gens);
+	t->gens = g;
+	t->n_gens = n;
+	return 0;
+}
+
+int bfd_state_table_add_gen(struct bfd_state_table *t, uint64_t id)
+{
+	uint64_t *g;
+
+	for (uint32_t i = 0; i < t->n_gens; i++)
+		if (t->gens[i] == id)
+			return 0;
+	g = reallocarray(t->gens, t->n_gens + 1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g[t->n_gens++] = id;
+	t->gens = g;
+	return 0;
+}
+
+/* Parse a whole file into st's tables; -EINVAL if anything does not check out. */
+static int parse(struct bfd_state *st, const uint8_t *buf, size_t len)
+{
+	struct st_hdr h;
+	size_t pos = sizeof(h);
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, ST_MAGIC, 8) || h.version != ST_VERSION ||
+	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+		return -EINVAL;
+	if (h.netns_cookie != st->netns_cookie ||
+	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)))
+		return -ESTALE;
+	for (uint32_t i = 0; i < h.n_tables; i++) {
+		struct bfd_state_table *t;
+		struct st_thdr th;
+		size_t need;
+		int r;
+
+		if (len - pos < sizeof(th))
+			return -EINVAL;
+		memcpy(&th, buf + pos, sizeof(th));
+		pos += ST_PAD(sizeof(th));
+		th.name[sizeof(th.name) - 1] = '\0';
+		need = (size_t)th.n_gens * 8 + (size_t)th.n_entries * sizeof(struct xt_counters) +
+		       ST_PAD(th.payload_len);
+		if (pos > len || len - pos < need)
+			return -EINVAL;
+		t = bfd_state_table(st, th.family, th.name, true);
+		if (!t)
+			return -ENOMEM;
+		r = bfd_state_table_set_gens(t, (const uint64_t *)(buf + pos), th.n_gens);
+		pos += (size_t)th.n_gens * 8;
+		if (!r)
+			r = bfd_state_table_reset(t, th.n_entries, (const void *)(buf + pos));
+		if (r)
+			return r;
+		pos += (size_t)th.n_entries * sizeof(struct xt_counters);
+		if (th.payload_len) {
+			t->payload = malloc(th.payload_len);
+			if (!t->payload)
+				return -ENOMEM;
+			memcpy(t->payload, buf + pos, th.payload_len);
+			t->payload_len = th.payload_len;
+		}
+		pos += ST_PAD(th.payload_len);
+	}
+	st->seq = h.seq;
+	return pos == len ? 0 : -EINVAL;
+}
+
+static int load(struct bfd_state *st)
+{
+	_cleanup_close_ int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct stat sb;
+	size_t got = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &sb))
+		return -errno;
+	buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		got += (size_t)n;
+	}
+	return parse(st, buf, got);
+}
+
+int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *log,
+		   struct bfd_state **out)
+{
+	struct bfd_state *st = calloc(1, sizeof(*st));
+	char tmp[PATH_MAX];
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	st->log = log;
+	st->netns_cookie = netns_cookie;
+	read_boot_id(st->boot_id);
+	st->dir = strdup(dir);
+	if (!st->dir ||
+	    asprintf(&st->path, "%s/netns-%llu.state", dir, (unsigned long long)netns_cookie) < 0) {
+		st->path = NULL;
+		bfd_state_free(st);
+		return -ENOMEM;
+	}
+	/* mkdir -p: only the last component is created 0700, like a StateDirectory. */
+	for (char *p = st->dir + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(st->dir, c ? 0755 : 0700) && errno != EEXIST) {
+				r = -errno;
+				bf_logf(log, BF_LOG_ERR, "cannot create %s: %s", st->dir,
+					strerror(-r));
+				*p = c;
+				bfd_state_free(st);
+				return r;
+			}
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	/* A temporary file is a write that never reached its rename: not committed. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	unlink(tmp);
+	r = load(st);
+	if (r) {
+		bf_logf(log, r == -ESTALE ? BF_LOG_INFO : BF_LOG_WARN,
+			"%s: %s: starting without persisted tables", st->path,
+			r == -ESTALE ? "written in another boot or namespace" : strerror(-r));
+		for (uint32_t i = 0; i < st->n_tables; i++)
+			table_clear(&st->tables[i]);
+		st->n_tables = 0;
+		st->seq = 0;
+	}
+	*out = st;
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int bfd_state_write(struct bfd_state *st)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int dfd = -1;
+	char tmp[PATH_MAX];
+	struct st_hdr h = {.version = ST_VERSION};
+	size_t len = sizeof(h), pos;
+	int r;
+
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		const struct bfd_state_table *t = &st->tables[i];
+
+		len += ST_PAD(sizeof(struct st_thdr)) + (size_t)t->n_gens * 8 +
+		       (size_t)t->n_entries * sizeof(struct xt_counters) + ST_PAD(t->payload_len);
+	}
+	buf = calloc(1, len);
+	if (!buf)
+		return -ENOMEM;
+	pos = sizeof(h);
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		const struct bfd_state_table *t = &st->tables[i];
+		struct st_thdr th = {
+			.family = t->family,
+			.n_entries = t->n_entries,
+			.n_gens = t->n_gens,
+			.payload_len = t->payload_len,
+		};
+
+		memcpy(th.name, t->name, sizeof(th.name));
+		memcpy(buf + pos, &th, sizeof(th));
+		pos += ST_PAD(sizeof(th));
+		if (t->n_gens)
+			memcpy(buf + pos, t->gens, (size_t)t->n_gens * 8);
+		pos += (size_t)t->n_gens * 8;
+		if (t->n_entries)
+			memcpy(buf + pos, t->bases, t->n_entries * sizeof(struct xt_counters));
+		pos += (size_t)t->n_entries * sizeof(struct xt_counters);
+		if (t->payload_len)
+			memcpy(buf + pos, t->payload, t->payload_len);
+		pos += ST_PAD(t->payload_len);
+	}
+	memcpy(h.magic, ST_MAGIC, 8);
+	h.n_tables = st->n_tables;
+	h.seq = st->seq + 1;
+	h.netns_cookie = st->netns_cookie;
+	memcpy(h.boot_id, st->boot_id, sizeof(h.boot_id));
+	h.body_len = len - sizeof(h);
+	h.hash = fnv1a(buf + sizeof(h), len - sizeof(h));
+	memcpy(buf, &h, sizeof(h));
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, buf, len);
+	if (!r && fsync(fd))
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		return r;
+	}
+	bfd_fault_point("state-tmp-written");
+	if (rename(tmp, st->path)) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	bfd_fault_point("state-renamed");
+	/* The rename is durable once the directory is. */
+	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd))
+		return -errno;
+	st->seq = h.seq;
+	return 0;
+}
+
+void bfd_state_remove(struct bfd_state *st)
+{
+	_cleanup_close_ int dfd = -1;
+
+	if (unlink(st->path) && errno != ENOENT)
+		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->path, strerror(errno));
+	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	/* Empty once no namespace has state there; a shared directory stays. */
+	rmdir(st->dir);
+}
+
+int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload, uint32_t len)
+{
+	int family = level == SOL_IP ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	struct bfd_state_table *t;
+
+	if (optname == IPT_SO_SET_REPLACE) {
+		struct ipt_replace r;
+		void *copy;
+		int err;
+
+		/* ip6t_replace has the same header layout. */
+		if (len < sizeof(r))
+			return -EINVAL;
+		memcpy(&r, payload, sizeof(r));
+		r.name[sizeof(r.name) - 1] = '\0';
+		t = bfd_state_table(st, family, r.name, true);
+		if (!t)
+			return -ENOMEM;
+		copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, payload, len);
+		/* Like the store: a replaced table starts with zero bases. */
+		err = bfd_state_table_reset(t, r.num_entries, NULL);
+		if (err) {
+			free(copy);
+			return err;
+		}
+		free(t->payload);
+		t->payload = copy;
+		t->payload_len = len;
+		t->n_gens = 0;
+		return 0;
+	}
+	if (optname == IPT_SO_SET_ADD_COUNTERS) {
+		struct xt_counters_info ci;
+		const uint8_t *src = (const uint8_t *)payload + sizeof(ci);
+
+		if (len < sizeof(ci))
+			return -EINVAL;
+		memcpy(&ci, payload, sizeof(ci));
+		ci.name[sizeof(ci.name) - 1] = '\0';
+		t = bfd_state_table(st, family, ci.name, false);
+		if (!t || !t->bases || t->n_entries != ci.num_counters ||
+		    (uint64_t)ci.num_counters * sizeof(struct xt_counters) != len - sizeof(ci))
+			return -ENOENT; /* the caller learns the table's size first */
+		for (uint32_t i = 0; i < ci.num_counters; i++) {
+			struct xt_counters c;
+
+			memcpy(&c, src + i * sizeof(c), sizeof(c));
+			t->bases[i].pcnt += c.pcnt;
+			t->bases[i].bcnt += c.bcnt;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static struct {
+	bfd_state_hook_fn fn;
+	void *ctx;
+} hook;
+
+void bfd_state_set_hook(bfd_state_hook_fn fn, void *ctx)
+{
+	hook.fn = fn;
+	hook.ctx = ctx;
+}
+
+void bfd_state_after_request(struct xt_store *store, bool set, int level, int optname,
+			     const void *payload, uint32_t len)
+{
+	if (hook.fn)
+		hook.fn(hook.ctx, store, set, level, optname, payload, len);
+}
+
+static bool fault_armed;
+
+void bfd_fault_arm(void)
+{
+	fault_armed = true;
+}
+
+void bfd_fault_point(const char *name)
+{
+	static unsigned int hits;
+	const char *want = getenv("BPFILTERD_TEST_CRASH_AT");
+	const char *at;
+	size_t n;
+
+	if (!want || !*want)
+		return;
+	/* The points a start passes through are only those of the restore. */
+	if (!fault_armed && strncmp(name, "restore-", 8))
+		return;
+	at = strchr(want, '@');
+	n = at ? (size_t)(at - want) : strlen(want);
+	if (strlen(name) != n || strncmp(name, want, n))
+		return;
+	if (at && ++hits < strtoul(at + 1, NULL, 10))
+		return;
+	kill(getpid(), SIGKILL);
+}
