@@ -253,8 +253,13 @@ bf_daemon_start()
 		return 1
 	fi
 	rm -f "$sock"
+	# Test daemons keep their state in the test's temp dir and remove all filtering when they
+	# stop, unless a test that exercises persistence sets BF_DAEMON_KEEP_ON_EXIT=1. Arguments
+	# given by the caller come last and win.
+	local defaults=(--state-dir "$BF_TMP/state.$short")
+	[ "${BF_DAEMON_KEEP_ON_EXIT:-0}" = 1 ] || defaults+=(--flush-on-exit)
 	# `ip netns exec` execs the command, so $! is the daemon itself.
-	ip netns exec "$(bf_ns "$ns")" "$BF_DAEMON" --socket "$sock" "$@" >>"$log" 2>&1 &
+	ip netns exec "$(bf_ns "$ns")" "$BF_DAEMON" --socket "$sock" "${defaults[@]}" "$@" >>"$log" 2>&1 &
 	pid=$!
 	BF_PIDS+=("$pid")
 	BF_DAEMON_PID[$short]=$pid
