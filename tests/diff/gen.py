@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Topology, rulesets and traffic of the differential test (tests/diff/run).
 
-    gen.py topo --prefix P --client NS --router NS --server NS   (bash commands on stdout)
-    gen.py case --seed N --prefix P --out DIR [--scale K]
+    gen.py topo --prefix P --client NS --router NS --server NS [--family 6]  (bash on stdout)
+    gen.py case --seed N --prefix P --out DIR [--scale K] [--family 6]
+
+--family 6: the same topology with IPv6 addresses only, ip6tables rulesets and IPv6 traffic
+(see "IPv6" below).
 
 `case` writes DIR/router.rules and DIR/server.rules (iptables-restore input for the filter table)
 and DIR/traffic (a tests/tools/pktsend script with the roles client, router and server). Everything
@@ -38,6 +41,24 @@ Why the traffic looks the way it does (each point removes a source of run-to-run
   ip_forward before FORWARD); no martian sources.
 - Real connections use fixed source ports 30000+ (crafted packets never use that range) and never
   wait as long as the first retransmission (see pktsend.c).
+
+IPv6 (--family 6): fd00:1::/64 (client), fd00:2::/64 (s), fd00:3::/64 (t), addresses ::1 on the
+router, the hosts as in IPv4 (::2, ::3, ::82; ::2, ::3 and ::2 on t), unowned ::9, no route
+2001:db8::7. Determinism:
+- no link-local addresses (addr_gen_mode 1), no DAD, no router solicitations or advertisements,
+  static neighbours: no neighbour discovery at all. MLD reports for the solicited-node groups
+  go out at set-up (one, 1 ms after the join), before any rule is loaded.
+- ICMPv6 error rate limits off (ratelimit 0 and the per-netns global bucket raised).
+- No traffic that the router would forward out of the interface it came in on (redirects
+  cannot be turned off in IPv6).
+- Without conntrack the kernel does not reassemble before the filter: INPUT and FORWARD see
+  each fragment (reassembly happens after LOCAL_IN, in ip6_input_finish), as bpfilter's TC
+  datapath does. Fragments are lone (a unique id each: non-first ones never complete, first ones
+  would only time out after 60 s, long after the case) or atomic (offset 0, M=0).
+- Hop-by-hop headers are only sent whole, with at most 7 bytes of padding in a row and otherwise
+  skippable unknown options or a router alert: the kernel parses them in ip6_rcv_core and drops
+  bad ones (RFC 8504 limits: more padding) before any hook, which bpfilter does not model.
+- Extension header chains stay within what the dispatcher walks (7 headers, doc/design.md).
 """
 
 import argparse
@@ -79,6 +100,21 @@ SYSCTL_ALL = [
 ]
 
 
+SYSCTL_ALL6 = [x for x in SYSCTL_ALL if "disable_ipv6" not in x] + [
+    "net.ipv4.icmp_msgs_per_sec=1000000",
+    "net.ipv4.icmp_msgs_burst=1000000",
+    "net.ipv6.icmp.ratelimit=0",
+] + ["net.ipv6.conf.%s.%s" % (w, k) for w in ("all", "default") for k in (
+    "accept_dad=0", "dad_transmits=0", "router_solicitations=0", "accept_ra=0", "autoconf=0",
+    "addr_gen_mode=1", "mldv1_unsolicited_report_interval=1",
+    "mldv2_unsolicited_report_interval=1", "accept_redirects=0", "disable_ipv6=0")]
+C6 = ["fd00:1::2", "fd00:1::3", "fd00:1::82"]
+R6 = ["fd00:1::1", "fd00:2::1", "fd00:3::1"]
+S6 = ["fd00:2::2", "fd00:2::3", "fd00:3::2"]
+UNOWNED6 = ["fd00:2::9", "fd00:3::9"]
+NOROUTE6 = "2001:db8::7"
+
+
 def ifnames(prefix):
     return {k: prefix + k for k in MAC}
 
@@ -86,33 +122,45 @@ def ifnames(prefix):
 def topo(a):
     n = ifnames(a.prefix)
     C, R, S = a.client, a.router, a.server
+    v6 = a.family == 6
     out = []
     for ns in (C, R, S):
-        out.append("ip netns exec %s sysctl -q -w %s" % (ns, " ".join(SYSCTL_ALL)))
-    out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=1" % R)
-    out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=0" % S)
+        out.append("ip netns exec %s sysctl -q -w %s" % (ns, " ".join(
+            SYSCTL_ALL6 if v6 else SYSCTL_ALL)))
+    if v6:
+        out.append("ip netns exec %s sysctl -q -w net.ipv6.conf.all.forwarding=1" % R)
+        out.append("ip netns exec %s sysctl -q -w net.ipv6.conf.all.forwarding=0" % S)
+    else:
+        out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=1" % R)
+        out.append("ip netns exec %s sysctl -q -w net.ipv4.ip_forward=0" % S)
     batch = {C: [], R: [], S: []}
     for (ns1, i1, ns2, i2) in ((R, "rc", C, "c"), (R, "rs", S, "s"), (R, "rt", S, "t")):
         batch[ns1].append("link add %s address %s type veth peer name %s address %s netns %s"
                           % (n[i1], MAC[i1], n[i2], MAC[i2], ns2))
-    addrs = [(C, "c", a_ + "/24") for a_ in CLIENT_ADDRS]
-    addrs += [(R, "rc", "10.1.0.1/24"), (R, "rs", "10.2.0.1/24"), (R, "rt", "10.3.0.1/24")]
-    addrs += [(S, "s", "10.2.0.2/24"), (S, "s", "10.2.0.3/24"), (S, "t", "10.3.0.2/24")]
+    if v6:
+        ca, ra, sa, un = C6, R6, S6, UNOWNED6
+        plen, nodad, rtcmd = "/64", " nodad", "route"
+    else:
+        ca, ra, sa, un = CLIENT_ADDRS, ROUTER_ADDRS, SERVER_ADDRS, UNOWNED
+        plen, nodad, rtcmd = "/24", "", "route"
+    addrs = [(C, "c", a_ + plen) for a_ in ca]
+    addrs += [(R, "rc", ra[0] + plen), (R, "rs", ra[1] + plen), (R, "rt", ra[2] + plen)]
+    addrs += [(S, "s", sa[0] + plen), (S, "s", sa[1] + plen), (S, "t", sa[2] + plen)]
     later = {C: [], R: [], S: []}
     for ns, i, ad in addrs:
-        later[ns].append("addr add %s dev %s" % (ad, n[i]))
+        later[ns].append("addr add %s dev %s%s" % (ad, n[i], nodad))
     for ns, i in ((C, "c"), (R, "rc"), (R, "rs"), (R, "rt"), (S, "s"), (S, "t")):
         later[ns].append("link set %s up" % n[i])
-    neigh = [(C, "c", "10.1.0.1", "rc")]
-    neigh += [(R, "rc", x, "c") for x in CLIENT_ADDRS]
-    neigh += [(R, "rs", x, "s") for x in ("10.2.0.2", "10.2.0.3", "10.2.0.9")]
-    neigh += [(R, "rt", x, "t") for x in ("10.3.0.2", "10.3.0.9")]
-    neigh += [(S, "s", "10.2.0.1", "rs"), (S, "t", "10.3.0.1", "rt")]
+    neigh = [(C, "c", ra[0], "rc")]
+    neigh += [(R, "rc", x, "c") for x in ca]
+    neigh += [(R, "rs", x, "s") for x in (sa[0], sa[1], un[0])]
+    neigh += [(R, "rt", x, "t") for x in (sa[2], un[1])]
+    neigh += [(S, "s", ra[1], "rs"), (S, "t", ra[2], "rt")]
     for ns, i, ip, peer in neigh:
         later[ns].append("neigh replace %s lladdr %s nud permanent dev %s"
                          % (ip, MAC[peer], n[i]))
-    later[C].append("route add default via 10.1.0.1 dev %s" % n["c"])
-    later[S].append("route add default via 10.2.0.1 dev %s" % n["s"])
+    later[C].append("%s add default via %s dev %s" % (rtcmd, ra[0], n["c"]))
+    later[S].append("%s add default via %s dev %s" % (rtcmd, ra[1], n["s"]))
     # One `ip -batch` per namespace and step: the veths must exist before they are configured.
     for step in (batch, later):
         for ns in (R, C, S):
@@ -525,18 +573,294 @@ class TrafficGen:
         return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# IPv6
+
+ICMP6_TYPES = ["echo-request", "echo-reply", "destination-unreachable", "port-unreachable",
+               "no-route", "address-unreachable", "packet-too-big", "time-exceeded",
+               "parameter-problem", "unknown-header-type", "neighbour-solicitation", "128",
+               "129", "1/4", "1/3", "3/0", "4/1", "200/5", "4", "2"]
+PROTOS6 = ["tcp", "tcp", "tcp", "udp", "udp", "udp", "ipv6-icmp", "icmpv6", "6", "17", "58"]
+OTHER_RULE_PROTOS6 = ["47", "sctp", "132", "253", "50", "esp", "ah", "51", "59", "60",
+                      "43", "44"]
+EXT_MATCHES = ["hl", "rt", "frag", "hbh", "dst", "ipv6header"]
+
+
+class RuleGen6(RuleGen):
+    def __init__(self, rnd, prefix, role):
+        super().__init__(rnd, prefix, role)
+        self.hosts = C6 + R6 + S6 + UNOWNED6 + ["::1", "ff02::1", NOROUTE6]
+        self.nets = ["fd00:1::/64", "fd00:2::/64", "fd00:3::/64", "fd00::/16", "fd00::/8",
+                     "fd00:1::/120", "fd00:1::80/121", "fd00:2::2/127", "fd00::/14",
+                     "::1/128", "ff00::/8", "::/0", "fd00:2::/125", "fd00:1::2/ffff:0:ffff::ff",
+                     "::2/::ff", "fd00:0:0:0:0:0:0:0/ffff:fffc::", "fd00:3::/32"]
+
+    def ext_match(self):
+        k = self.r.choice(EXT_MATCHES)
+        if k == "hl":
+            return ["-m", "hl", "--hl-" + self.r.choice(["eq", "lt", "gt", "eq"]),
+                    str(self.r.choice([1, 63, 64, 65, 255]))] if self.chance(0.7) else [
+                    "-m", "hl", "!", "--hl-eq", str(self.r.choice([63, 64]))]
+        if k == "rt":
+            p = ["-m", "rt"]
+            if self.chance(0.6):
+                p += [self.neg().strip(), "--rt-type", str(self.r.choice([0, 2, 2, 4]))]
+            if self.chance(0.5):
+                a, b = sorted((self.r.choice([0, 1, 2, 5]), self.r.choice([0, 1, 3, 255])))
+                p += [self.neg().strip(), "--rt-segsleft", "%d:%d" % (a, b) if a != b else
+                      str(a)]
+            if self.chance(0.3):
+                p += [self.neg().strip(), "--rt-len", str(self.r.choice([8, 24, 40, 2]))]
+            if "--rt-type" in p and p[p.index("--rt-type") + 1] == "0" and \
+                    p[p.index("--rt-type") - 1] != "!" and self.chance(0.4):
+                p += ["--rt-0-res"]
+            return [x for x in p if x]
+        if k == "frag":
+            p = ["-m", "frag"]
+            if self.chance(0.5):
+                a = self.r.choice([0, 1, 7, 100, 5000])
+                b = self.r.choice([a, a + 10, 4294967295])
+                p += [self.neg().strip(), "--fragid", "%d:%d" % (a, b) if b != a else str(a)]
+            p += self.r.choice([[], ["--fragfirst"], ["--fragmore"], ["--fraglast"],
+                                ["--fragres"], ["--fragfirst", "--fragmore"]])
+            return [x for x in p if x]
+        if k in ("hbh", "dst"):
+            p = ["-m", k]
+            if self.chance(0.5):
+                p += [self.neg().strip(), "--%s-len" % k, str(self.r.choice([8, 16, 24, 0]))]
+            if self.chance(0.4):
+                p += ["--%s-opts" % k, self.r.choice(["1:4", "1", "0", "1:12", "0,1:2",
+                                                      "30:2", "1:4,0", "5:2"])]
+            return [x for x in p if x]
+        hs = ["hop", "dst", "route", "frag", "auth", "esp", "none", "prot", "hop-by-hop",
+              "ipv6-frag"]
+        p = ["-m", "ipv6header"]
+        soft = self.chance(0.5)
+        names = ",".join(self.r.sample(hs, self.r.randint(1, 3)))
+        p += [self.neg().strip() if soft or self.chance(0.5) else "", "--header", names]
+        if soft:
+            p += ["--soft"]
+        return [x for x in p if x]
+
+    def rule(self, chain, builtin, user_chains, later):
+        p = ["-A", chain]
+        mine = R6 if self.role == "router" else S6
+        others = C6 + (S6 if self.role == "router" else R6)
+        near_s = {"INPUT": others, "OUTPUT": mine}.get(builtin, C6 + S6)
+        near_d = {"INPUT": mine, "OUTPUT": others}.get(builtin, S6 + C6 + UNOWNED6)
+        if self.chance(0.3):
+            p += [self.neg(0.2) + "-s", self.addr6(near_s)]
+        if self.chance(0.3):
+            p += [self.neg(0.2) + "-d", self.addr6(near_d)]
+        if builtin != "OUTPUT" and self.chance(0.25):
+            p += [self.neg() + "-i", self.r.choice(self.ifaces)]
+        if builtin != "INPUT" and self.chance(0.25):
+            p += [self.neg() + "-o", self.r.choice(self.ifaces)]
+        proto = None
+        if self.chance(0.6):
+            k = self.r.random()
+            proto = (self.r.choice(PROTOS6) if k < 0.7 else "all" if k < 0.8 else
+                     self.r.choice(OTHER_RULE_PROTOS6))
+            inv = proto != "all" and self.chance(0.2)
+            p += [("! " if inv else "") + "-p", proto]
+            if inv:
+                proto = None
+        if proto in ("tcp", "6") and self.chance(0.7):
+            ext = self.tcp()
+            if ext:
+                p += ["-m", "tcp"] + ext
+        elif proto in ("udp", "17") and self.chance(0.7):
+            ext = self.udp()
+            if ext:
+                p += ["-m", "udp"] + ext
+        elif proto in ("ipv6-icmp", "icmpv6", "58") and self.chance(0.7):
+            p += ["-m", "icmp6", self.neg() + "--icmpv6-type", self.r.choice(ICMP6_TYPES)]
+        if self.chance(0.35):
+            p += self.ext_match()
+        bare = len(p) == 2 and self.chance(0.8)
+        if self.chance(0.1):
+            p += ["-m", "comment", "--comment", '"%s rule %d"' % (self.role, self.r.randint(0, 99))]
+        if bare:
+            return " ".join(p)
+        k = self.r.random()
+        if later and k < 0.3:
+            p += ["-g" if self.chance(0.3) else "-j", self.r.choice(later)]
+        elif k < 0.5:
+            p += ["-j", "ACCEPT"]
+        elif k < 0.62:
+            p += ["-j", "DROP"]
+        elif k < (0.8 if builtin else 0.88):
+            p += ["-j", "RETURN"]
+        return " ".join(p)
+
+    def addr6(self, near):
+        if near and self.chance(0.5):
+            return self.r.choice(near) + self.r.choice(["", "", "/128", "/64", "/127", "/126",
+                                                        "/ffff::ffff"])
+        if self.chance(0.5):
+            return self.r.choice(self.hosts) + ("/128" if self.chance(0.3) else "")
+        return self.r.choice(self.nets)
+
+
+# Extension header chains the client sends (before the upper layer); fragments come separately.
+EXT_CHAINS = ["", "", "", "", "hbh", "dst", "hbh,dst", "rt:0:0:1", "rt:0:1:1", "rt:2:1:1",
+              "rt:2:0:1", "rt:4:1:0", "hbhopt:1e02abcd010200001e02abcd0000,rt:0:2:2",
+              "dst,rt:2:1:1,dst:16", "hbhopt:05020000",
+              "dstopt:1e02abcd", "dstopt:00010400000000", "ah", "hbh,ah", "dst:24",
+              "rt:0:0:1,rt:2:1:1", "hbh,dst,dst,dst,dst,dst,dst"]
+ICMP6_SEND = [(128, 0), (128, 0), (128, 0), (129, 0), (1, 4), (1, 3), (1, 0), (3, 0), (4, 1),
+              (2, 0), (200, 5), (128, 7), (135, 0), (4, 0)]
+
+
+class TrafficGen6(TrafficGen):
+    def l4(self, frag_ok):
+        f = []
+        k = self.r.random()
+        if k < 0.35:
+            f += ["proto=tcp", "sport=%d" % self.r.choice(self.crafted_ports),
+                  "dport=%d" % self.r.choice(self.crafted_ports + [22, 80, 80]),
+                  "flags=%s" % self.r.choice(TCP_FLAGS), "seq=%d" % self.r.randint(0, 2**32 - 1)]
+            if self.chance(0.5):
+                f.append("ack=%d" % self.r.randint(0, 2**32 - 1))
+            opts = self.r.choice(TCP_OPTS)
+            if opts:
+                f.append("tcpopts=" + opts)
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 1, 8, 12, 13, 14, 19]))
+        elif k < 0.6:
+            f += ["proto=udp", "sport=%d" % self.r.choice(self.crafted_ports),
+                  "dport=%d" % self.r.choice(self.crafted_ports + [53, 53])]
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 2, 4, 7]))
+        elif k < 0.85:
+            t, c = self.r.choice(ICMP6_SEND)
+            f += ["proto=icmp6", "type=%d" % t, "code=%d" % c, "seq=%d" % self.r.randint(0, 99)]
+            if self.chance(0.07):
+                f.append("trunc=%d" % self.r.choice([0, 1, 2, 3, 7]))
+        else:
+            f += ["proto=%d" % self.r.choice([47, 132, 253, 136, 50, 59])]
+        f.append("payload=%d" % self.r.choice([0, 0, 4, 16, 33, 100, 300]))
+        if self.chance(0.1):
+            f.append("tos=%d" % self.r.choice([0x10, 0x02, 0xb8]))
+        if self.chance(0.1):
+            f.append("flow=%d" % self.r.randint(1, 0xfffff))
+        if self.chance(0.05):
+            f.append("ttl=%d" % self.r.choice([2, 63, 255]))
+        if self.chance(0.03):
+            f.append("badl4csum=1")
+        return f
+
+    def ext(self, frag_ok):
+        e = self.r.choice(EXT_CHAINS)
+        if frag_ok and self.chance(0.25):
+            # lone fragments: atomic, first, or non-first (unique ids: never reassembled)
+            k = self.r.random()
+            off, m = (0, 0) if k < 0.3 else (0, 1) if k < 0.55 else (
+                self.r.choice([1, 2, 100, 185]), self.r.randint(0, 1))
+            fr = "frag:%d:%d:%d" % (off, m, self.next_id())
+            e = ",".join(x for x in (self.r.choice(["", "", "hbh", "dst"]), fr,
+                                     self.r.choice(["", "", "dst", "rt:0:0:1"])) if x)
+        return ["ext=" + e] if e else []
+
+    def client_pkt(self, dst, frag_ok, mcast=False):
+        f = ["via=packet", "dev=" + self.ifs["c"],
+             "dmac=" + ("33:33:00:00:00:01" if mcast else MAC["rc"]),
+             "src=" + self.r.choice(C6), "dst=" + dst]
+        f += self.l4(frag_ok) + self.ext(frag_ok)
+        k = self.r.random()
+        if k < 0.03:
+            f.append("pad=%d" % self.r.choice([1, 6, 20]))
+        elif k < 0.05:
+            # payload cut inside the headers (a hop-by-hop one: ip6_rcv_core drops it)
+            f.append("cut=%d" % self.r.choice([0, 1, 3, 6, 9, 12]))
+        elif k < 0.055:
+            f.append("plen=%d" % self.r.choice([2000]))
+        return "ip6 " + " ".join(f)
+
+    def local_pkts(self, src_choices, dst, to_client):
+        base = ["via=hdrincl", "src=" + self.r.choice(src_choices), "dst=" + dst]
+        f = base + self.l4(False) + self.ext(to_client)
+        return ["ip6 " + " ".join(x for x in f if not x.startswith("ttl=") or True)]
+
+    def connection(self):
+        self.real_port += 1
+        kind = self.r.choice(["tcp", "tcp", "udp"])
+        pairs = [("client", C6, S6), ("client", C6, S6), ("client", C6, R6[:1]),
+                 ("router", R6[1:2], S6[:2]), ("router", R6[:1], C6),
+                 ("server", S6[:2], C6), ("server", S6[:1], R6[1:2])]
+        role, srcs, dsts = self.r.choice(pairs)
+        src, dst = self.r.choice(srcs), self.r.choice(dsts)
+        if kind == "tcp":
+            return role, "tcp_connect src=%s sport=%d dst=%s dport=%d data=%d" % (
+                src, self.real_port, dst, self.r.choice(TCP_OPEN * 3 + [443]),
+                self.r.choice([0, 0, 10, 200]))
+        return role, "udp_request src=%s sport=%d dst=%s dport=%d len=%d" % (
+            src, self.real_port, dst, self.r.choice(UDP_ECHO * 3 + [5353]),
+            self.r.choice([0, 8, 100]))
+
+    def traffic(self, scale):
+        acts = []
+        noroute = 0
+        for _ in range(self.r.randint(180, 240) * scale):
+            k = self.r.random()
+            if k < 0.3:
+                acts.append(("client", self.client_pkt(self.r.choice(S6), True)))
+            elif k < 0.45:
+                dst = self.r.choice(R6 * 3 + ["ff02::1"])
+                acts.append(("client", self.client_pkt(dst, True, dst == "ff02::1")))
+            elif k < 0.56:
+                acts.append(("client", self.client_pkt(self.r.choice(UNOWNED6), True)))
+            elif k < 0.57 and noroute < 2:
+                noroute += 1
+                acts.append(("client", self.client_pkt(NOROUTE6, False)))
+            elif k < 0.72:
+                d = self.r.random()
+                if d < 0.5:
+                    lines = self.local_pkts(R6[1:2], self.r.choice(S6), False)
+                elif d < 0.8:
+                    lines = self.local_pkts(R6[:1], self.r.choice(C6), True)
+                elif d < 0.9:
+                    lines = self.local_pkts(R6, self.r.choice(R6), False)
+                else:
+                    lines = self.local_pkts(["::1"], "::1", False)
+                acts += [("router", x) for x in lines]
+            elif k < 0.86:
+                d = self.r.random()
+                if d < 0.65:
+                    lines = self.local_pkts(S6[:2], self.r.choice(C6), True)
+                elif d < 0.9:
+                    lines = self.local_pkts(S6[:1], self.r.choice(R6[1:2]), False)
+                else:
+                    lines = self.local_pkts(S6, self.r.choice(S6), False)
+                acts += [("server", x) for x in lines]
+            elif k < 0.93:
+                acts.append(self.connection())
+            else:
+                acts.append(("client", self.client_pkt(self.r.choice(S6), False)))
+        out, cur = [], None
+        for role, line in acts:
+            if role != cur:
+                out.append("ns " + role)
+                cur = role
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+
 def case(a):
     os.makedirs(a.out, exist_ok=True)
+    v6 = a.family == 6
+    rg, tg = (RuleGen6, TrafficGen6) if v6 else (RuleGen, TrafficGen)
+    tag = "6" if v6 else ""
     # One stream per product, so changing how one is drawn does not reshuffle the others.
-    rr = random.Random("router-%d" % a.seed)
-    rs = random.Random("server-%d" % a.seed)
-    rt = random.Random("traffic-%d" % a.seed)
+    rr = random.Random("router%s-%d" % (tag, a.seed))
+    rs = random.Random("server%s-%d" % (tag, a.seed))
+    rt = random.Random("traffic%s-%d" % (tag, a.seed))
     with open(os.path.join(a.out, "router.rules"), "w") as f:
-        f.write(RuleGen(rr, a.prefix, "router").ruleset(a.scale))
+        f.write(rg(rr, a.prefix, "router").ruleset(a.scale))
     with open(os.path.join(a.out, "server.rules"), "w") as f:
-        f.write(RuleGen(rs, a.prefix, "server").ruleset(a.scale))
+        f.write(rg(rs, a.prefix, "server").ruleset(a.scale))
     with open(os.path.join(a.out, "traffic"), "w") as f:
-        f.write(TrafficGen(rt, a.prefix).traffic(a.scale))
+        f.write(tg(rt, a.prefix).traffic(a.scale))
 
 
 def main():
@@ -547,11 +871,13 @@ def main():
     t.add_argument("--client", required=True)
     t.add_argument("--router", required=True)
     t.add_argument("--server", required=True)
+    t.add_argument("--family", type=int, choices=(4, 6), default=4)
     c = sub.add_parser("case")
     c.add_argument("--seed", type=int, required=True)
     c.add_argument("--prefix", required=True)
     c.add_argument("--out", required=True)
     c.add_argument("--scale", type=int, default=1)
+    c.add_argument("--family", type=int, choices=(4, 6), default=4)
     a = ap.parse_args()
     if len(a.prefix) > 8:
         sys.exit("gen.py: prefix too long for interface names")

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Listeners of the differential test, one process per namespace.
 
-    listen.py --tcp 22,80 --udp 53 --ready FILE
+    listen.py --tcp 22,80 --udp 53 [--family 6] --ready FILE
 
 TCP ports are listened on and never accepted: the kernel completes handshakes by itself and a
 connection the client aborts with an RST leaves nothing behind that could send later (the backlog
@@ -25,17 +25,19 @@ def main():
     ap.add_argument("--tcp", type=ports, default=[])
     ap.add_argument("--udp", type=ports, default=[])
     ap.add_argument("--ready", required=True)
+    ap.add_argument("--family", type=int, choices=(4, 6), default=4)
     a = ap.parse_args()
+    fam, any_addr = ((socket.AF_INET6, "::") if a.family == 6 else (socket.AF_INET, "0.0.0.0"))
     keep, udp = [], []
     for p in a.tcp:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(fam, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("0.0.0.0", p))
+        s.bind((any_addr, p))
         s.listen(1024)
         keep.append(s)
     for p in a.udp:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("0.0.0.0", p))
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.bind((any_addr, p))
         udp.append(s)
     open(a.ready, "w").close()
     while True:

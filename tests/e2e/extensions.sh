@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# iptables' own extension vectors (../shared/iptables-tests/extensions, IPv4: iptables.t,
-# libipt_*.t, libxt_*.t), run as iptables-test.py runs them: for each test line and each chain,
-# `iptables -A CHAIN [-t TABLE] RULE`, `iptables-save -t TABLE`, look for "-A CHAIN SAVED", then
+# iptables' own extension vectors (../shared/iptables-tests/extensions: iptables.t, libipt_*.t,
+# libxt_*.t with iptables; libip6t_*.t with ip6tables), run as iptables-test.py runs them: for
+# each test line and each chain, `iptables -A CHAIN [-t TABLE] RULE`, `iptables-save -t TABLE`, look for "-A CHAIN SAVED", then
 # `iptables -D` the rule. Done once against the kernel (iptables-legacy in a scratch namespace, the
 # reference) and once against bpfilter (the shim and bpfilterd in another namespace), both at the
 # same time, each side in one helper process that runs the whole list (tests/e2e/ext/tvec.py).
@@ -16,7 +16,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/bf.sh"
 bf_init extensions
-bf_require_cmd python3
+bf_require_cmd python3 ip6tables-legacy ip6tables-legacy-save
 bf_require_built
 
 tdir=${BF_EXT_DIR:-$BF_TOP/../shared/iptables-tests/extensions}
@@ -31,7 +31,7 @@ if [ -n "${BF_EXT_FILES:-}" ]; then
 		files+=("$tdir/$f")
 	done
 else
-	for f in "$tdir"/iptables.t "$tdir"/libipt_*.t "$tdir"/libxt_*.t; do
+	for f in "$tdir"/iptables.t "$tdir"/libipt_*.t "$tdir"/libxt_*.t "$tdir"/libip6t_*.t; do
 		[ -f "$f" ] && files+=("$f")
 	done
 fi
@@ -74,14 +74,16 @@ fi
 
 # Everything on the bpfilter side must have gone to bpfilterd: the kernel's own x_tables in that
 # namespace were never asked for a table (a call that slipped past the shim would create one).
-if [ -z "$(bf_nsexec b cat /proc/net/ip_tables_names)" ]; then
+ktables=$(bf_nsexec b cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null)
+if [ -z "$ktables" ]; then
 	bf_pass "no kernel x_tables table was created in the bpfilter namespace"
 else
-	bf_fail "kernel tables exist in the bpfilter namespace: $(bf_nsexec b cat /proc/net/ip_tables_names | tr '\n' ' ')"
+	bf_fail "kernel tables exist in the bpfilter namespace: $(echo "$ktables" | tr '\n' ' ')"
 fi
 
 # The daemon must have survived every refusal.
-if kill -0 "${BF_DAEMON_PID[b]}" 2>/dev/null && bf_ipt_save b >/dev/null 2>&1; then
+if kill -0 "${BF_DAEMON_PID[b]}" 2>/dev/null && bf_ipt_save b >/dev/null 2>&1 &&
+	bf_ip6t_save b >/dev/null 2>&1; then
 	bf_pass "bpfilterd still serves after the run"
 else
 	bf_fail "bpfilterd no longer serves after the run"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * pktsend: send IPv4 traffic described by a script, inside network namespaces.
+ * pktsend: send IPv4 and IPv6 traffic described by a script, inside network namespaces.
  *
  * Used by the differential test (tests/diff/run): the same script is played in two identical
  * topologies, one filtered by the kernel and one by bpfilter. Every packet is built byte by byte
@@ -16,7 +16,14 @@
  *	ns ROLE                     enter the namespace given by --ns ROLE=NAME (required before
  *	                            anything is sent: pktsend never sends from its own namespace)
  *	ip via=hdrincl|packet ...   one packet, fields below
- *	tcp_connect src= sport= dst= dport= [data=N] [timeout=MS]
+ *	ip6 via=hdrincl|packet ...  one IPv6 packet, fields as for ip where they apply (ttl: the
+ *	                            hop limit, tos: the traffic class, proto icmp6), and flow=N,
+ *	                            ext=HDR,... (extension headers in order: hbh[:LEN], dst[:LEN]
+ *	                            PadN-filled, default 8 bytes; hbhopt:HEX, dstopt:HEX options
+ *	                            Pad1-padded; rt:TYPE:SL:NADDR; frag:OFF8:M:ID; ah),
+ *	                            cut=N (payload and its length end after N bytes),
+ *	                            plen=N (the payload length field only)
+ *	tcp_connect src= sport= dst= dport= [data=N] [timeout=MS]  (IPv4 or IPv6)
  *	udp_request src= sport= dst= dport= [len=N] [timeout=MS]
  *	sleep MS
  * Packet fields: src= dst= proto=tcp|udp|icmp|N ttl= tos= id= df=0|1 mf=0|1 frag=OFF8
@@ -61,8 +68,9 @@ enum via {
 struct role {
 	char name[32];
 	char netns[256];
-	int rawfd; /* IPPROTO_RAW (IP_HDRINCL), created in the role's namespace */
-	int pktfd; /* AF_PACKET SOCK_DGRAM, protocol 0: sends, never receives */
+	int rawfd;  /* IPPROTO_RAW (IP_HDRINCL), created in the role's namespace */
+	int raw6fd; /* AF_INET6 IPPROTO_RAW: the header comes from the caller as well */
+	int pktfd;  /* AF_PACKET SOCK_DGRAM, protocol 0: sends, never receives */
 };
 
 struct ctx {
@@ -94,6 +102,15 @@ struct pkt {
 	int tcpopts_len;
 	int type, code;
 	int payload, trunc, badl4csum;
+	/* IPv6 */
+	bool v6;
+	struct in6_addr src6, dst6;
+	int flow, cut, plen;
+	uint8_t ext[512];
+	int ext_len;
+	uint8_t ext_nh[32]; /* next header value announcing each extension header */
+	int ext_off[32];    /* offset of each in ext[] */
+	int n_ext;
 };
 
 static void sleep_us(long us)
@@ -198,6 +215,8 @@ static int parse_proto(const char *s, int *out)
 		*out = IPPROTO_UDP;
 	else if (!strcmp(s, "icmp"))
 		*out = IPPROTO_ICMP;
+	else if (!strcmp(s, "icmp6"))
+		*out = IPPROTO_ICMPV6;
 	else
 		return parse_int(s, 0, 255, out);
 	return 0;
@@ -245,6 +264,88 @@ static void pkt_init(struct pkt *p)
 	p->win = 8192;
 	p->trunc = -1;
 	p->type = 8;
+	p->cut = -1;
+	p->plen = -1;
+}
+
+/* One extension header of ext=: appended to p->ext, its kind recorded. */
+static int ext_add(struct pkt *p, const char *tok)
+{
+	uint8_t *h = p->ext + p->ext_len;
+	int room = (int)sizeof(p->ext) - p->ext_len, len = 0, a, b, c;
+	uint8_t kind;
+
+	if (p->n_ext == (int)sizeof(p->ext_nh) || room < 64)
+		return -E2BIG;
+	memset(h, 0, 64);
+	if (!strncmp(tok, "hbh", 3) || !strncmp(tok, "dst", 3)) {
+		kind = tok[0] == 'h' ? 0 : 60;
+		if (!strncmp(tok + 3, "opt:", 4)) {
+			int ol;
+
+			if (parse_hex(tok + 7, h + 2, 62, &ol))
+				return -EINVAL;
+			len = (2 + ol + 7) / 8 * 8; /* the rest is Pad1 (zero) */
+		} else {
+			len = 8;
+			if (tok[3] == ':' && (parse_int(tok + 4, 8, 64, &len) || len % 8))
+				return -EINVAL;
+			else if (tok[3] && tok[3] != ':')
+				return -EINVAL;
+			h[2] = 1; /* PadN over the rest */
+			h[3] = (uint8_t)(len - 4);
+		}
+		h[1] = (uint8_t)(len / 8 - 1);
+	} else if (sscanf(tok, "rt:%d:%d:%d", &a, &b, &c) == 3) {
+		if (a < 0 || a > 255 || b < 0 || b > 255 || c < 0 || c > 3)
+			return -EINVAL;
+		kind = 43;
+		len = 8 + 16 * c;
+		h[1] = (uint8_t)(2 * c);
+		h[2] = (uint8_t)a;
+		h[3] = (uint8_t)b;
+		for (int i = 0; i < c; i++) {
+			h[8 + 16 * i] = 0xfd;
+			h[8 + 16 * i + 1] = 0x00;
+			h[8 + 16 * i + 15] = (uint8_t)(i + 1);
+		}
+	} else if (sscanf(tok, "frag:%d:%d:%d", &a, &b, &c) == 3) {
+		if (a < 0 || a > 8191 || b < 0 || b > 1 || c < 0)
+			return -EINVAL;
+		kind = 44;
+		len = 8;
+		put16(h + 2, (unsigned int)(a << 3 | b));
+		put32(h + 4, (uint32_t)c);
+	} else if (!strcmp(tok, "ah")) {
+		kind = 51;
+		len = 16;
+		h[1] = 2; /* (16 / 4) - 2 */
+		put32(h + 4, 0x100);
+		put32(h + 8, 1);
+	} else {
+		return -EINVAL;
+	}
+	p->ext_nh[p->n_ext] = kind;
+	p->ext_off[p->n_ext] = p->ext_len;
+	p->n_ext++;
+	p->ext_len += len;
+	return 0;
+}
+
+static int parse_ext(struct pkt *p, const char *v)
+{
+	char buf[512], *save = NULL, *t;
+	int r;
+
+	if (strlen(v) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, v);
+	for (t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		r = ext_add(p, t);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int pkt_field(struct pkt *p, const char *k, const char *v)
@@ -267,9 +368,23 @@ static int pkt_field(struct pkt *p, const char *k, const char *v)
 		r = parse_mac(v, p->dmac);
 		p->has_dmac = !r;
 	} else if (!strcmp(k, "src")) {
-		r = inet_pton(AF_INET, v, &p->src) == 1 ? 0 : -EINVAL;
+		if (p->v6)
+			r = inet_pton(AF_INET6, v, &p->src6) == 1 ? 0 : -EINVAL;
+		else
+			r = inet_pton(AF_INET, v, &p->src) == 1 ? 0 : -EINVAL;
 	} else if (!strcmp(k, "dst")) {
-		r = inet_pton(AF_INET, v, &p->dst) == 1 ? 0 : -EINVAL;
+		if (p->v6)
+			r = inet_pton(AF_INET6, v, &p->dst6) == 1 ? 0 : -EINVAL;
+		else
+			r = inet_pton(AF_INET, v, &p->dst) == 1 ? 0 : -EINVAL;
+	} else if (p->v6 && !strcmp(k, "flow")) {
+		r = parse_int(v, 0, 0xfffff, &p->flow);
+	} else if (p->v6 && !strcmp(k, "ext")) {
+		r = parse_ext(p, v);
+	} else if (p->v6 && !strcmp(k, "cut")) {
+		r = parse_int(v, 0, 65535, &p->cut);
+	} else if (p->v6 && !strcmp(k, "plen")) {
+		r = parse_int(v, 0, 65535, &p->plen);
 	} else if (!strcmp(k, "proto")) {
 		r = parse_proto(v, &p->proto);
 	} else if (!strcmp(k, "ttl")) {
@@ -328,15 +443,14 @@ static int pkt_field(struct pkt *p, const char *k, const char *v)
 	return r;
 }
 
-/* Build the IP packet (and, for AF_PACKET, the bytes after it) into buf. */
-static int pkt_build(const struct pkt *p, uint8_t *buf, size_t size, size_t *outlen)
+/* The transport header and payload into l4 (PKT_MAX bytes), checksum field zero; returns the
+ * length, *csum_off the checksum's offset (-1: none). */
+static size_t l4_build(const struct pkt *p, uint8_t *l4, int *csum_off_out)
 {
-	uint8_t l4[PKT_MAX];
-	size_t l4len = 0, hlen, optlen, total, i;
-	uint32_t sum;
+	size_t l4len = 0, i;
 	int csum_off = -1;
 
-	memset(l4, 0, sizeof(l4));
+	memset(l4, 0, PKT_MAX);
 	if (p->proto == IPPROTO_TCP) {
 		size_t ol = ((size_t)p->tcpopts_len + 3) & ~(size_t)3;
 		int doff = p->doff >= 0 ? p->doff : (int)(20 + ol) / 4;
@@ -356,7 +470,7 @@ static int pkt_build(const struct pkt *p, uint8_t *buf, size_t size, size_t *out
 		put16(l4 + 2, (unsigned int)p->dport);
 		l4len = 8;
 		csum_off = 6;
-	} else if (p->proto == IPPROTO_ICMP) {
+	} else if (p->proto == (p->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
 		l4[0] = (uint8_t)p->type;
 		l4[1] = (uint8_t)p->code;
 		put16(l4 + 4, (unsigned int)p->id);
@@ -369,6 +483,77 @@ static int pkt_build(const struct pkt *p, uint8_t *buf, size_t size, size_t *out
 	l4len += (size_t)p->payload;
 	if (p->proto == IPPROTO_UDP)
 		put16(l4 + 4, (unsigned int)l4len);
+	*csum_off_out = csum_off;
+	return l4len;
+}
+
+/* Build the IPv6 packet (extension headers, then the upper layer) into buf. */
+static int pkt_build6(const struct pkt *p, uint8_t *buf, size_t size, size_t *outlen)
+{
+	uint8_t l4[PKT_MAX];
+	size_t l4len, plen, total;
+	uint32_t sum;
+	uint8_t ph[40];
+	int csum_off, i;
+
+	l4len = l4_build(p, l4, &csum_off);
+	if (csum_off >= 0) {
+		/* RFC 8200 8.1: the pseudo-header has the final destination; a routing header's
+		 * addresses are not used here (checksums of routed test packets need not be
+		 * right for the filter, which never looks at them). */
+		memcpy(ph, &p->src6, 16);
+		memcpy(ph + 16, &p->dst6, 16);
+		put32(ph + 32, (uint32_t)l4len);
+		ph[36] = ph[37] = ph[38] = 0;
+		ph[39] = (uint8_t)p->proto;
+		sum = csum_fold(csum_add(csum_add(0, ph, sizeof(ph)), l4, l4len));
+		if (p->proto == IPPROTO_UDP && !sum)
+			sum = 0xffff;
+		put16(l4 + csum_off, p->badl4csum ? sum ^ 0x5a5a : sum);
+	}
+	if (p->trunc >= 0 && (size_t)p->trunc < l4len)
+		l4len = (size_t)p->trunc;
+	plen = (size_t)p->ext_len + l4len;
+	if (p->cut >= 0 && (size_t)p->cut < plen)
+		plen = (size_t)p->cut;
+	total = 40 + plen;
+	if (total + (size_t)p->pad > size)
+		return -EMSGSIZE;
+	memset(buf, 0, total + (size_t)p->pad);
+	put32(buf, (uint32_t)(6u << 28 | (uint32_t)p->tos << 20 | (uint32_t)p->flow));
+	put16(buf + 4, p->plen >= 0 ? (unsigned int)p->plen : (unsigned int)plen);
+	buf[6] = p->n_ext ? p->ext_nh[0] : (uint8_t)p->proto;
+	buf[7] = (uint8_t)p->ttl;
+	memcpy(buf + 8, &p->src6, 16);
+	memcpy(buf + 24, &p->dst6, 16);
+	{
+		uint8_t chain[PKT_MAX];
+
+		memcpy(chain, p->ext, (size_t)p->ext_len);
+		/* each header's next header field: the next one's kind, the last one the proto */
+		for (i = 0; i < p->n_ext; i++)
+			chain[p->ext_off[i]] =
+				i + 1 < p->n_ext ? p->ext_nh[i + 1] : (uint8_t)p->proto;
+		memcpy(chain + p->ext_len, l4, l4len);
+		memcpy(buf + 40, chain, plen);
+	}
+	for (i = 0; i < p->pad; i++)
+		buf[total + (size_t)i] = 0xee;
+	*outlen = total + (size_t)p->pad;
+	return 0;
+}
+
+/* Build the IP packet (and, for AF_PACKET, the bytes after it) into buf. */
+static int pkt_build(const struct pkt *p, uint8_t *buf, size_t size, size_t *outlen)
+{
+	uint8_t l4[PKT_MAX];
+	size_t l4len, hlen, optlen, total, i;
+	uint32_t sum;
+	int csum_off;
+
+	if (p->v6)
+		return pkt_build6(p, buf, size, outlen);
+	l4len = l4_build(p, l4, &csum_off);
 	if (csum_off >= 0) {
 		sum = 0;
 		if (p->proto != IPPROTO_ICMP) {
@@ -448,6 +633,11 @@ static int ctx_role_enter(struct ctx *c, const char *name)
 		if (r->rawfd < 0)
 			return -errno;
 	}
+	if (r->raw6fd < 0) {
+		r->raw6fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+		if (r->raw6fd < 0)
+			return -errno;
+	}
 	if (r->pktfd < 0) {
 		r->pktfd = socket(AF_PACKET, SOCK_DGRAM, 0);
 		if (r->pktfd < 0)
@@ -466,7 +656,7 @@ static void hexdump(const uint8_t *b, size_t n)
 	printf("\n");
 }
 
-static int do_ip(struct ctx *c, char **kv, int n)
+static int do_ip(struct ctx *c, char **kv, int n, bool v6)
 {
 	uint8_t buf[PKT_MAX];
 	struct pkt p;
@@ -475,6 +665,7 @@ static int do_ip(struct ctx *c, char **kv, int n)
 	int i, r;
 
 	pkt_init(&p);
+	p.v6 = v6;
 	for (i = 0; i < n; i++) {
 		char *eq = strchr(kv[i], '=');
 
@@ -490,8 +681,9 @@ static int do_ip(struct ctx *c, char **kv, int n)
 	}
 	/* The kernel rewrites tot_len, the checksum and ihl-derived lengths of IP_HDRINCL
 	 * packets: refuse what would silently not be sent as written. */
-	if (p.via == VIA_HDRINCL && (p.totlen >= 0 || p.badcsum || p.pad || p.ihl >= 0)) {
-		fprintf(stderr, "pktsend: totlen/badcsum/pad/ihl need via=packet\n");
+	if (p.via == VIA_HDRINCL &&
+	    (p.totlen >= 0 || p.badcsum || p.pad || p.ihl >= 0 || p.plen >= 0)) {
+		fprintf(stderr, "pktsend: totlen/badcsum/pad/ihl/plen need via=packet\n");
 		return -EINVAL;
 	}
 	if (p.via == VIA_PACKET && (!p.dev[0] || !p.has_dmac)) {
@@ -507,14 +699,18 @@ static int do_ip(struct ctx *c, char **kv, int n)
 	}
 	if (!c->cur)
 		return -EPERM;
-	if (p.via == VIA_HDRINCL) {
+	if (p.via == VIA_HDRINCL && v6) {
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = p.dst6};
+
+		w = sendto(c->cur->raw6fd, buf, len, 0, (struct sockaddr *)&sin6, sizeof(sin6));
+	} else if (p.via == VIA_HDRINCL) {
 		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = p.dst};
 
 		w = sendto(c->cur->rawfd, buf, len, 0, (struct sockaddr *)&sin, sizeof(sin));
 	} else {
 		struct sockaddr_ll sll = {
 			.sll_family = AF_PACKET,
-			.sll_protocol = htons(ETH_P_IP),
+			.sll_protocol = htons(v6 ? ETH_P_IPV6 : ETH_P_IP),
 			.sll_halen = 6,
 		};
 
@@ -534,9 +730,44 @@ static int do_ip(struct ctx *c, char **kv, int n)
 }
 
 struct conn_args {
+	int family;
 	struct in_addr src, dst;
+	struct in6_addr src6, dst6;
 	int sport, dport, len, timeout_ms;
 };
+
+/* An IPv4 or IPv6 address of a connection; both ends must be of one family. */
+static int conn_addr(struct conn_args *a, const char *v, struct in_addr *a4, struct in6_addr *a6)
+{
+	int fam = strchr(v, ':') ? AF_INET6 : AF_INET;
+
+	if (a->family && a->family != fam)
+		return -EINVAL;
+	a->family = fam;
+	return inet_pton(fam, v, fam == AF_INET6 ? (void *)a6 : (void *)a4) == 1 ? 0 : -EINVAL;
+}
+
+/* sockaddr of one end of a connection. */
+static socklen_t conn_sa(const struct conn_args *a, bool dst, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = dst ? a->dst6 : a->src6;
+		s6->sin6_port = htons((uint16_t)port);
+		return sizeof(*s6);
+	}
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr = dst ? a->dst : a->src;
+		s4->sin_port = htons((uint16_t)port);
+		return sizeof(*s4);
+	}
+}
 
 static int conn_parse(char **kv, int n, struct conn_args *a)
 {
@@ -551,9 +782,9 @@ static int conn_parse(char **kv, int n, struct conn_args *a)
 			return -EINVAL;
 		v++;
 		if (!strncmp(k, "src=", 4))
-			r = inet_pton(AF_INET, v, &a->src) == 1 ? 0 : -EINVAL;
+			r = conn_addr(a, v, &a->src, &a->src6);
 		else if (!strncmp(k, "dst=", 4))
-			r = inet_pton(AF_INET, v, &a->dst) == 1 ? 0 : -EINVAL;
+			r = conn_addr(a, v, &a->dst, &a->dst6);
 		else if (!strncmp(k, "sport=", 6))
 			r = parse_int(v, 1, 65535, &a->sport);
 		else if (!strncmp(k, "dport=", 6))
@@ -565,7 +796,7 @@ static int conn_parse(char **kv, int n, struct conn_args *a)
 		else
 			r = -EINVAL;
 	}
-	if (!r && (!a->sport || !a->dport))
+	if (!r && (!a->sport || !a->dport || !a->family))
 		r = -EINVAL;
 	return r;
 }
@@ -574,15 +805,15 @@ static int conn_parse(char **kv, int n, struct conn_args *a)
  * packets (an ephemeral port would be random). */
 static int bound_socket(int type, const struct conn_args *a)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr = a->src};
+	struct sockaddr_storage ss;
+	socklen_t sl = conn_sa(a, false, a->sport, &ss);
 	int one = 1, fd;
 
-	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	fd = socket(a->family, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	sin.sin_port = htons((uint16_t)a->sport);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	    bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		int e = errno;
 
 		close(fd);
@@ -598,7 +829,8 @@ static int bound_socket(int type, const struct conn_args *a)
  */
 static int do_tcp_connect(struct ctx *c, char **kv, int n)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_storage ss;
+	socklen_t ssl;
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 	struct conn_args a;
 	struct pollfd pfd;
@@ -620,9 +852,8 @@ static int do_tcp_connect(struct ctx *c, char **kv, int n)
 		return fd;
 	}
 	c->conns++;
-	sin.sin_addr = a.dst;
-	sin.sin_port = htons((uint16_t)a.dport);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+	ssl = conn_sa(&a, true, a.dport, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, ssl) < 0 && errno != EINPROGRESS)
 		goto out;
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
@@ -661,7 +892,8 @@ out:
  * answer still finds it (no port unreachable that would depend on timing). */
 static int do_udp_request(struct ctx *c, char **kv, int n)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_storage ss;
+	socklen_t ssl;
 	struct conn_args a;
 	struct pollfd pfd;
 	char data[1400];
@@ -685,10 +917,9 @@ static int do_udp_request(struct ctx *c, char **kv, int n)
 	}
 	c->keep[c->nkeep++] = fd;
 	c->conns++;
-	sin.sin_addr = a.dst;
-	sin.sin_port = htons((uint16_t)a.dport);
+	ssl = conn_sa(&a, true, a.dport, &ss);
 	memset(data, 'u', sizeof(data));
-	if (sendto(fd, data, (size_t)a.len, 0, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (sendto(fd, data, (size_t)a.len, 0, (struct sockaddr *)&ss, ssl) < 0) {
 		c->send_errors++;
 		return 0;
 	}
@@ -719,7 +950,9 @@ static int run_line(struct ctx *c, char *line)
 	if (!strcmp(tok[0], "ns") && n == 2)
 		return c->dump ? 0 : ctx_role_enter(c, tok[1]);
 	if (!strcmp(tok[0], "ip"))
-		return do_ip(c, tok + 1, n - 1);
+		return do_ip(c, tok + 1, n - 1, false);
+	if (!strcmp(tok[0], "ip6"))
+		return do_ip(c, tok + 1, n - 1, true);
 	if (!strcmp(tok[0], "tcp_connect"))
 		return do_tcp_connect(c, tok + 1, n - 1);
 	if (!strcmp(tok[0], "udp_request"))
@@ -768,6 +1001,7 @@ int main(int argc, char **argv)
 			memcpy(c.roles[c.nroles].name, optarg, (size_t)(eq - optarg));
 			strcpy(c.roles[c.nroles].netns, eq + 1);
 			c.roles[c.nroles].rawfd = -1;
+			c.roles[c.nroles].raw6fd = -1;
 			c.roles[c.nroles].pktfd = -1;
 			c.nroles++;
 			break;
@@ -829,6 +1063,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < c.nroles; i++) {
 		if (c.roles[i].rawfd >= 0)
 			close(c.roles[i].rawfd);
+		if (c.roles[i].raw6fd >= 0)
+			close(c.roles[i].raw6fd);
 		if (c.roles[i].pktfd >= 0)
 			close(c.roles[i].pktfd);
 	}

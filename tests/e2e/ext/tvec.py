@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Helper of tests/e2e/extensions.sh: iptables' extension vectors (*.t), run as iptables' own
 iptables-test.py runs them (-A CHAIN RULE, iptables-save, look for "-A CHAIN SAVED", delete).
+As there, libip6t_*.t files run with ip6tables, the others with iptables.
 
   tvec.py plan FILE...                       the test items, one JSON object a line
   tvec.py run PLAN OUT [--env K=V]... [--timeout S]
@@ -41,7 +42,8 @@ def plan(files):
                 if line[0] == "*":
                     table = line[1:].strip()
                     continue
-                base = {"file": os.path.basename(path), "line": lineno, "table": table or "filter"}
+                base = {"file": os.path.basename(path), "line": lineno, "table": table or "filter",
+                        "family": family(path)}
                 if line[0] in "@%":
                     yield dict(base, kind="cmd", cmd=line[1:].strip())
                     continue
@@ -57,6 +59,16 @@ def plan(files):
                     saved = item[0] if item[1] == "=" else item[1]
                     yield dict(base, kind="test", chain=chain, rule=item[0],
                                saved=chain + " " + saved, res=res, explicit_table=bool(table))
+
+
+def family(path):
+    """6 for the files iptables-test.py runs with ip6tables, else 4."""
+    name = os.path.basename(path)
+    return 6 if name.startswith("libip6t_") or name == "ip6tables.t" else 4
+
+
+def tool(fam, save=False):
+    return ("ip6tables-legacy" if fam == 6 else "iptables-legacy") + ("-save" if save else "")
 
 
 def strip_counters_arg(args):
@@ -101,32 +113,33 @@ class Runner:
         except subprocess.TimeoutExpired as e:
             return 124, "", "timeout after %ss: %s" % (self.timeout, e)
 
-    def save(self, table):
-        rc, out, err = self.call(["iptables-legacy-save", "-t", table])
+    def save(self, table, fam=4):
+        rc, out, err = self.call([tool(fam, True), "-t", table])
         return rc, out
 
     def test(self, it):
         table, chain = it["table"], it["chain"]
+        fam = it.get("family", 4)
+        ipt = tool(fam)
         try:
             args = shlex.split(it["rule"])
         except ValueError as e:
             return {"add": -1, "err": "unparsable rule: %s" % e}
         tflag = ["-t", table] if it["explicit_table"] else []
-        if table not in self.baseline:
-            self.baseline[table] = normalize(self.save(table)[1])
-        add_rc, _, add_err = self.call(["iptables-legacy", "-A", chain] + tflag + args)
-        save_rc, out = self.save(table)
+        if (fam, table) not in self.baseline:
+            self.baseline[(fam, table)] = normalize(self.save(table, fam)[1])
+        add_rc, _, add_err = self.call([ipt, "-A", chain] + tflag + args)
+        save_rc, out = self.save(table, fam)
         found = ("\n-A %s\n" % it["saved"]) in out
-        unchanged = normalize(out) == self.baseline[table]
+        unchanged = normalize(out) == self.baseline[(fam, table)]
         # The rules the add left in the table (for the extensions it used).
-        before = set(self.baseline[table].splitlines())
+        before = set(self.baseline[(fam, table)].splitlines())
         rules = [l for l in out.splitlines() if l.startswith("-A ") and l not in before]
         del_rc = None
         if add_rc == 0:
-            del_rc, _, _ = self.call(["iptables-legacy", "-D", chain] + tflag +
-                                     strip_counters_arg(args))
+            del_rc, _, _ = self.call([ipt, "-D", chain] + tflag + strip_counters_arg(args))
             if del_rc != 0:
-                self.call(["iptables-legacy", "-t", table, "-F", chain])
+                self.call([ipt, "-t", table, "-F", chain])
         return {"add": add_rc, "found": found, "del": del_rc, "unchanged": unchanged,
                 "save": save_rc, "rules": rules, "err": add_err.strip()[-300:]}
 
@@ -142,6 +155,9 @@ def run(plan_path, out_path, env, timeout):
                 cmd = it["cmd"]
                 if cmd.startswith("iptables "):
                     rc, _, _ = r.call(["iptables-legacy"] + shlex.split(cmd[len("iptables "):]))
+                elif cmd.startswith("ip6tables "):
+                    rc, _, _ = r.call(["ip6tables-legacy"] +
+                                      shlex.split(cmd[len("ip6tables "):]))
                 else:
                     rc, _, _ = r.call(cmd, shell=True)
                 r.baseline.clear()
@@ -192,11 +208,13 @@ def key(x):
 
 
 def compare(plan_path, kpath, bpath, exts_path):
-    have = set()
+    have = {4: set(), 6: set()}
     for l in open(exts_path):
         kind, name, _rev, fam = l.split()
-        if int(fam) in (0, 2):  # NFPROTO_UNSPEC, NFPROTO_IPV4
-            have.add((kind, "" if name == "(standard)" else name))
+        # NFPROTO_UNSPEC serves both; NFPROTO_IPV4 = 2, NFPROTO_IPV6 = 10
+        for f, nf in ((4, 2), (6, 10)):
+            if int(fam) in (0, nf):
+                have[f].add((kind, "" if name == "(standard)" else name))
     items = [json.loads(l) for l in open(plan_path)]
     kres = [json.loads(l) for l in open(kpath)]
     bres = [json.loads(l) for l in open(bpath)]
@@ -214,7 +232,7 @@ def compare(plan_path, kpath, bpath, exts_path):
                                 it["chain"])
         if "add" in k and (k["add"] == 0 and k.get("found")) != (it["res"] == "OK"):
             tdiff += 1
-        missing = extensions(it, [k, b]) - have
+        missing = extensions(it, [k, b]) - have[it.get("family", 4)]
         if not missing:
             if "add" in k and "add" in b and key(k) == key(b):
                 same += 1
