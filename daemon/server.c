@@ -686,9 +686,9 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 	if (req->op != BPFILTER_OP_GETSOCKOPT)
 		new_optlen = 0;
 
-	bfd_dbg("pid %d: %s level %d optname %d optlen %u payload %u -> %s%s, %u bytes",
-		peer->pid, bfd_op_name(req->op), req->level, req->optname, req->optlen,
-		req->payload_len, r ? strerror(-r) : "ok",
+	bfd_dbg("pid %d: %s level %d optname %d optlen %u payload %u -> %s%s, %u bytes", peer->pid,
+		bfd_op_name(req->op), req->level, req->optname, req->optlen, req->payload_len,
+		r ? strerror(-r) : "ok",
 		flags & BPFILTER_RESP_F_WRONG_NETNS ? " (other netns)" : "", outlen);
 
 	*rsp = (struct bpfilter_response){
