@@ -16,8 +16,10 @@ bf_init restart-crash
 bf_require_built
 rs_init
 
-NKILL=50
-[ "${BF_QUICK:-0}" = 1 ] && NKILL=15
+# Random kills on top of the kill at every named step: 15 in the default run (CI), 50 with --long.
+NKILL=15
+[ "${BF_LONG:-0}" = 1 ] && NKILL=50
+[ "${BF_QUICK:-0}" = 1 ] && NKILL=5
 
 tr_topo b || bf_die topology
 

@@ -352,7 +352,8 @@ static void icmp(struct env *v, bool dir_in, uint8_t type, uint8_t code, const v
 	l4[4] = 0x12; /* id */
 	l4[5] = 0x34;
 	l4[7] = 1; /* sequence */
-	memcpy(l4 + 8, quote, qlen);
+	if (qlen) /* quote may be NULL for no quote */
+		memcpy(l4 + 8, quote, qlen);
 	c = csum16(l4, 8 + qlen, 0);
 	l4[2] = (uint8_t)(c >> 8);
 	l4[3] = (uint8_t)c;

@@ -31,7 +31,8 @@ static void icmp6_pkt(struct mh_pkt *p, uint8_t nh0, const uint8_t *pre, uint32_
 {
 	uint8_t d[128] = {0};
 
-	memcpy(d, pre, prelen);
+	if (prelen) /* pre may be NULL */
+		memcpy(d, pre, prelen);
 	d[prelen] = type;
 	d[prelen + 1] = code;
 	d[prelen + 7] = 1;
