@@ -57,6 +57,8 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_conntrack2,
 	&bf_match_conntrack3,
 	&bf_match_state,
+	&bf_match_addrtype,
+	&bf_match_addrtype1,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

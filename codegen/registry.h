@@ -48,5 +48,7 @@ extern const struct bf_ext bf_match_conntrack1;
 extern const struct bf_ext bf_match_conntrack2;
 extern const struct bf_ext bf_match_conntrack3;
 extern const struct bf_ext bf_match_state;
+extern const struct bf_ext bf_match_addrtype;
+extern const struct bf_ext bf_match_addrtype1;
 
 #endif /* BF_REGISTRY_H */

@@ -41,6 +41,21 @@ struct iw_route {
 	bool seen;
 };
 
+/* One route of the local or main table, for addrtype's route-type tries: several routes can
+ * share a prefix; the one the kernel's lookup picks is reported (rtype_pick). */
+struct iw_rt {
+	uint8_t addr[16];
+	uint32_t table;
+	uint32_t prio;
+	uint32_t oif; /* first nexthop's device */
+	uint8_t family;
+	uint8_t plen;
+	uint8_t type;
+	uint8_t tos;
+	uint8_t flags; /* BFD_RTYPE_F_* */
+	bool seen;
+};
+
 struct bfd_ifwatch {
 	struct bfd_ifwatch_ops ops;
 	struct bf_log log;
@@ -52,6 +67,8 @@ struct bfd_ifwatch {
 	size_t n_links, cap_links;
 	struct iw_route *routes;
 	size_t n_routes, cap_routes;
+	struct iw_rt *rts;
+	size_t n_rts, cap_rts;
 };
 
 static uint64_t now_ns(void)
@@ -195,6 +212,7 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 	switch (type) {
 	case RTA_TABLE:
 	case RTA_OIF:
+	case RTA_PRIORITY:
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
 			return MNL_CB_OK;
 		break;
@@ -207,6 +225,135 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+static bool rt_same_prefix(const struct iw_rt *a, const struct iw_rt *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(a->addr, b->addr, 16);
+}
+
+/* The route of a prefix the kernel's lookup finds first. IPv4 (__inet_dev_addr_type on the
+ * local table, which shares its trie with main while no policy rule was ever added): aliases of
+ * a prefix are tried by TOS (a TOS route never matches the TOS-less lookup) then priority. IPv6
+ * (ip6_route_output through the default rules): the local table before main, then metric. */
+static const struct iw_rt *rtype_pick(const struct bfd_ifwatch *w, const struct iw_rt *p)
+{
+	const struct iw_rt *best = NULL;
+
+	for (size_t i = 0; i < w->n_rts; i++) {
+		const struct iw_rt *e = &w->rts[i];
+
+		if (!rt_same_prefix(e, p) || e->tos)
+			continue;
+		if (!best) {
+			best = e;
+			continue;
+		}
+		if (e->family == AF_INET6 && e->table != best->table) {
+			if (e->table == RT_TABLE_LOCAL)
+				best = e;
+			continue;
+		}
+		if (e->prio < best->prio || (e->prio == best->prio && e->table == RT_TABLE_LOCAL &&
+					     best->table != RT_TABLE_LOCAL))
+			best = e;
+	}
+	return best;
+}
+
+static void rtype_report(struct bfd_ifwatch *w, const struct iw_rt *p)
+{
+	const struct iw_rt *e = rtype_pick(w, p);
+	struct bfd_rtype v = {};
+
+	if (!w->ops.rtype_set)
+		return;
+	if (e) {
+		v.type = e->type;
+		v.flags = e->flags;
+		v.oif = e->oif;
+	}
+	w->ops.rtype_set(w->ops.ctx, p->family, p->addr, p->plen, e ? &v : NULL);
+}
+
+static void rt_remove(struct bfd_ifwatch *w, size_t i)
+{
+	struct iw_rt r = w->rts[i];
+
+	w->rts[i] = w->rts[--w->n_rts];
+	rtype_report(w, &r);
+}
+
+static int handle_rtype(struct bfd_ifwatch *w, const struct nlmsghdr *nlh,
+			const struct nlattr *const *tb)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	unsigned int alen = rtm->rtm_family == AF_INET ? 4 : 16;
+	struct iw_rt key = {};
+	int r;
+
+	if ((rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
+	    rtm->rtm_dst_len > alen * 8 || (rtm->rtm_flags & RTM_F_CLONED))
+		return 0;
+	key.table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (key.table != RT_TABLE_LOCAL && key.table != RT_TABLE_MAIN)
+		return 0;
+	key.family = rtm->rtm_family;
+	if (tb[RTA_DST]) {
+		if (mnl_attr_get_payload_len(tb[RTA_DST]) != alen)
+			return 0;
+		memcpy(key.addr, mnl_attr_get_payload(tb[RTA_DST]), alen);
+	}
+	key.plen = rtm->rtm_dst_len;
+	key.type = rtm->rtm_type;
+	key.tos = rtm->rtm_tos;
+	key.prio = tb[RTA_PRIORITY] ? mnl_attr_get_u32(tb[RTA_PRIORITY]) : 0;
+	key.oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	if (tb[RTA_GATEWAY] || tb[RTA_VIA])
+		key.flags |= BFD_RTYPE_F_GATEWAY;
+	if (tb[RTA_MULTIPATH] &&
+	    mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(struct rtnexthop)) {
+		const struct rtnexthop *nh = mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+
+		/* the first nexthop's device, as fib_info_nhc(fi, 0) */
+		key.oif = (uint32_t)nh->rtnh_ifindex;
+		if (nh->rtnh_len > sizeof(*nh))
+			key.flags |= BFD_RTYPE_F_GATEWAY;
+	}
+
+	for (size_t i = 0; i < w->n_rts; i++) {
+		struct iw_rt *e = &w->rts[i];
+
+		if (!rt_same_prefix(e, &key) || e->table != key.table || e->tos != key.tos ||
+		    e->prio != key.prio)
+			continue;
+		if (nlh->nlmsg_type == RTM_DELROUTE) {
+			if (e->type != key.type || e->oif != key.oif)
+				continue;
+			rt_remove(w, i);
+			return 0;
+		}
+		if (e->type == key.type && e->oif == key.oif) {
+			e->seen = true;
+			e->flags = key.flags;
+			rtype_report(w, e);
+			return 0;
+		}
+		if (nlh->nlmsg_flags & NLM_F_REPLACE) {
+			/* replaced without a notification for the old route */
+			rt_remove(w, i);
+			break;
+		}
+	}
+	if (nlh->nlmsg_type == RTM_DELROUTE)
+		return 0;
+	r = grow((void **)&w->rts, &w->cap_rts, w->n_rts, sizeof(*w->rts));
+	if (r)
+		return r;
+	key.seen = true;
+	w->rts[w->n_rts++] = key;
+	rtype_report(w, &key);
+	return 0;
+}
+
 static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -216,6 +363,10 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	bool had;
 	int r;
 
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	r = handle_rtype(w, nlh, tb);
+	if (r)
+		return r;
 	/* What ip_route_input/ip6_route_input deliver locally: IPv4 local and broadcast routes,
 	 * IPv6 local and anycast routes (IPv6 multicast is decided by the dispatcher). */
 	if (rtm->rtm_family == AF_INET) {
@@ -229,7 +380,6 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	} else {
 		return 0;
 	}
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != RT_TABLE_LOCAL)
 		return 0;
@@ -380,6 +530,8 @@ static int resync_routes(struct bfd_ifwatch *w)
 	w->resync_routes = false;
 	for (size_t i = 0; i < w->n_routes; i++)
 		w->routes[i].seen = false;
+	for (size_t i = 0; i < w->n_rts; i++)
+		w->rts[i].seen = false;
 	r = dump(w, RTM_GETROUTE, AF_INET);
 	if (!r)
 		r = dump(w, RTM_GETROUTE, AF_INET6);
@@ -388,6 +540,10 @@ static int resync_routes(struct bfd_ifwatch *w)
 	for (size_t i = w->n_routes; i-- > 0;) {
 		if (!w->routes[i].seen)
 			route_remove(w, i);
+	}
+	for (size_t i = w->n_rts; i-- > 0;) {
+		if (!w->rts[i].seen)
+			rt_remove(w, i);
 	}
 	return 0;
 }
@@ -470,6 +626,7 @@ void bfd_ifwatch_free(struct bfd_ifwatch *w)
 	free(w->buf);
 	free(w->links);
 	free(w->routes);
+	free(w->rts);
 	free(w);
 }
 
