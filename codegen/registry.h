@@ -50,5 +50,6 @@ extern const struct bf_ext bf_match_conntrack3;
 extern const struct bf_ext bf_match_state;
 extern const struct bf_ext bf_match_addrtype;
 extern const struct bf_ext bf_match_addrtype1;
+extern const struct bf_ext bf_match_eui64;
 
 #endif /* BF_REGISTRY_H */
