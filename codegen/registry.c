@@ -60,6 +60,7 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_addrtype,
 	&bf_match_addrtype1,
 	&bf_match_eui64,
+	&bf_match_owner,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

@@ -51,5 +51,6 @@ extern const struct bf_ext bf_match_state;
 extern const struct bf_ext bf_match_addrtype;
 extern const struct bf_ext bf_match_addrtype1;
 extern const struct bf_ext bf_match_eui64;
+extern const struct bf_ext bf_match_owner;
 
 #endif /* BF_REGISTRY_H */
