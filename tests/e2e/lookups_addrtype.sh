@@ -161,7 +161,8 @@ round()
 
 topo k || bf_die "topology k"
 topo b || bf_die "topology b"
-bf_daemon_start bh || bf_die "daemon"
+# shellcheck disable=SC2086 # BF_LOOKUPS_DAEMON_ARGS: lookups_addrtype_xdp.sh sets --xdp
+bf_daemon_start bh ${BF_LOOKUPS_DAEMON_ARGS:-} || bf_die "daemon"
 
 # refused by checkentry, as the kernel does
 bf_cmp kh bh ipt -A INPUT -m addrtype --dst-type LOCAL --limit-iface-out
