@@ -20,6 +20,9 @@
 
 #define BF_IFNAME_MAX 16384
 #define BF_LROUTE_MAX 65536
+/* addrtype's tries hold the main table too: a full Internet table has about a million IPv4
+ * prefixes (not preallocated: memory follows the routes). */
+#define BF_RTYPE_MAX (1u << 21)
 
 static int map_new(const struct bf_log *log, enum bpf_map_type type, const char *name, uint32_t ksz,
 		   uint32_t vsz, uint32_t max, uint32_t flags, int inner_fd)
@@ -134,10 +137,10 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     sizeof(struct bf_lroute_key6), sizeof(uint32_t), BF_LROUTE_MAX,
 		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->rtype_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_rtype",
-		     sizeof(struct bf_lroute_key4), sizeof(struct bf_rtype), BF_LROUTE_MAX,
+		     sizeof(struct bf_lroute_key4), sizeof(struct bf_rtype), BF_RTYPE_MAX,
 		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->rtype6_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_rtype6",
-		     sizeof(struct bf_lroute_key6), sizeof(struct bf_rtype), BF_LROUTE_MAX,
+		     sizeof(struct bf_lroute_key6), sizeof(struct bf_rtype), BF_RTYPE_MAX,
 		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->sync_inner_fd, &err, BPF_MAP_TYPE_ARRAY, "bf_sync_in",
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
