@@ -6,9 +6,9 @@
  * BPF_PROG_TEST_RUN on a real frame, after filling struct bf_pkt for every possible CPU.
  *
  * Packets are built as Ethernet + IPv4 or IPv6 frames; mh_fill() derives struct bf_pkt from the
- * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes the buffer
- * holds, even past the IP length, so that a truncated packet whose fields *would* match shows
- * that the emitted code checks the lengths itself.
+ * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes
+ * the buffer holds, even past the IP length, so that a truncated packet whose fields *would* match
+ * shows that the emitted code checks the lengths itself.
  */
 #ifndef BF_TEST_MATCH_HARNESS_H
 #define BF_TEST_MATCH_HARNESS_H
@@ -71,6 +71,9 @@ struct mh_rule {
 };
 void mh_rule_init(struct mh_rule *r);
 void mh_rule_add(struct mh_rule *r, const struct bf_ext *ext, const void *data, uint16_t len);
+
+/* Maps of other slots a match uses (0: none), e.g. the route-type tries of addrtype. */
+extern int mh_map_fds[BF_MAP_SLOT_MAX];
 
 /* Compile and load: with_ip emits the IP part (bf_emit_ipmatch) before the matches. On error
  * the verifier log goes to stderr. 0 or -errno. */
