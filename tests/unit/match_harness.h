@@ -6,9 +6,9 @@
  * BPF_PROG_TEST_RUN on a real frame, after filling struct bf_pkt for every possible CPU.
  *
  * Packets are built as Ethernet + IPv4 or IPv6 frames; mh_fill() derives struct bf_pkt from the
- * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes
- * the buffer holds, even past the IP length, so that a truncated packet whose fields *would* match
- * shows that the emitted code checks the lengths itself.
+ * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes the buffer
+ * holds, even past the IP length, so that a truncated packet whose fields *would* match shows
+ * that the emitted code checks the lengths itself.
  */
 #ifndef BF_TEST_MATCH_HARNESS_H
 #define BF_TEST_MATCH_HARNESS_H
