@@ -36,6 +36,9 @@ struct bf_runtime {
 	int rej_progs_fd; /* bf_rej_progs: PROG_ARRAY, slot 0 = the reject program */
 	int log_rb_fd;	  /* bf_log_rb: RINGBUF of struct bf_log_rec */
 	int log_drops_fd; /* bf_log_drops: PERCPU_ARRAY, records lost to a full ring buffer */
+	/* addrtype (codegen.h, struct bf_rtype): LPM tries of the local and main routing tables */
+	int rtype_fd;
+	int rtype6_fd;
 };
 
 /* Slots of the root prog arrays: one entry program per family's table. */

@@ -35,6 +35,27 @@ int bf_runtime_del_ifname(struct bf_runtime *rt, uint32_t ifindex);
 int bf_runtime_add_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen);
 int bf_runtime_del_lroute(struct bf_runtime *rt, int family, const void *addr, uint8_t plen);
 
+/*
+ * The route-type tries the addrtype match reads (codegen/match/addrtype.c): per family an LPM
+ * trie over the prefixes of the kernel's local and main routing tables, each with the route the
+ * kernel's lookup would pick for that prefix (ifwatch chooses it). Key: bf_lroute_key4/6.
+ */
+struct bf_rtype {
+	uint8_t type; /* RTN_*, as rtnetlink reports it */
+	uint8_t flags; /* BF_RTYPE_F_* */
+	uint8_t plen; /* the prefix length */
+	uint8_t pad;
+	uint32_t oif; /* the device of the route's first nexthop, 0 if none */
+};
+
+#define BF_RTYPE_F_GATEWAY (1u << 0) /* the route has a gateway (RTF_GATEWAY) */
+#define BF_MAP_RTYPE ((enum bf_map_slot)(BF_MAP_EXT0 + 8))
+#define BF_MAP_RTYPE6 ((enum bf_map_slot)(BF_MAP_EXT0 + 9))
+
+/* Set (v != NULL) or remove (v == NULL) the route of a prefix in the route-type trie. */
+int bf_runtime_set_rtype(struct bf_runtime *rt, int family, const void *addr, uint8_t plen,
+			 const struct bf_rtype *v);
+
 struct bf_gen_opts {
 	bool xdp_input; /* INPUT runs at XDP; TC ingress does FORWARD only */
 };

@@ -57,6 +57,10 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_conntrack2,
 	&bf_match_conntrack3,
 	&bf_match_state,
+	&bf_match_addrtype,
+	&bf_match_addrtype1,
+	&bf_match_eui64,
+	&bf_match_owner,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

@@ -48,5 +48,9 @@ extern const struct bf_ext bf_match_conntrack1;
 extern const struct bf_ext bf_match_conntrack2;
 extern const struct bf_ext bf_match_conntrack3;
 extern const struct bf_ext bf_match_state;
+extern const struct bf_ext bf_match_addrtype;
+extern const struct bf_ext bf_match_addrtype1;
+extern const struct bf_ext bf_match_eui64;
+extern const struct bf_ext bf_match_owner;
 
 #endif /* BF_REGISTRY_H */

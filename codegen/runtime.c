@@ -20,6 +20,9 @@
 
 #define BF_IFNAME_MAX 16384
 #define BF_LROUTE_MAX 65536
+/* addrtype's tries hold the main table too: a full Internet table has about a million IPv4
+ * prefixes (not preallocated: memory follows the routes). */
+#define BF_RTYPE_MAX (1u << 21)
 
 static int map_new(const struct bf_log *log, enum bpf_map_type type, const char *name, uint32_t ksz,
 		   uint32_t vsz, uint32_t max, uint32_t flags, int inner_fd)
@@ -54,6 +57,8 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->ifname_fd);
 	closefd(&rt->lroute_fd);
 	closefd(&rt->lroute6_fd);
+	closefd(&rt->rtype_fd);
+	closefd(&rt->rtype6_fd);
 	closefd(&rt->sync_fd);
 	closefd(&rt->sync_inner_fd);
 	closefd(&rt->ct_fd);
@@ -113,6 +118,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 	rt->ct_fd = -1;
 	rt->lroute6_fd = rt->active6_fd[0] = rt->active6_fd[1] = -1;
 	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
+	rt->rtype_fd = rt->rtype6_fd = -1;
 	rt->log = log;
 
 	map_new_into(log, &rt->ctx_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", sizeof(uint32_t),
@@ -129,6 +135,12 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->lroute6_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_lroute6",
 		     sizeof(struct bf_lroute_key6), sizeof(uint32_t), BF_LROUTE_MAX,
+		     BPF_F_NO_PREALLOC, -1);
+	map_new_into(log, &rt->rtype_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_rtype",
+		     sizeof(struct bf_lroute_key4), sizeof(struct bf_rtype), BF_RTYPE_MAX,
+		     BPF_F_NO_PREALLOC, -1);
+	map_new_into(log, &rt->rtype6_fd, &err, BPF_MAP_TYPE_LPM_TRIE, "bf_rtype6",
+		     sizeof(struct bf_lroute_key6), sizeof(struct bf_rtype), BF_RTYPE_MAX,
 		     BPF_F_NO_PREALLOC, -1);
 	map_new_into(log, &rt->sync_inner_fd, &err, BPF_MAP_TYPE_ARRAY, "bf_sync_in",
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
@@ -162,6 +174,10 @@ int bf_runtime_map_fd(const struct bf_runtime *rt, enum bf_map_slot slot)
 		return rt->log_rb_fd;
 	if (slot == BF_MAP_LOG_DROPS)
 		return rt->log_drops_fd;
+	if (slot == BF_MAP_RTYPE)
+		return rt->rtype_fd;
+	if (slot == BF_MAP_RTYPE6)
+		return rt->rtype6_fd;
 	switch (slot) {
 	case BF_MAP_CTX:
 		return rt->ctx_fd;
@@ -193,6 +209,8 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_REJECT_PROGS] = rt->rej_progs_fd;
 	map_fds[BF_MAP_LOG_RB] = rt->log_rb_fd;
 	map_fds[BF_MAP_LOG_DROPS] = rt->log_drops_fd;
+	map_fds[BF_MAP_RTYPE] = rt->rtype_fd;
+	map_fds[BF_MAP_RTYPE6] = rt->rtype6_fd;
 }
 
 int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name)
@@ -260,6 +278,27 @@ int bf_runtime_del_lroute(struct bf_runtime *rt, int family, const void *addr, u
 	return 0;
 }
 
+int bf_runtime_set_rtype(struct bf_runtime *rt, int family, const void *addr, uint8_t plen,
+			 const struct bf_rtype *v)
+{
+	struct bf_rtype val;
+	struct bf_lroute_key6 k;
+	int fd, r;
+
+	r = lroute_key(rt, family, addr, plen, &k, &fd);
+	if (r)
+		return r;
+	fd = family == AF_INET ? rt->rtype_fd : rt->rtype6_fd;
+	if (v) {
+		memcpy(&val, v, sizeof(val));
+		val.plen = plen;
+		v = &val;
+	}
+	if (v ? bpf_map_update_elem(fd, &k, v, BPF_ANY) : bpf_map_delete_elem(fd, &k))
+		return -errno;
+	return 0;
+}
+
 /*
  * Wait until no BPF program still runs with what the root slots held before.
  *
@@ -303,6 +342,8 @@ static const struct {
 	{"rej_progs", offsetof(struct bf_runtime, rej_progs_fd)},
 	{"log_rb", offsetof(struct bf_runtime, log_rb_fd)},
 	{"log_drops", offsetof(struct bf_runtime, log_drops_fd)},
+	{"rtype", offsetof(struct bf_runtime, rtype_fd)},
+	{"rtype6", offsetof(struct bf_runtime, rtype6_fd)},
 };
 
 static int *rt_field(struct bf_runtime *rt, size_t off)

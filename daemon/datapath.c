@@ -289,6 +289,24 @@ static void on_lroute_del(void *ctx, int family, const void *addr, uint8_t plen)
 			strerror(-r));
 }
 
+static void on_rtype_set(void *ctx, int family, const void *addr, uint8_t plen,
+			 const struct bfd_rtype *v)
+{
+	struct bfd_datapath *dp = ctx;
+	struct bf_rtype rv = {};
+	int r;
+
+	if (v) {
+		rv.type = v->type;
+		rv.flags = v->flags & BFD_RTYPE_F_GATEWAY ? BF_RTYPE_F_GATEWAY : 0;
+		rv.oif = v->oif;
+	}
+	r = bf_runtime_set_rtype(dp->rt, family, addr, plen, v ? &rv : NULL);
+	if (r && !(r == -ENOENT && !v))
+		bf_logf(&dp->log, BF_LOG_ERR, "route type of a prefix (/%u): %s", plen,
+			strerror(-r));
+}
+
 /* The store's view. */
 
 static int gen_dir(const struct bfd_datapath *dp, uint64_t id, char *buf, size_t len)
@@ -868,6 +886,7 @@ static int dp_watch(struct bfd_datapath *dp)
 		.link_del = on_link_del,
 		.lroute_add = on_lroute_add,
 		.lroute_del = on_lroute_del,
+		.rtype_set = on_rtype_set,
 	};
 
 	if (dp->started)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <search.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +42,28 @@ struct iw_route {
 	bool seen;
 };
 
+/* One route of the local or main table, for addrtype's route-type tries. */
+struct iw_rt {
+	uint32_t table;
+	uint32_t prio;
+	uint32_t oif; /* first nexthop's device */
+	uint8_t type;
+	uint8_t tos;
+	uint8_t flags; /* BFD_RTYPE_F_* */
+	bool seen;
+};
+
+/* The routes of one prefix: several can share it; the one the kernel's lookup picks is
+ * reported (rtype_pick). Prefixes live in a search tree (tsearch): the main table of a router
+ * can hold a million of them. */
+struct iw_pfx {
+	uint8_t addr[16]; /* network order; IPv4 uses the first 4 bytes */
+	uint8_t family;
+	uint8_t plen;
+	struct iw_rt *rts;
+	size_t n, cap;
+};
+
 struct bfd_ifwatch {
 	struct bfd_ifwatch_ops ops;
 	struct bf_log log;
@@ -52,6 +75,7 @@ struct bfd_ifwatch {
 	size_t n_links, cap_links;
 	struct iw_route *routes;
 	size_t n_routes, cap_routes;
+	void *pfx_root; /* tsearch tree of struct iw_pfx */
 };
 
 static uint64_t now_ns(void)
@@ -195,6 +219,7 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 	switch (type) {
 	case RTA_TABLE:
 	case RTA_OIF:
+	case RTA_PRIORITY:
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
 			return MNL_CB_OK;
 		break;
@@ -207,6 +232,217 @@ static int route_attr_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
+static int pfx_cmp(const void *a, const void *b)
+{
+	const struct iw_pfx *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->plen != y->plen)
+		return x->plen < y->plen ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static void pfx_free(void *p)
+{
+	struct iw_pfx *x = p;
+
+	free(x->rts);
+	free(x);
+}
+
+/* The prefix of key (family, plen, addr), created if asked; NULL if absent (or -ENOMEM). */
+static struct iw_pfx *pfx_get(struct bfd_ifwatch *w, const struct iw_pfx *key, bool create)
+{
+	struct iw_pfx *p, **node;
+
+	node = tfind(key, &w->pfx_root, pfx_cmp);
+	if (node || !create)
+		return node ? *node : NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->addr, key->addr, sizeof(p->addr));
+	p->family = key->family;
+	p->plen = key->plen;
+	node = tsearch(p, &w->pfx_root, pfx_cmp);
+	if (!node) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The route of a prefix the kernel's lookup finds first. IPv4 (__inet_dev_addr_type on the
+ * local table, which shares its trie with main while no policy rule was ever added): aliases of
+ * a prefix are tried by TOS (a TOS route never matches the TOS-less lookup) then priority. IPv6
+ * (ip6_route_output through the default rules): the local table before main, then metric. */
+static const struct iw_rt *rtype_pick(const struct iw_pfx *p)
+{
+	const struct iw_rt *best = NULL;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct iw_rt *e = &p->rts[i];
+
+		if (e->tos)
+			continue;
+		if (!best) {
+			best = e;
+			continue;
+		}
+		if (p->family == AF_INET6 && e->table != best->table) {
+			if (e->table == RT_TABLE_LOCAL)
+				best = e;
+			continue;
+		}
+		if (e->prio < best->prio || (e->prio == best->prio && e->table == RT_TABLE_LOCAL &&
+					     best->table != RT_TABLE_LOCAL))
+			best = e;
+	}
+	return best;
+}
+
+/* Report the prefix's route (or its absence), and forget the prefix once it has no route. */
+static void rtype_report(struct bfd_ifwatch *w, struct iw_pfx *p)
+{
+	const struct iw_rt *e = rtype_pick(p);
+	struct bfd_rtype v = {};
+
+	if (w->ops.rtype_set) {
+		if (e) {
+			v.type = e->type;
+			v.flags = e->flags;
+			v.oif = e->oif;
+		}
+		w->ops.rtype_set(w->ops.ctx, p->family, p->addr, p->plen, e ? &v : NULL);
+	}
+	if (!p->n) {
+		tdelete(p, &w->pfx_root, pfx_cmp);
+		pfx_free(p);
+	}
+}
+
+static void rt_remove(struct iw_pfx *p, size_t i)
+{
+	p->rts[i] = p->rts[--p->n];
+}
+
+static int handle_rtype(struct bfd_ifwatch *w, const struct nlmsghdr *nlh,
+			const struct nlattr *const *tb)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	unsigned int alen = rtm->rtm_family == AF_INET ? 4 : 16;
+	bool del = nlh->nlmsg_type == RTM_DELROUTE;
+	struct iw_pfx pkey = {}, *p;
+	struct iw_rt key = {};
+
+	if ((rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) ||
+	    rtm->rtm_dst_len > alen * 8 || (rtm->rtm_flags & RTM_F_CLONED))
+		return 0;
+	key.table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (key.table != RT_TABLE_LOCAL && key.table != RT_TABLE_MAIN)
+		return 0;
+	pkey.family = rtm->rtm_family;
+	if (tb[RTA_DST]) {
+		if (mnl_attr_get_payload_len(tb[RTA_DST]) != alen)
+			return 0;
+		memcpy(pkey.addr, mnl_attr_get_payload(tb[RTA_DST]), alen);
+	}
+	pkey.plen = rtm->rtm_dst_len;
+	key.type = rtm->rtm_type;
+	key.tos = rtm->rtm_tos;
+	key.prio = tb[RTA_PRIORITY] ? mnl_attr_get_u32(tb[RTA_PRIORITY]) : 0;
+	key.oif = tb[RTA_OIF] ? mnl_attr_get_u32(tb[RTA_OIF]) : 0;
+	if (tb[RTA_GATEWAY] || tb[RTA_VIA])
+		key.flags |= BFD_RTYPE_F_GATEWAY;
+	if (tb[RTA_MULTIPATH] &&
+	    mnl_attr_get_payload_len(tb[RTA_MULTIPATH]) >= sizeof(struct rtnexthop)) {
+		const struct rtnexthop *nh = mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+
+		/* the first nexthop's device, as fib_info_nhc(fi, 0) */
+		key.oif = (uint32_t)nh->rtnh_ifindex;
+		if (nh->rtnh_len > sizeof(*nh))
+			key.flags |= BFD_RTYPE_F_GATEWAY;
+	}
+
+	p = pfx_get(w, &pkey, !del);
+	if (!p)
+		return del ? 0 : -ENOMEM;
+	for (size_t i = 0; i < p->n; i++) {
+		struct iw_rt *e = &p->rts[i];
+
+		if (e->table != key.table || e->tos != key.tos || e->prio != key.prio)
+			continue;
+		if (del) {
+			if (e->type != key.type || e->oif != key.oif)
+				continue;
+			rt_remove(p, i);
+			rtype_report(w, p);
+			return 0;
+		}
+		if (e->type == key.type && e->oif == key.oif) {
+			e->seen = true;
+			e->flags = key.flags;
+			rtype_report(w, p);
+			return 0;
+		}
+		if (nlh->nlmsg_flags & NLM_F_REPLACE) {
+			/* replaced without a notification for the old route */
+			rt_remove(p, i);
+			break;
+		}
+	}
+	if (del)
+		return 0;
+	if (p->n == p->cap) {
+		/* most prefixes have one route: grow from 1, not grow()'s 16 */
+		size_t ncap = p->cap ? p->cap * 2 : 1;
+		struct iw_rt *v = reallocarray(p->rts, ncap, sizeof(*v));
+
+		if (!v) {
+			rtype_report(w, p);
+			return -ENOMEM;
+		}
+		p->rts = v;
+		p->cap = ncap;
+	}
+	key.seen = true;
+	p->rts[p->n++] = key;
+	rtype_report(w, p);
+	return 0;
+}
+
+/* Resync helpers: visit every prefix once. */
+struct pfx_walk {
+	struct iw_pfx **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void pfx_collect(const void *node, VISIT which, void *closure)
+{
+	struct pfx_walk *c = closure;
+
+	if (which != postorder && which != leaf)
+		return;
+	if (grow((void **)&c->v, &c->cap, c->n, sizeof(*c->v))) {
+		c->oom = true;
+		return;
+	}
+	c->v[c->n++] = *(struct iw_pfx *const *)node;
+}
+
+static int pfx_all(struct bfd_ifwatch *w, struct pfx_walk *c)
+{
+	memset(c, 0, sizeof(*c));
+	twalk_r(w->pfx_root, pfx_collect, c);
+	if (c->oom) {
+		free(c->v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -216,6 +452,10 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	bool had;
 	int r;
 
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	r = handle_rtype(w, nlh, tb);
+	if (r)
+		return r;
 	/* What ip_route_input/ip6_route_input deliver locally: IPv4 local and broadcast routes,
 	 * IPv6 local and anycast routes (IPv6 multicast is decided by the dispatcher). */
 	if (rtm->rtm_family == AF_INET) {
@@ -229,7 +469,6 @@ static int handle_route(struct bfd_ifwatch *w, const struct nlmsghdr *nlh)
 	} else {
 		return 0;
 	}
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != RT_TABLE_LOCAL)
 		return 0;
@@ -375,11 +614,20 @@ static int dump(struct bfd_ifwatch *w, uint16_t type, uint8_t family)
 
 static int resync_routes(struct bfd_ifwatch *w)
 {
+	struct pfx_walk all;
 	int r;
 
 	w->resync_routes = false;
 	for (size_t i = 0; i < w->n_routes; i++)
 		w->routes[i].seen = false;
+	r = pfx_all(w, &all);
+	if (r)
+		return r;
+	for (size_t i = 0; i < all.n; i++) {
+		for (size_t j = 0; j < all.v[i]->n; j++)
+			all.v[i]->rts[j].seen = false;
+	}
+	free(all.v);
 	r = dump(w, RTM_GETROUTE, AF_INET);
 	if (!r)
 		r = dump(w, RTM_GETROUTE, AF_INET6);
@@ -389,6 +637,21 @@ static int resync_routes(struct bfd_ifwatch *w)
 		if (!w->routes[i].seen)
 			route_remove(w, i);
 	}
+	r = pfx_all(w, &all);
+	if (r)
+		return r;
+	for (size_t i = 0; i < all.n; i++) {
+		struct iw_pfx *p = all.v[i];
+		size_t n = p->n;
+
+		for (size_t j = p->n; j-- > 0;) {
+			if (!p->rts[j].seen)
+				rt_remove(p, j);
+		}
+		if (p->n != n)
+			rtype_report(w, p);
+	}
+	free(all.v);
 	return 0;
 }
 
@@ -470,6 +733,7 @@ void bfd_ifwatch_free(struct bfd_ifwatch *w)
 	free(w->buf);
 	free(w->links);
 	free(w->routes);
+	tdestroy(w->pfx_root, pfx_free);
 	free(w);
 }
 

@@ -15,6 +15,14 @@
 
 struct bfd_ifwatch;
 
+/* The route of a prefix of the local or main table (addrtype). */
+struct bfd_rtype {
+	uint8_t type; /* RTN_* */
+	uint8_t flags; /* BFD_RTYPE_F_* */
+	uint32_t oif; /* the first nexthop's device, 0 if none */
+};
+#define BFD_RTYPE_F_GATEWAY (1u << 0)
+
 struct bfd_ifwatch_ops {
 	void *ctx;
 	/* A new interface. seen_ns: CLOCK_MONOTONIC when its notification (or dump) was read. */
@@ -26,6 +34,10 @@ struct bfd_ifwatch_ops {
 	 */
 	void (*lroute_add)(void *ctx, int family, const void *addr, uint8_t plen);
 	void (*lroute_del)(void *ctx, int family, const void *addr, uint8_t plen);
+	/* The route the kernel's lookup finds first for a prefix of the local or main table
+	 * changed (v), or the prefix has no route left (v == NULL). */
+	void (*rtype_set)(void *ctx, int family, const void *addr, uint8_t plen,
+			  const struct bfd_rtype *v);
 };
 
 /* Subscribe to link, address and route notifications, then dump links and local routes

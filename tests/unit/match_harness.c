@@ -354,6 +354,8 @@ static void emit_ret(struct bf_builder *b, int v)
 	bf_emit(b, BF_EXIT());
 }
 
+int mh_map_fds[BF_MAP_SLOT_MAX];
+
 int mh_load(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool with_ip, int *prog_fd,
 	    size_t *n_insns)
 {
@@ -402,7 +404,7 @@ int mh_load(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool wit
 	emit_ret(b, MH_NOCTX);
 
 	for (unsigned int i = 0; i < BF_MAP_SLOT_MAX; i++)
-		map_fds[i] = -1;
+		map_fds[i] = mh_map_fds[i] ? mh_map_fds[i] : -1;
 	map_fds[BF_MAP_CTX] = ctx_map();
 	if (map_fds[BF_MAP_CTX] < 0)
 		return map_fds[BF_MAP_CTX];

@@ -72,6 +72,9 @@ struct mh_rule {
 void mh_rule_init(struct mh_rule *r);
 void mh_rule_add(struct mh_rule *r, const struct bf_ext *ext, const void *data, uint16_t len);
 
+/* Maps of other slots a match uses (0: none), e.g. the route-type tries of addrtype. */
+extern int mh_map_fds[BF_MAP_SLOT_MAX];
+
 /* Compile and load: with_ip emits the IP part (bf_emit_ipmatch) before the matches. On error
  * the verifier log goes to stderr. 0 or -errno. */
 int mh_load(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool with_ip, int *prog_fd,
