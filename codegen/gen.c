@@ -254,7 +254,10 @@ static int compute_regions(struct cg *c)
 		c->region_at[i] = -1;
 		if (e->target.kind == BF_TGT_ERROR)
 			start[i] = 1;
-		if (e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO)
+		/* A jump or goto to the next entry is a plain continue (iptables encodes a rule
+		 * without a target that way): it must not cost a region, hence a tail call. */
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump != i + 1)
 			start[e->target.jump] = 1;
 		if (is_push_jump(e) && i + 1 < m->n_entries)
 			start[i + 1] = 1;
@@ -492,6 +495,11 @@ static int emit_target(struct cg *c, struct bf_builder *b, struct bf_emit_ctx *c
 		emit_tail_call_imm(b, (uint32_t)c->region_at[e->target.jump], l->fail);
 		break;
 	case BF_TGT_GOTO:
+		if (e->target.jump == i + 1) {
+			bf_comment(b, "goto the next entry: continue");
+			bf_emit_ja(b, ctx->cont);
+			break;
+		}
 		bf_comment(b, "goto entry %u", e->target.jump);
 		emit_tail_call_imm(b, (uint32_t)c->region_at[e->target.jump], l->fail);
 		break;

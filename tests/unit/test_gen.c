@@ -456,6 +456,40 @@ static void nested(struct env *v, unsigned int depth)
 		v->t.e[jumps[k]].target.jump = heads[k + 1];
 }
 
+START_TEST(counting_rules_cost_no_tail_call)
+{
+	struct env *v = env_new();
+	uint32_t first = 0, last = 0, pol;
+	int in;
+
+	/* iptables encodes a rule without a target as a jump to the next entry (and -g to the
+	 * next entry is the same continue). 60 of them in a row must stay one region: were each
+	 * a region, the packet would run out of its 33 tail calls and be dropped. */
+	bt_base(&v->t, IN);
+	for (int k = 0; k < 60; k++) {
+		uint32_t r = bt_rule(&v->t, k % 2 ? BF_TGT_GOTO : BF_TGT_JUMP, 0);
+
+		if (!k)
+			first = r;
+		last = r;
+	}
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	for (uint32_t r = first; r <= last; r++)
+		v->t.e[r].target.jump = r + 1;
+	load_activate(v);
+	ck_assert_uint_eq(v->log.n_warn, 0);
+	in = disp(v, BF_DISPATCH_TC_INGRESS, IN);
+	pkt(v, "10.0.0.1");
+	ck_assert_int_eq(run(v, in), TC_ACT_OK);
+	ck_assert_uint_eq(errors(v), 0);
+	assert_cnt(v, first, 1);
+	assert_cnt(v, last, 1);
+	assert_cnt(v, pol, 1);
+	env_free(v);
+}
+END_TEST
+
 START_TEST(tail_call_budget)
 {
 	struct env *v = env_new();
@@ -748,6 +782,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, jump_stack_overflow);
 	tcase_add_test(tc, long_chain_split);
 	tcase_add_test(tc, tail_call_budget);
+	tcase_add_test(tc, counting_rules_cost_no_tail_call);
 	tcase_add_test(tc, switch_keeps_counts);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, dispatcher_checks);
