@@ -206,7 +206,8 @@ TL_SHOWN="$BF_TMP/refusals.shown"
 tl_refusals()
 {
 	touch "$TL_SHOWN"
-	bf_daemon_log b | grep -i -E 'refus|unsupported|not supported|cannot' | sort -u |
+	bf_daemon_log b | grep -i -E 'refus|unsupported|not supported' |
+		grep -v 'cannot read its network namespace' | sort -u |
 		grep -v -x -F -f "$TL_SHOWN" | tee -a "$TL_SHOWN" | sed 's/^/    refusal: /'
 	return 0
 }
