@@ -29,6 +29,8 @@
 #	tl_dir SIDE                 print $T, SIDE's scratch tree
 #	tl_scratch SIDE PATH        copy PATH (file or directory) into $T/root and bind it over PATH
 #	tl_bind SIDE SRC DST        bind SRC over DST as well
+#	tl_overlay SIDE DIR         DIR made a scratch directory of links to the real one (to add
+#	                            entries the host lacks); prints the scratch directory
 #	tl_exec SIDE CMD...         run CMD in SIDE's mount namespace
 #	tl_serve SIDE SPEC...       probe.py serve in SIDE (background, waits until bound)
 #	tl_probe SIDE [--src A] SPEC...   probe.py probe from SIDEc
@@ -142,6 +144,23 @@ tl_scratch()
 	mkdir -p "$t/root$(dirname "$2")" || return 1
 	cp -a "$2" "$t/root$2" || return 1
 	tl_bind "$1" "$t/root$2" "$2"
+}
+
+# A directory the host lacks a path in (e.g. /etc/iptables, /usr/share/netfilter-persistent when
+# those packages are not installed): DIR becomes a scratch directory of links to the real
+# entries (bound at $T/realDIR), where the test adds its own; prints the scratch directory.
+tl_overlay()
+{
+	local s=$1 d=$2 t e
+	t=$(tl_dir "$s")
+	mkdir -p "$t/real$d" "$t/ov$d" || return 1
+	for e in "$d"/* "$d"/.[!.]*; do
+		[ -e "$e" ] || [ -L "$e" ] || continue
+		ln -s "$t/real$d/${e##*/}" "$t/ov$d/${e##*/}"
+	done
+	tl_bind "$s" "$d" "$t/real$d"
+	tl_bind "$s" "$t/ov$d" "$d"
+	echo "$t/ov$d"
 }
 
 tl_exec()
