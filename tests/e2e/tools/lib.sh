@@ -36,6 +36,7 @@
 #	tl_probe SIDE [--src A] SPEC...   probe.py probe from SIDEc
 #	tl_both LABEL FUNC ARGS...  run "FUNC k ARGS" and "FUNC b ARGS", compare stdout+status: pass
 #	                            or fail with the diff; the kernel's output is in $TL_OUT
+#	tl_cmp_rules [4|6]          compare the rulesets of k and b, counters left out
 #	tl_refusals                 print bpfilterd's refusal lines of side b (why a ruleset failed)
 
 TL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -217,6 +218,24 @@ tl_both()
 	bf_fail "$label"
 	tl_refusals
 	return 1
+}
+
+# The rulesets of both sides without any counter (iptables-save prints the chains' even without
+# -c): for comparisons after traffic whose amount depends on timing.
+tl_cmp_rules()
+{
+	local p=ipt label=iptables-save
+	if [ "${1:-4}" = 6 ]; then
+		p=ip6t
+		label=ip6tables-save
+	fi
+	"bf_k${p}_save" k | bf_save_filter | sed 's/\[[0-9]*:[0-9]*\]/[-]/' >"$BF_TMP/rules.k"
+	"bf_${p}_save" b | bf_save_filter | sed 's/\[[0-9]*:[0-9]*\]/[-]/' >"$BF_TMP/rules.b"
+	if bf_diff "$label (counters left out)" "$BF_TMP/rules.k" "$BF_TMP/rules.b"; then
+		bf_pass "$label: same rules (counters left out)"
+	else
+		bf_fail "$label: rules differ"
+	fi
 }
 
 # bpfilterd logs why it refuses a ruleset (an extension or option it cannot enforce): each

@@ -6,7 +6,7 @@
                           echo:PORT (TCP, accepts and echoes), udp:PORT (echoes datagrams).
                           IPv4 and, if the host has it, IPv6. Touches READY once bound.
   probe [--src ADDR] SPEC...   SPEC tcp,IP,PORT or udp,IP,PORT; one line per probe:
-                          "SPEC connected|reply|refused|timeout|E<errno name>". A TCP connect
+                          "SPEC connected|reply|refused|timeout|<errno name>". A TCP connect
                           gets 1 s (one SYN); an accepted one is aborted with RST. A UDP probe
                           sends one datagram on a connected socket and waits 1 s for the echo or
                           the ICMP error the kernel turns into an errno.
@@ -79,7 +79,7 @@ def outcome(exc):
         return "timeout"
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
-    return "E" + errno.errorcode.get(exc.errno, str(exc.errno))
+    return errno.errorcode.get(exc.errno, "errno%s" % exc.errno)
 
 
 def probe(src, specs):

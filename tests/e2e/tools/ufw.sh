@@ -129,13 +129,14 @@ reload_hold()
 }
 tl_both "ufw reload with an established TCP connection" reload_hold
 tl_both "ufw status verbose after reload" ufw_ status verbose
-bf_cmp k b ipt_save
-((six)) && bf_cmp k b ip6t_save
+# From here the amount of traffic (echoes during the reload) depends on timing: rules only.
+tl_cmp_rules 4
+((six)) && tl_cmp_rules 6
 
 tl_both "ufw disable" ufw_ disable
 tl_both "ufw status verbose when disabled" ufw_ status verbose
 tl_both "IPv4 probes when disabled" probes 4
 ((six)) && tl_both "IPv6 probes when disabled" probes 6
-bf_cmp k b ipt_save
-((six)) && bf_cmp k b ip6t_save
+tl_cmp_rules 4
+((six)) && tl_cmp_rules 6
 bf_done
