@@ -32,8 +32,7 @@ ferm_() { tl_exec "$1" ferm "${@:2}"; }
 probes()
 {
 	local ip=10.9.0.1
-	bf_nsexec "$1c" ip neigh flush dev c0
-	if bf_nsexec "$1c" ping -c 1 -W 1 "$ip" >/dev/null 2>&1; then echo "ping ok"; else echo "ping no reply"; fi
+	tl_ping "$1" "$ip"
 	tl_probe "$1" "tcp,$ip,22" "tcp,$ip,80" "tcp,$ip,443" "tcp,$ip,8005" "tcp,$ip,25" \
 		"tcp,$ip,113" "tcp,$ip,9100" "udp,$ip,53" "udp,$ip,161"
 	tl_probe "$1" --src 10.9.9.2 "tcp,$ip,9100" "udp,$ip,161" "tcp,$ip,25"

@@ -18,6 +18,9 @@
 #              fail2ban run the plain ones, netfilter-persistent's plugins too);
 #   /run       is a scratch directory (tool locks, sockets, pid files);
 #   and whatever the test adds with tl_scratch (config and state directories).
+# TL_SELFTEST=1 makes side b drive the kernel too (its wrappers and bf_ipt* alike): a run must
+# then pass whole, which shows that the test's comparisons are deterministic, whatever bpfilter
+# supports yet. Never set by tests/run.
 # Every wrapper appends its command line to $T/calls, so a test can show that the tool really
 # went through it. Nothing of this reaches the host: its /etc, /usr/sbin and firewall stay as
 # they are.
@@ -34,6 +37,8 @@
 #	tl_exec SIDE CMD...         run CMD in SIDE's mount namespace
 #	tl_serve SIDE SPEC...       probe.py serve in SIDE (background, waits until bound)
 #	tl_probe SIDE [--src A] SPEC...   probe.py probe from SIDEc
+#	tl_ping SIDE ADDR           ping from SIDEc after both ends forgot each other (ARP/NDP
+#	                            across the policy), then permanent neighbour entries
 #	tl_both LABEL FUNC ARGS...  run "FUNC k ARGS" and "FUNC b ARGS", compare stdout+status: pass
 #	                            or fail with the diff; the kernel's output is in $TL_OUT
 #	tl_cmp_rules [4|6]          compare the rulesets of k and b, counters left out
@@ -42,6 +47,11 @@
 TL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TL_PERSIST=${TL_PERSIST:-/usr/local/lib/bpfilter-tests/persistent}
 TL_N=0
+
+if [ "${TL_SELFTEST:-0}" = 1 ]; then
+	echo "TL_SELFTEST=1: side b is the kernel as well"
+	bf__shim() { bf__kern "$@"; }
+fi
 
 tl_require()
 {
@@ -85,7 +95,7 @@ tl_topo()
 tl__wrapper()
 {
 	local t=$1 side=$2 name=$3 real=$4 in
-	if [ "$side" = k ]; then
+	if [ "$side" = k ] || [ "${TL_SELFTEST:-0}" = 1 ]; then
 		cat >"$t/sbin/$name" <<-W
 			#!/bin/sh
 			echo "$name \$*" >>"$t/calls"
@@ -188,6 +198,28 @@ tl_serve()
 	done
 	echo "tl_serve: listeners of $s not ready" >&2
 	return 1
+}
+
+# Neighbour discovery (ARP, NDP) across the policy, then no more of it: both ends forget each
+# other (nud all), the client pings ADDR, and both ends then get permanent entries, so that no
+# later unicast probe (NUD, whose timing varies) moves an ICMPv6 counter. Prints the ping's
+# outcome.
+tl_ping()
+{
+	local s=$1 ip=$2 cmac smac a r="no reply"
+	bf_nsexec "${s}c" ip neigh flush dev c0 nud all
+	bf_nsexec "$s" ip neigh flush dev s0 nud all
+	bf_nsexec "${s}c" ping -c 1 -W 1 "$ip" >/dev/null 2>&1 && r=ok
+	echo "ping $ip $r"
+	cmac=$(bf_nsexec "${s}c" cat /sys/class/net/c0/address)
+	smac=$(bf_nsexec "$s" cat /sys/class/net/s0/address)
+	for a in 10.9.0.1 10.9.9.1 fd00:9::1 fd00:9:9::1; do
+		bf_nsexec "${s}c" ip neigh replace "$a" lladdr "$smac" dev c0 nud permanent 2>/dev/null
+	done
+	for a in 10.9.0.2 10.9.9.2 fd00:9::2 fd00:9:9::2; do
+		bf_nsexec "$s" ip neigh replace "$a" lladdr "$cmac" dev s0 nud permanent 2>/dev/null
+	done
+	return 0
 }
 
 tl_probe()

@@ -7,7 +7,7 @@
                           IPv4 and, if the host has it, IPv6. Touches READY once bound.
   probe [--src ADDR] SPEC...   SPEC tcp,IP,PORT or udp,IP,PORT; one line per probe:
                           "SPEC connected|reply|refused|timeout|<errno name>". A TCP connect
-                          gets 1 s (one SYN); an accepted one is aborted with RST. A UDP probe
+                          gets 0.7 s (one SYN); an accepted one is aborted with RST. A UDP probe
                           sends one datagram on a connected socket and waits 1 s for the echo or
                           the ICMP error the kernel turns into an errno.
   hold IP PORT SECONDS    one TCP connection to an echo:PORT, a 16-byte exchange every 50 ms;
@@ -89,7 +89,8 @@ def probe(src, specs):
         s = socket.socket(family(ip), typ)
         if src:
             s.bind((src, 0))
-        s.settimeout(1.0)
+        # Below the first SYN retransmission (1 s): one SYN, deterministic counters.
+        s.settimeout(0.7 if kind == "tcp" else 1.0)
         try:
             s.connect((ip, int(port)))
             if kind == "udp":

@@ -68,18 +68,6 @@ else
 	bf_fail "ufw did not run bpfilter's wrappers"
 fi
 
-# Neighbour discovery / ARP through the policy: forget the neighbour first.
-ping_()
-{
-	local ip=$2
-	bf_nsexec "$1c" ip neigh flush dev c0
-	if bf_nsexec "$1c" ping -c 1 -W 1 "$ip" >/dev/null 2>&1; then
-		echo "ping $ip ok"
-	else
-		echo "ping $ip no reply"
-	fi
-}
-
 probes()
 {
 	local s=$1 ip=10.9.0.1 sub=10.9.9.2
@@ -87,7 +75,7 @@ probes()
 		ip=fd00:9::1
 		sub=fd00:9:9::2
 	fi
-	ping_ "$s" "$ip"
+	tl_ping "$s" "$ip"
 	tl_probe "$s" "tcp,$ip,22" "tcp,$ip,80" "tcp,$ip,3306" "tcp,$ip,8080" "tcp,$ip,23" \
 		"udp,$ip,53" "udp,$ip,69"
 	tl_probe "$s" --src "$sub" "tcp,$ip,8080"
