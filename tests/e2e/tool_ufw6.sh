@@ -8,5 +8,6 @@ set -u
 . "$(dirname "$0")/../lib/bf.sh"
 bf_init tool-ufw6
 . "$(dirname "$0")/tools/lib.sh"
+# shellcheck disable=SC2034 # read by tools/ufw.sh
 TL_SIX=1
 . "$TL_DIR/ufw.sh"

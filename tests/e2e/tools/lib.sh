@@ -40,7 +40,7 @@
 #	tl_ping SIDE ADDR           ping from SIDEc after both ends forgot each other (ARP/NDP
 #	                            across the policy), then permanent neighbour entries
 #	tl_both LABEL FUNC ARGS...  run "FUNC k ARGS" and "FUNC b ARGS", compare stdout+status: pass
-#	                            or fail with the diff; the kernel's output is in $TL_OUT
+#	                            or fail with the diff
 #	tl_cmp_rules [4|6]          compare the rulesets of k and b, counters left out
 #	tl_refusals                 print bpfilterd's refusal lines of side b (why a ruleset failed)
 
@@ -240,7 +240,6 @@ tl_both()
 	bf_capture "$d/b" "$f" b "$@"
 	echo "status $(cat "$d/k.rc")" >>"$d/k.out"
 	echo "status $(cat "$d/b.rc")" >>"$d/b.out"
-	TL_OUT="$d/k.out"
 	if bf_diff "$label" "$d/k.out" "$d/b.out"; then
 		bf_pass "$label ($(tr '\n' ' ' <"$d/k.out" | cut -c1-100))"
 		return 0
