@@ -26,7 +26,10 @@ for s in k b; do
 	# Only the test's jails: not the host's jail.d (Debian's enables sshd on systemd's journal).
 	rm -rf "$t/root/etc/fail2ban/jail.d"/* "$t/root/etc/fail2ban/jail.local" \
 		"$t/root/etc/fail2ban/fail2ban.local"
-	cp -r "$TL_DIR/fail2ban/." "$t/root/etc/fail2ban/" || bf_die "fixtures"
+	# (No directory named *.d in the tree: the Makefile includes every *.d file it finds.)
+	cp "$TL_DIR/fail2ban/fail2ban.local" "$TL_DIR/fail2ban/jail.local" "$t/root/etc/fail2ban/" &&
+		cp "$TL_DIR/fail2ban/filter-bft.conf" "$t/root/etc/fail2ban/filter.d/bft.conf" ||
+		bf_die "fixtures"
 	mkdir -p "$t/var-lib-fail2ban" "$t/run/fail2ban"
 	: >"$t/run/fail2ban/auth.log"
 	tl_bind "$s" "$t/var-lib-fail2ban" /var/lib/fail2ban
