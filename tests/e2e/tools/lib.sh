@@ -186,6 +186,7 @@ tl_serve()
 	local s=$1 ready i
 	shift
 	ready="$(tl_dir "$s")/serve.ready"
+	mkdir -p "$(tl_dir "$s")" || return 1
 	rm -f "$ready"
 	bf__own "$s" || return 1
 	# ip netns exec execs python: $! is the listener itself, ended by bf_cleanup.
