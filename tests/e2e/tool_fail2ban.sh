@@ -14,6 +14,7 @@ bf_init tool-f2b
 . "$(dirname "$0")/tools/lib.sh"
 tl_require fail2ban-server fail2ban-client
 bf_require_built
+tl_host_mark
 
 for s in k b; do
 	tl_topo "$s" || bf_die "topology"
@@ -125,4 +126,5 @@ else
 	bf_pass "no f2b chain left in bpfilterd after stop"
 fi
 tl_both "probes after stop" probes
+tl_host_check
 bf_done

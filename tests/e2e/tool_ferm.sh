@@ -12,6 +12,7 @@ bf_init tool-ferm
 . "$(dirname "$0")/tools/lib.sh"
 tl_require ferm
 bf_require_built
+tl_host_mark
 
 for s in k b; do
 	tl_topo "$s" || bf_die "topology"
@@ -54,4 +55,5 @@ bf_cmp k b ipt_save
 tl_both "ferm --flush" ferm_ --flush /etc/ferm/ferm.conf
 bf_cmp k b ipt_save
 tl_both "probes after the flush" probes
+tl_host_check
 bf_done

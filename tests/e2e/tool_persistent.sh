@@ -15,6 +15,7 @@ bf_init tool-pers
 	bf_skip "needs netfilter-persistent unpacked in $TL_PERSIST (scripts/setup does it)"
 tl_require run-parts
 bf_require_built
+tl_host_mark
 
 for s in k b; do
 	tl_topo "$s" || bf_die "topology"
@@ -77,4 +78,5 @@ bf_cmp k b ipt_save
 tl_both "probes after the flush" probes
 tl_both "netfilter-persistent reload (the saved file)" np reload
 bf_cmp k b ipt_save
+tl_host_check
 bf_done

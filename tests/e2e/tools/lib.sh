@@ -26,6 +26,7 @@
 # they are.
 #
 # Functions:
+#	tl_host_mark, tl_host_check  the host's iptables links, tools' files and mounts unchanged
 #	tl_require CMD...           skip unless the tools are installed (scripts/setup installs them)
 #	tl_topo SIDE [6]            the two namespaces of SIDE, IPv6 on the link only with 6
 #	tl_side SIDE                the scratch tree of SIDE (after bf_daemon_start for b)
@@ -60,6 +61,34 @@ tl_require()
 		command -v "$c" >/dev/null 2>&1 || bf_skip "needs $c (scripts/setup installs it)"
 	done
 	bf_require_cmd unshare mount python3 ping
+}
+
+# What the host must keep: where its iptables commands lead, the tools' files, and no mount of
+# ours in its mount table. tl_host_mark at the start, tl_host_check before bf_done.
+tl_host_state()
+{
+	readlink -f /usr/sbin/iptables /usr/sbin/ip6tables /usr/sbin/iptables-restore \
+		/usr/sbin/iptables-legacy /usr/sbin/ip6tables-legacy
+	find /etc/ufw /lib/ufw /etc/default/ufw /etc/fail2ban /etc/ferm /var/lib/fail2ban \
+		-type f -exec md5sum {} + 2>/dev/null | sort
+	ls -d /run/ufw.lock /run/fail2ban /etc/iptables /usr/share/netfilter-persistent 2>/dev/null
+	grep -F "$BF_TMP" /proc/self/mountinfo
+	return 0
+}
+
+tl_host_mark()
+{
+	tl_host_state >"$BF_TMP/host.before"
+}
+
+tl_host_check()
+{
+	tl_host_state >"$BF_TMP/host.after"
+	if bf_diff "the host's tools and mounts" "$BF_TMP/host.before" "$BF_TMP/host.after"; then
+		bf_pass "host untouched: /usr/sbin/iptables* lead where they did, the tools' files and mounts unchanged"
+	else
+		bf_fail "the host changed"
+	fi
 }
 
 tl_dir()

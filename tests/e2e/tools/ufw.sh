@@ -15,6 +15,7 @@
 
 tl_require ufw
 bf_require_built
+tl_host_mark
 
 six=${TL_SIX:-0}
 for s in k b; do
@@ -127,4 +128,5 @@ tl_both "IPv4 probes when disabled" probes 4
 ((six)) && tl_both "IPv6 probes when disabled" probes 6
 tl_cmp_rules 4
 ((six)) && tl_cmp_rules 6
+tl_host_check
 bf_done
