@@ -44,6 +44,10 @@
 #	                            reports bf_pass/bf_fail itself; returns 0 either way (so
 #	                            `set -e` does not stop the test) and sets BF_CMP_OK=1/0
 #	bf_cmp_state KNS BNS [4|6]  bf_cmp of save -c, save -t filter, -L -v -n -x --line-numbers, -S -v
+#	bf_mntns_exec NAME BINDS CMD...  run CMD inside NAME in a private mount namespace, after
+#	                            bind-mounting each "SRC DST" line of the file BINDS in order (paths
+#	                            without spaces): a tool sees scratch files at its usual paths,
+#	                            nothing of it reaches the host's mount table
 #	bf_pass MSG, bf_fail MSG    count and print one check ("ok"/"FAIL"); bf_fail does not exit
 #	bf_skip MSG                 exit 77 (tests/run prints SKIP)
 #	bf_done                     print "N checks, M failed", exit 1 if any failed (else 0)
@@ -204,6 +208,27 @@ bf_veth()
 		ip -n "$(bf_ns "$ns2")" addr add "$a2" dev "$if2" || return 1
 	fi
 	ip -n "$(bf_ns "$ns1")" link set "$if1" up && ip -n "$(bf_ns "$ns2")" link set "$if2" up
+}
+
+bf_mntns_exec()
+{
+	local ns=$1 binds=$2
+	shift 2
+	bf__own "$ns" || return 1
+	[ -f "$binds" ] || {
+		echo "bf_mntns_exec: no bind list $binds" >&2
+		return 1
+	}
+	# unshare -m makes the mount namespace private (no propagation back to the host) before any
+	# bind; a bind that fails stops everything (status 125) rather than run the tool on host paths.
+	ip netns exec "$(bf_ns "$ns")" unshare -m --propagation private sh -c '
+		b=$1
+		shift
+		while read -r src dst; do
+			[ -n "$src" ] || continue
+			mount --bind "$src" "$dst" || { echo "bf_mntns_exec: bind $src $dst failed" >&2; exit 125; }
+		done <"$b"
+		exec "$@"' bf_mntns_exec "$binds" "$@"
 }
 
 bf_sock()
