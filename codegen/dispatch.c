@@ -20,6 +20,8 @@
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/xt_state.h>
 
 #include <bpfilter/cleanup.h>
 
@@ -807,7 +809,7 @@ static void emit_dispatcher(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
 	const struct bf_dispatch_cfg *cfg = d->cfg;
-	bf_label go = bf_label_new(b);
+	bf_label go = bf_label_new(b), reply = {0}, out = {0};
 
 	bf_emit_prologue(b, d->pass);
 	emit_l3_proto(d);
@@ -822,7 +824,10 @@ static void emit_dispatcher(struct dctx *d)
 		}
 		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
 	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
-		bf_label fwd = bf_label_new(b), out = bf_label_new(b);
+		bf_label fwd = bf_label_new(b);
+
+		out = bf_label_new(b);
+		reply = bf_label_new(b);
 
 		/* REJECT's reply, redirected here from ingress (codegen/target/reject.c): the
 		 * kernel sends it with ip_local_out, through OUTPUT. Consumed once. */
@@ -834,7 +839,7 @@ static void emit_dispatcher(struct dctx *d)
 		bf_emit_jmp_reg(b, BPF_JNE, BPF_REG_1, BPF_REG_2, fwd);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_len)));
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(len)));
-		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, out);
+		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, reply);
 		bf_label_bind(b, fwd);
 		bf_comment(b, "if (skb->ingress_ifindex) forwarded: FORWARD already ran");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
@@ -851,6 +856,31 @@ static void emit_dispatcher(struct dctx *d)
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
 	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
 	bf_ct_emit_track(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
+	if (reply.id) {
+		bf_label go_reply = bf_label_new(b), chains = bf_label_new(b);
+
+		bf_emit_ja(b, chains);
+		/* REJECT's reply: the kernel attaches the rejected packet's conntrack to it
+		 * (nf_ct_attach in nf_send_reset / icmp_send), as IP_CT_RELATED(_REPLY): OUTPUT
+		 * sees it RELATED, in the rejected packet's direction, with that connection's
+		 * tuple; conntrack does not track it again. pkt still holds the rejected packet's
+		 * ct fields (same CPU, same softirq: bpf_redirect runs this program before the
+		 * ingress program's caller returns). A rejected packet conntrack found INVALID has
+		 * no conntrack to attach: the reply is tracked as any packet. */
+		bf_label_bind(b, reply);
+		bf_comment(b, "if (pkt->ct_state == INVALID) track the reply as any packet");
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_state)));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, XT_STATE_INVALID, out);
+		emit_set_hook(d, NF_INET_LOCAL_OUT, go_reply);
+		bf_label_bind(b, go_reply);
+		emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
+		emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
+		bf_comment(b, "pkt->ct_state = RELATED; pkt->ct_commit = 0");
+		bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_7, PKT_OFF(ct_state),
+				     XT_STATE_BIT(IP_CT_RELATED)));
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0));
+		bf_label_bind(b, chains);
+	}
 	bf_comment(b, "pkt->jsp = 0; tail call root[0]; no generation: pass");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
