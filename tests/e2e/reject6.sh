@@ -280,16 +280,42 @@ bf_cmp kr br ip6t_restore <<'RULES'
 -A FORWARD -p tcp --dport 24 -j REJECT --reject-with tcp-reset
 COMMIT
 RULES
-bf_cmp kc bc ip6t_restore <<'RULES'
-*filter
+# The client's rules go through the wrappers (compat/iptables/bpfilter-ip6tables*.in, with the
+# build's shim), as an installed system runs them; with a LOG rule as well.
+for w in bpfilter-ip6tables-restore bpfilter-ip6tables-save; do
+	sed -e "s|@SHIM@|$BF_SHIM|g" "$BF_TOP/compat/iptables/$w.in" >"$BF_TMP/$w"
+	chmod +x "$BF_TMP/$w"
+done
+wrap()
+{
+	local ns=$1
+	shift
+	bf__own "$ns" || return 1
+	ip netns exec "$(bf_ns "$ns")" timeout -k 5 30 env -u LD_PRELOAD BPFILTER_SOCKET="$(bf_sock "$ns")" \
+		XTABLES_LOCKFILE="$BF_LOCK" "$@"
+}
+C_RULES='*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
--A OUTPUT -p udp --dport 7000 -j REJECT
--A OUTPUT -p udp --dport 7001 -j REJECT
--A OUTPUT -p tcp --dport 25 -j REJECT --reject-with tcp-reset
-COMMIT
-RULES
+-A OUTPUT -p udp -m udp --dport 7000 -j REJECT --reject-with icmp6-port-unreachable
+-A OUTPUT -p udp -m udp --dport 7001 -j REJECT --reject-with icmp6-port-unreachable
+-A OUTPUT -p tcp -m tcp --dport 25 -j REJECT --reject-with tcp-reset
+-A OUTPUT -p tcp -m tcp --dport 26 -j LOG --log-prefix "rj6: " --log-tcp-sequence
+COMMIT'
+bf_kip6t_restore kc <<<"$C_RULES" || bf_fail "kernel rules in kc"
+if wrap bc "$BF_TMP/bpfilter-ip6tables-restore" <<<"$C_RULES"; then
+	bf_pass "bpfilter-ip6tables-restore sets REJECT and LOG rules"
+else
+	bf_fail "bpfilter-ip6tables-restore"
+fi
+k=$(bf_kip6t_save kc | bf_save_filter)
+b=$(wrap bc "$BF_TMP/bpfilter-ip6tables-save" | bf_save_filter)
+[ -n "$b" ] && [ "$k" = "$b" ] && bf_pass "bpfilter-ip6tables-save prints the kernel's ruleset" ||
+	bf_fail "bpfilter-ip6tables-save:"$'\n'"$b"$'\n'"kernel:"$'\n'"$k"
+t=$(ip netns exec "$(bf_ns bc)" cat /proc/net/ip6_tables_names 2>/dev/null)
+[ -z "$t" ] && bf_pass "no kernel ip6_tables table in the bpfilter client namespace" ||
+	bf_fail "the wrapper reached the kernel's ip6_tables: $t"
 
 # INPUT: every ICMPv6 code, quoting the datagram.
 for p in 5000 5001 5002 5003 5004 5005 5006; do
