@@ -31,7 +31,7 @@ for w in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6
 	mkdir -p "$d/stub"
 	printf '#!/bin/sh\necho "$(basename "$0") $*"\n' >"$d/stub/${w%%-*}-legacy${w#${w%%-*}}"
 	chmod +x "$d/stub/${w%%-*}-legacy${w#${w%%-*}}"
-	got=$(sed -e "s|/usr/sbin/|$d/stub/|" "$f" | LD_PRELOAD= sh -s -- -V 2>/dev/null || true)
+	got=$(sed -e "s|/usr/sbin/|$d/stub/|" "$f" | env -u LD_PRELOAD sh -s -- -V 2>/dev/null || true)
 	if [ "$got" = "${w%%-*}-legacy${w#${w%%-*}} -V" ]; then ok "bpfilter-$w runs ${w%%-*}-legacy${w#${w%%-*}}"; else bad "bpfilter-$w runs: $got"; fi
 done
 grep -q "^ExecStart=$sbindir/bpfilterd" "$d$systemdsystemunitdir/bpfilterd.service" && ok "unit starts the installed daemon" ||

@@ -248,7 +248,7 @@ for ns in bs br bc; do
 	bf_daemon_start "$ns" || bf_die "bpfilterd does not start in $ns"
 done
 for s in k b; do
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		bf_nsexec "${s}s" ss -ltnH "sport = :80" | grep -q LISTEN && break
 		sleep 0.1
 	done
