@@ -78,14 +78,21 @@ def icmp_err_for(port):
         if p[6] != 58 or p[40] >= 128 or len(p) < 48 + 40 + 4:
             return False
         q = p[48:]
-        return q[6] == 17 and struct.unpack("!H", q[42:44])[0] == int(port)
+        off = 40
+        if q[6] in (0, 60):  # one options header before the UDP header
+            off += (q[41] + 1) * 8
+        return len(q) >= off + 4 and struct.unpack("!H", q[off + 2:off + 4])[0] == int(port)
     return m
 
-def udp_probe(ip, port, sport, size="20"):
+def udp_probe(ip, port, sport, size="20", opt=""):
     """A datagram from sport; print the ICMPv6 error that quotes it, from its IPv6 header."""
     c = cap()
     u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     u.bind(("::", int(sport)))
+    if opt == "dst":  # IPV6_DSTOPTS: one PadN option
+        u.setsockopt(socket.IPPROTO_IPV6, 59, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+    if opt == "hbh":  # IPV6_HOPOPTS
+        u.setsockopt(socket.IPPROTO_IPV6, 54, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
     u.sendto(bytes(i & 0xff for i in range(int(size))), (ip, int(port)))
     p = wait(c, icmp_err_for(port))
     print(norm(p) if p else "none")
@@ -324,6 +331,14 @@ for p in 5000 5001 5002 5003 5004 5005 5006; do
 done
 both "INPUT udp :5003, 1400 bytes (quote cut at 1280)" udp_probe fd00:2::2 5003 41100 1400
 [ ${#RJ_K} = 2560 ] && bf_pass "the kernel's reply is 1280 bytes" || bf_fail "kernel reply of ${#RJ_K} hex digits"
+both "INPUT udp :5003 with a destination options header" udp_probe fd00:2::2 5003 41101 20 dst
+[ "$RJ_K" != none ] || bf_fail "the kernel sent no ICMPv6 for the dst-options datagram"
+both "INPUT udp :5003 with a hop-by-hop header" udp_probe fd00:2::2 5003 41102 20 hbh
+[ "$RJ_K" != none ] || bf_fail "the kernel sent no ICMPv6 for the hop-by-hop datagram"
+# Fragments: nf_ip6_checksum cannot verify a fragment's UDP checksum, a non-first fragment has
+# no transport header: the kernel answers none of them (no reassembly without conntrack).
+both "INPUT udp :5003, 3000 bytes in fragments: no reply" udp_probe fd00:2::2 5003 41103 3000
+[ "$RJ_K" = none ] || bf_fail "the kernel answered a fragment"
 both "INPUT: no reply to an ICMPv6 error" icmp_err_probe fd00:2::2 5009
 [ "$RJ_K" = none ] || bf_fail "the kernel answered an ICMPv6 error"
 k=$(connect kc fd00:2::2 22)
