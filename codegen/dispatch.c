@@ -400,8 +400,8 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(frag_flags_h)));
 		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, nofwd);
 		bf_label_bind(b, fwd);
-		/* ip_forward() drops a packet whose TTL expires here before FORWARD (time exceeded),
-		 * and FORWARD sees the TTL already decremented (ip_decrease_ttl). */
+		/* ip_forward() drops a packet whose TTL expires here before FORWARD (time
+		 * exceeded), and FORWARD sees the TTL already decremented (ip_decrease_ttl). */
 		bf_comment(b, "ttl <= 1: not forwarded; FORWARD sees ttl - 1");
 		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
 		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, nofwd);
@@ -617,7 +617,8 @@ static void emit_ipv6_walk(struct dctx *d, bf_label l4, bf_label nol4)
 
 			bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, NEXTHDR_FRAGMENT, first);
 			bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 8));
-			bf_comment(b, "fragment: r2 = ntohs(frag_off); MF; offset != 0 ends the walk");
+			bf_comment(b,
+				   "fragment: r2 = ntohs(frag_off); MF; offset != 0 ends the walk");
 			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_10, FP_HDR + 2));
 			bf_emit(b, BF_BE(BPF_REG_2, 16));
 			bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_2));
@@ -785,8 +786,23 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 				BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(oif), (int32_t)cfg->force_oif));
 		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
 	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
+		bf_label fwd = bf_label_new(b), out = bf_label_new(b);
+
+		/* REJECT's reply, redirected here from ingress (codegen/target/reject6.c): OUTPUT,
+		 * as ip6_local_out in the kernel. Consumed once. */
+		bf_comment(b, "REJECT reply: pkt->reply_ifindex == ifindex && reply_len == len");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_ifindex)));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(reply_ifindex), 0));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, fwd);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(ifindex)));
+		bf_emit_jmp_reg(b, BPF_JNE, BPF_REG_1, BPF_REG_2, fwd);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_len)));
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(len)));
+		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, out);
+		bf_label_bind(b, fwd);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+		bf_label_bind(b, out);
 		emit_set_hook(d, NF_INET_LOCAL_OUT, go);
 	} else {
 		emit_ingress_decision6(d, go);

@@ -18,8 +18,9 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_target_error,
 	&bf_target_standard6,
 	&bf_target_error6,
-	/* REJECT (IPv4; ip6t_REJECT comes with IPv6's own file) and LOG */
+	/* REJECT (ipt_REJECT, ip6t_REJECT) and LOG */
 	&bf_target_reject,
+	&bf_target_reject6,
 	&bf_target_log,
 	&bf_target_log6,
 	/* matches */

@@ -10,6 +10,7 @@ extern const struct bf_ext bf_target_error;
 extern const struct bf_ext bf_target_standard6;
 extern const struct bf_ext bf_target_error6;
 extern const struct bf_ext bf_target_reject;
+extern const struct bf_ext bf_target_reject6;
 extern const struct bf_ext bf_target_log;
 extern const struct bf_ext bf_target_log6;
 

@@ -88,22 +88,28 @@ static void map_new_into(const struct bf_log *log, int *fd, int *err, enum bpf_m
 		*fd = r;
 }
 
-/* REJECT's program (codegen/target/reject.c). Without it REJECT still drops, with no reply. */
+/* REJECT's programs (codegen/target/reject.c, reject6.c), one slot per family. Without one,
+ * REJECT of that family still drops, with no reply. */
 static void runtime_load_reject(struct bf_runtime *rt)
 {
+	static const char *const fam[BF_REJECT_SLOTS] = {"", " (IPv6)"};
 	int fds[BF_MAP_SLOT_MAX];
-	uint32_t k = 0;
-	int fd;
 
 	bf_runtime_map_fds(rt, BF_CTX_TC, fds);
-	fd = bf_reject_prog_load(rt->log, fds);
-	if (fd < 0) {
-		bf_logf(rt->log, BF_LOG_WARN, "REJECT will send no replies: %s", strerror(-fd));
-		return;
+	for (uint32_t k = 0; k < BF_REJECT_SLOTS; k++) {
+		int fd = k == BF_REJECT_SLOT_IPV6 ? bf_reject6_prog_load(rt->log, fds)
+						  : bf_reject_prog_load(rt->log, fds);
+
+		if (fd < 0) {
+			bf_logf(rt->log, BF_LOG_WARN, "REJECT%s will send no replies: %s", fam[k],
+				strerror(-fd));
+			continue;
+		}
+		if (bpf_map_update_elem(rt->rej_progs_fd, &k, &fd, BPF_ANY))
+			bf_logf(rt->log, BF_LOG_WARN, "REJECT%s will send no replies: %s", fam[k],
+				strerror(errno));
+		close(fd); /* the prog array keeps it */
 	}
-	if (bpf_map_update_elem(rt->rej_progs_fd, &k, &fd, BPF_ANY))
-		bf_logf(rt->log, BF_LOG_WARN, "REJECT will send no replies: %s", strerror(errno));
-	close(fd); /* the prog array keeps it */
 }
 
 int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
@@ -153,7 +159,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 			err = rt->ct_fd;
 	}
 	map_new_into(log, &rt->rej_progs_fd, &err, BPF_MAP_TYPE_PROG_ARRAY, "bf_rej_progs",
-		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
+		     sizeof(uint32_t), sizeof(uint32_t), BF_REJECT_SLOTS, 0, -1);
 	map_new_into(log, &rt->log_rb_fd, &err, BPF_MAP_TYPE_RINGBUF, "bf_log_rb", 0, 0,
 		     BF_LOG_RB_SIZE, 0, -1);
 	map_new_into(log, &rt->log_drops_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_log_drops",

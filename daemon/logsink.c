@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The LOG target's sink (logsink.h): the kernel's line format (net/netfilter/nf_log_syslog.c) over
- * the bytes the datapath copied, written to /dev/kmsg.
+ * The LOG target's sink (logsink.h): the kernel's line format (net/netfilter/nf_log_syslog.c:
+ * dump_ipv4_packet, dump_ipv6_packet) over the bytes the datapath copied, written to /dev/kmsg.
  */
 #include "logsink.h"
 
@@ -314,6 +314,182 @@ static void dump_ipv4(struct lbuf *m, const struct bf_log_rec *r, const struct p
 		add(m, "MARK=0x%x ", r->mark);
 }
 
+/* "<name>=xxxx:xxxx:...:xxxx " (%pI6: eight groups of four hex digits, never shortened) */
+static void add_ip6(struct lbuf *m, const char *name, const uint8_t *a)
+{
+	add(m, "%s=", name);
+	for (int i = 0; i < 16; i += 2)
+		add(m, "%02x%02x%s", a[i], a[i + 1], i < 14 ? ":" : " ");
+}
+
+/* nf_ip6_ext_hdr() */
+static bool ip6_ext_hdr(uint8_t nexthdr)
+{
+	return nexthdr == 0 /* HOPOPTS */ || nexthdr == 43 /* ROUTING */ ||
+	       nexthdr == 44 /* FRAGMENT */ || nexthdr == 50 /* ESP */ || nexthdr == 51 /* AH */ ||
+	       nexthdr == 59 /* NONE */ || nexthdr == 60 /* DSTOPTS */;
+}
+
+/* dump_ipv6_packet(): the extension header chain, then the upper layer; `recurse` for the
+ * packet an ICMPv6 error quotes (one level). */
+static void dump_ipv6(struct lbuf *m, const struct bf_log_rec *r, const struct pkt *p,
+		      uint32_t ip6hoff, int recurse)
+{
+	unsigned int logflags = r->logflags;
+	bool ipopt = logflags & XT_LOG_IPOPT;
+	const uint8_t *ih, *hp;
+	uint32_t ptr, hdrlen = 0, plen, vtf;
+	uint8_t cur, hl;
+	int fragment = 0;
+
+	if (!have(p, ip6hoff, 40)) {
+		add(m, "TRUNCATED");
+		return;
+	}
+	ih = p->data + ip6hoff;
+	add_ip6(m, "SRC", ih + 8);
+	add_ip6(m, "DST", ih + 24);
+	vtf = get32(ih);
+	/* ipv6_payload_len(): a zero payload length (BIG TCP) is the skb's length */
+	plen = get16(ih + 4);
+	if (!plen && p->len >= ip6hoff + 40)
+		plen = p->len - ip6hoff - 40;
+	/* FORWARD runs after ip6_forward() decremented the hop limit; TC saw the packet before. */
+	hl = ih[7];
+	if (recurse && r->hook == NF_INET_FORWARD && hl)
+		hl--;
+	add(m, "LEN=%u TC=%u HOPLIMIT=%u FLOWLBL=%u ", plen + 40, (vtf & 0x0ff00000u) >> 20, hl,
+	    vtf & 0x000fffffu);
+
+	ptr = ip6hoff + 40;
+	cur = ih[6];
+	while (cur != 59 && ip6_ext_hdr(cur)) {
+		if (!have(p, ptr, 2)) {
+			add(m, "TRUNCATED");
+			return;
+		}
+		hp = p->data + ptr;
+		if (ipopt)
+			add(m, "OPT ( ");
+		switch (cur) {
+		case 44: { /* IPPROTO_FRAGMENT */
+			uint16_t frag_off;
+
+			add(m, "FRAG:");
+			if (!have(p, ptr, 8)) {
+				add(m, "TRUNCATED ");
+				return;
+			}
+			frag_off = get16(hp + 2);
+			add(m, "%u ", frag_off & 0xfff8);
+			if (frag_off & 0x0001)
+				add(m, "INCOMPLETE ");
+			add(m, "ID:%08x ", get32(hp + 4));
+			if (frag_off & 0xfff8)
+				fragment = 1;
+			hdrlen = 8;
+			break;
+		}
+		case 60: /* DSTOPTS */
+		case 43: /* ROUTING */
+		case 0:	 /* HOPOPTS */
+			if (fragment) {
+				if (ipopt)
+					add(m, ")");
+				return;
+			}
+			hdrlen = (hp[1] + 1u) << 3; /* ipv6_optlen() */
+			break;
+		case 51: /* AH */
+			if (ipopt) {
+				add(m, "AH ");
+				if (fragment) {
+					add(m, ")");
+					return;
+				}
+				if (!have(p, ptr, 12)) {
+					add(m, "INCOMPLETE [%u bytes] )", p->len - ptr);
+					return;
+				}
+				add(m, "SPI=0x%x ", get32(hp + 4));
+			}
+			hdrlen = (hp[1] + 2u) << 2; /* ipv6_authlen() */
+			break;
+		case 50: /* ESP */
+			if (ipopt) {
+				add(m, "ESP ");
+				if (fragment) {
+					add(m, ")");
+					return;
+				}
+				if (!have(p, ptr, 8)) {
+					add(m, "INCOMPLETE [%u bytes] )", p->len - ptr);
+					return;
+				}
+				add(m, "SPI=0x%x )", get32(hp));
+			}
+			return;
+		}
+		if (ipopt)
+			add(m, ") ");
+		cur = hp[0];
+		ptr += hdrlen;
+	}
+
+	switch (cur) {
+	case IPPROTO_TCP:
+		if (dump_tcp(m, p, fragment, ptr, logflags))
+			return;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		if (dump_udp(m, p, cur, fragment, ptr))
+			return;
+		break;
+	case 58: { /* IPPROTO_ICMPV6 */
+		const uint8_t *ic;
+
+		add(m, "PROTO=ICMPv6 ");
+		if (fragment)
+			break;
+		if (!have(p, ptr, 8)) {
+			add(m, "INCOMPLETE [%u bytes] ", p->len - ptr);
+			return;
+		}
+		ic = p->data + ptr;
+		add(m, "TYPE=%u CODE=%u ", ic[0], ic[1]);
+		switch (ic[0]) {
+		case 128: /* ICMPV6_ECHO_REQUEST */
+		case 129: /* ICMPV6_ECHO_REPLY */
+			add(m, "ID=%u SEQ=%u ", get16(ic + 4), get16(ic + 6));
+			break;
+		case 4: /* ICMPV6_PARAMPROB */
+			add(m, "POINTER=%08x ", get32(ic + 4));
+			/* fall through */
+		case 1: /* ICMPV6_DEST_UNREACH */
+		case 2: /* ICMPV6_PKT_TOOBIG */
+		case 3: /* ICMPV6_TIME_EXCEED */
+			if (recurse) {
+				add(m, "[");
+				dump_ipv6(m, r, p, ptr + 8, 0);
+				add(m, "] ");
+			}
+			if (ic[0] == 2)
+				add(m, "MTU=%u ", get32(ic + 4));
+			break;
+		}
+		break;
+	}
+	default:
+		add(m, "PROTO=%u ", cur);
+	}
+
+	if ((logflags & XT_LOG_UID) && recurse && (r->info & BF_LOG_REC_UID))
+		add(m, "UID=%u GID=%u ", r->uid, r->gid);
+	if (recurse && r->mark)
+		add(m, "MARK=0x%x ", r->mark);
+}
+
 /* dump_mac_header() */
 static void dump_mac(struct lbuf *m, const struct bf_log_rec *r, int in_type)
 {
@@ -354,7 +530,10 @@ size_t bfd_logsink_format(const struct bf_log_rec *r, int in_type, char *buf, si
 	    r->oif ? (const char *)r->oifname : "");
 	if (r->iif)
 		dump_mac(&m, r, in_type);
-	dump_ipv4(&m, r, &p, 0);
+	if (r->family == NFPROTO_IPV6)
+		dump_ipv6(&m, r, &p, 0, 1);
+	else
+		dump_ipv4(&m, r, &p, 0);
 	return m.used;
 }
 
@@ -470,7 +649,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		s->suppressed++;
 		return 0;
 	}
-	if (r->family != 2) /* NFPROTO_IPV4; IPv6 lines come with the IPv6 datapath */
+	if (r->family != NFPROTO_IPV4 && r->family != NFPROTO_IPV6)
 		return 0;
 	bfd_logsink_format(r, (r->logflags & XT_LOG_MACDECODE) ? in_type_of(r) : -1, line,
 			   sizeof(line));

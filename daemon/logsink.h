@@ -27,7 +27,8 @@ void bfd_logsink_free(struct bfd_logsink *s);
 
 /*
  * The kernel's line for one record, without the level: nf_log_dump_packet_common(),
- * dump_mac_header() when there is an in interface, dump_ipv4_packet(). in_type is the ARPHRD_*
+ * dump_mac_header() when there is an in interface, dump_ipv4_packet() or dump_ipv6_packet()
+ * by the record's family. in_type is the ARPHRD_*
  * type of the in interface (for --log-macdecode). Returns the length written (always
  * NUL-terminated, truncated to len - 1).
  */

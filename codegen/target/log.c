@@ -8,7 +8,8 @@
  * (struct bf_log_rec, targets.h): interfaces, the link-layer header, the packet from its IP
  * header on (bounded: every header the kernel prints fits), the mark, the socket's uid/gid when
  * --log-uid asks, the level, the flags and the prefix. The daemon's log sink (daemon/logsink.c)
- * formats the line exactly as the kernel does and writes it to /dev/kmsg. A full ring buffer
+ * formats the line exactly as the kernel does (IPv4 or IPv6, by the record's family) and writes
+ * it to /dev/kmsg. A full ring buffer
  * never stalls the datapath: the record is dropped and the per-CPU bf_log_drops counter counts it.
  * Then the next rule (XT_CONTINUE).
  */
@@ -196,9 +197,7 @@ const struct bf_ext bf_target_log6 = {
 	.name = "LOG",
 	.revision = 0,
 	.family = NFPROTO_IPV6,
-	/* Registered as the kernel does, but refused at replace until the log sink formats IPv6
-	 * lines: a LOG rule must never be stored and then print nothing. */
-	.enforced_family = NFPROTO_IPV4,
+	/* The same record; the log sink formats it as nf_log_ip6_packet() by its family. */
 	.size = sizeof(struct xt_log_info),
 	.check = log_check,
 	.emit = log_emit,

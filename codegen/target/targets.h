@@ -12,7 +12,7 @@
 #include "../log.h"
 
 /* Runtime maps the targets reference (slots of the builder's extension range). */
-#define BF_MAP_REJECT_PROGS ((enum bf_map_slot)(BF_MAP_EXT0 + 0)) /* PROG_ARRAY, 1 slot (TC) */
+#define BF_MAP_REJECT_PROGS ((enum bf_map_slot)(BF_MAP_EXT0 + 0)) /* PROG_ARRAY, 2 slots (TC) */
 #define BF_MAP_LOG_RB ((enum bf_map_slot)(BF_MAP_EXT0 + 1))	  /* RINGBUF of bf_log_rec */
 #define BF_MAP_LOG_DROPS ((enum bf_map_slot)(BF_MAP_EXT0 + 2))	  /* PERCPU_ARRAY, 1 x u64 */
 
@@ -26,6 +26,17 @@
  * map_fds as for any program of the runtime. Returns the program fd or -errno.
  */
 int bf_reject_prog_load(const struct bf_log *log, const int map_fds[BF_MAP_SLOT_MAX]);
+
+/* The slots of BF_MAP_REJECT_PROGS: IPv4's program (above) and IPv6's (reject6.c). */
+#define BF_REJECT_SLOT_IPV4 0
+#define BF_REJECT_SLOT_IPV6 1
+#define BF_REJECT_SLOTS 2
+
+/*
+ * The same for IPv6 (slot BF_REJECT_SLOT_IPV6): pkt->tgt_arg is the ICMPv6 code or the RST
+ * marker of codegen/target/reject6.c. Returns the program fd or -errno.
+ */
+int bf_reject6_prog_load(const struct bf_log *log, const int map_fds[BF_MAP_SLOT_MAX]);
 
 /*
  * One LOG record in the ring buffer. The datapath copies the packet's bytes; the daemon formats

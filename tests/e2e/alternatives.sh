@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bpfilter-alternatives register/unregister, against a scratch update-alternatives root (never the
 # machine's database): register selects the wrappers for iptables, iptables-restore and
-# iptables-save; unregister restores the previous selection, manual or auto.
+# iptables-save, and for ip6tables and its slaves; unregister restores each group's previous
+# selection, manual or auto, independently.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 R=$(mktemp -d /tmp/bft-alt-$$.XXXXXX)
@@ -12,41 +13,64 @@ check() { # NAME EXPECTED ACTUAL
 }
 
 mkdir -p "$R"/etc/alternatives "$R"/var/lib/dpkg/alternatives "$R"/var/log "$R"/usr/sbin "$R"/usr/local/sbin
-for f in iptables-legacy iptables-legacy-restore iptables-legacy-save iptables-nft iptables-nft-restore iptables-nft-save; do
-	install -m 0755 /dev/null "$R/usr/sbin/$f"
-done
-for w in bpfilter-iptables bpfilter-iptables-restore bpfilter-iptables-save; do
-	install -m 0755 /dev/null "$R/usr/local/sbin/$w"
+for g in iptables ip6tables; do
+	for f in $g-legacy $g-legacy-restore $g-legacy-save $g-nft $g-nft-restore $g-nft-save; do
+		install -m 0755 /dev/null "$R/usr/sbin/$f"
+	done
+	for w in bpfilter-$g bpfilter-$g-restore bpfilter-$g-save; do
+		install -m 0755 /dev/null "$R/usr/local/sbin/$w"
+	done
 done
 sed -e "s|@SBINDIR@|/usr/local/sbin|g" "$top/compat/iptables/bpfilter-alternatives.in" >"$R/alt"
 chmod +x "$R/alt"
 ua=(update-alternatives --root "$R" --log "$R/var/log/alt.log")
 alt=("$R/alt" --root "$R" --log "$R/var/log/alt.log")
-# The group as Debian's iptables package registers it.
-for v in legacy:10 nft:20; do
-	"${ua[@]}" --install /usr/sbin/iptables iptables "/usr/sbin/iptables-${v%:*}" "${v#*:}" \
-		--slave /usr/sbin/iptables-restore iptables-restore "/usr/sbin/iptables-${v%:*}-restore" \
-		--slave /usr/sbin/iptables-save iptables-save "/usr/sbin/iptables-${v%:*}-save" >/dev/null
+# The groups as Debian's iptables package registers them.
+for g in iptables ip6tables; do
+	for v in legacy:10 nft:20; do
+		"${ua[@]}" --install /usr/sbin/$g $g "/usr/sbin/$g-${v%:*}" "${v#*:}" \
+			--slave /usr/sbin/$g-restore $g-restore "/usr/sbin/$g-${v%:*}-restore" \
+			--slave /usr/sbin/$g-save $g-save "/usr/sbin/$g-${v%:*}-save" >/dev/null
+	done
 done
-value() { "${ua[@]}" --query iptables | sed -n 's/^Value: //p'; }
-status() { "${ua[@]}" --query iptables | sed -n 's/^Status: //p'; }
-machine_before=$(update-alternatives --query iptables 2>/dev/null | grep -E '^(Status|Value)' || true)
+value() { "${ua[@]}" --query "$1" | sed -n 's/^Value: //p'; }
+status() { "${ua[@]}" --query "$1" | sed -n 's/^Status: //p'; }
+machine() { for g in iptables ip6tables; do update-alternatives --query $g 2>/dev/null | grep -E '^(Status|Value)' || true; done; }
+machine_before=$(machine)
 
-for mode in manual auto; do
-	if [ $mode = manual ]; then "${ua[@]}" --set iptables /usr/sbin/iptables-legacy >/dev/null
-	else "${ua[@]}" --auto iptables >/dev/null; fi
-	before_value=$(value) before_status=$(status)
+# mode of iptables / mode of ip6tables: each group keeps its own previous selection.
+for modes in manual:manual auto:auto manual:auto auto:manual; do
+	m4=${modes%:*} m6=${modes#*:}
+	set_mode() { # GROUP MODE
+		if [ "$2" = manual ]; then "${ua[@]}" --set "$1" "/usr/sbin/$1-legacy" >/dev/null
+		else "${ua[@]}" --auto "$1" >/dev/null; fi
+	}
+	set_mode iptables "$m4"
+	set_mode ip6tables "$m6"
+	declare -A before_value before_status
+	for g in iptables ip6tables; do
+		before_value[$g]=$(value $g) before_status[$g]=$(status $g)
+	done
 	"${alt[@]}" register >/dev/null
-	check "$mode: register selects the wrapper" /usr/local/sbin/bpfilter-iptables "$(readlink "$R/etc/alternatives/iptables")"
-	check "$mode: iptables-restore follows" /usr/local/sbin/bpfilter-iptables-restore "$(readlink "$R/etc/alternatives/iptables-restore")"
-	check "$mode: iptables-save follows" /usr/local/sbin/bpfilter-iptables-save "$(readlink "$R/etc/alternatives/iptables-save")"
+	for g in iptables ip6tables; do
+		t="$modes: $g"
+		check "$t: register selects the wrapper" /usr/local/sbin/bpfilter-$g "$(readlink "$R/etc/alternatives/$g")"
+		check "$t: $g-restore follows" /usr/local/sbin/bpfilter-$g-restore "$(readlink "$R/etc/alternatives/$g-restore")"
+		check "$t: $g-save follows" /usr/local/sbin/bpfilter-$g-save "$(readlink "$R/etc/alternatives/$g-save")"
+		check "$t: the link is the group's" "/etc/alternatives/$g" "$(readlink "$R/usr/sbin/$g")"
+	done
 	"${alt[@]}" register >/dev/null
-	check "$mode: register is idempotent" /usr/local/sbin/bpfilter-iptables "$(value)"
+	check "$modes: register is idempotent (iptables)" /usr/local/sbin/bpfilter-iptables "$(value iptables)"
+	check "$modes: register is idempotent (ip6tables)" /usr/local/sbin/bpfilter-ip6tables "$(value ip6tables)"
+	st=$("${alt[@]}" status)
+	check "$modes: status shows both groups" "2" "$(grep -c 'link currently points to /usr/local/sbin/bpfilter-ip*6*tables$' <<<"$st" || true)"
 	"${alt[@]}" unregister >/dev/null
-	check "$mode: unregister restores the selection" "$before_value" "$(value)"
-	check "$mode: unregister restores the mode" "$before_status" "$(status)"
-	check "$mode: the wrapper is gone from the group" "" "$("${ua[@]}" --list iptables | grep bpfilter || true)"
+	for g in iptables ip6tables; do
+		t="$modes: $g"
+		check "$t: unregister restores the selection" "${before_value[$g]}" "$(value $g)"
+		check "$t: unregister restores the mode" "${before_status[$g]}" "$(status $g)"
+		check "$t: the wrapper is gone from the group" "" "$("${ua[@]}" --list $g | grep bpfilter || true)"
+	done
 done
-check "the machine's alternatives are untouched" "$machine_before" \
-	"$(update-alternatives --query iptables 2>/dev/null | grep -E '^(Status|Value)' || true)"
+check "the machine's alternatives are untouched" "$machine_before" "$(machine)"
 [ "$fails" = 0 ]

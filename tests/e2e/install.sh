@@ -13,6 +13,7 @@ make -C "$top" -s install DESTDIR="$d" >/dev/null
 eval "$(sed -n 's/^\(prefix\|exec_prefix\|sbindir\|libdir\|datarootdir\|mandir\|systemdsystemunitdir\) = \(.*\)$/\1="\2"/p' "$top/config.mk" | sed 's/\${\([a-z_]*\)}/$\1/g')"
 for f in "$sbindir/bpfilterd" "$sbindir/bpfilter-iptables" "$sbindir/bpfilter-iptables-restore" \
 	"$sbindir/bpfilter-iptables-save" "$sbindir/bpfilter-alternatives" \
+	"$sbindir/bpfilter-ip6tables" "$sbindir/bpfilter-ip6tables-restore" "$sbindir/bpfilter-ip6tables-save" \
 	"$libdir/bpfilter/libbpfilter-preload.so" "$mandir/man8/bpfilterd.8" \
 	"$mandir/man8/bpfilter-iptables.8" "$systemdsystemunitdir/bpfilterd.service"; do
 	if [ -f "$d$f" ]; then ok "installed $f"; else bad "missing $f"; fi
@@ -22,8 +23,17 @@ if grep -q '@[A-Z]*@' "$d$sbindir"/bpfilter-* "$d$systemdsystemunitdir/bpfilterd
 else
 	ok "paths substituted"
 fi
-grep -q "$libdir/bpfilter/libbpfilter-preload.so" "$d$sbindir/bpfilter-iptables" && ok "wrapper preloads the installed shim" ||
-	bad "wrapper does not name $libdir/bpfilter/libbpfilter-preload.so"
+for w in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
+	f=$d$sbindir/bpfilter-$w
+	grep -q "LD_PRELOAD=\"$libdir/bpfilter/libbpfilter-preload.so" "$f" && ok "bpfilter-$w preloads the installed shim" ||
+		bad "bpfilter-$w does not name $libdir/bpfilter/libbpfilter-preload.so"
+	# the wrapper runs the matching legacy tool: shown with a stand-in that prints its name
+	mkdir -p "$d/stub"
+	printf '#!/bin/sh\necho "$(basename "$0") $*"\n' >"$d/stub/${w%%-*}-legacy${w#${w%%-*}}"
+	chmod +x "$d/stub/${w%%-*}-legacy${w#${w%%-*}}"
+	got=$(sed -e "s|/usr/sbin/|$d/stub/|" "$f" | env -u LD_PRELOAD sh -s -- -V 2>/dev/null || true)
+	if [ "$got" = "${w%%-*}-legacy${w#${w%%-*}} -V" ]; then ok "bpfilter-$w runs ${w%%-*}-legacy${w#${w%%-*}}"; else bad "bpfilter-$w runs: $got"; fi
+done
 grep -q "^ExecStart=$sbindir/bpfilterd" "$d$systemdsystemunitdir/bpfilterd.service" && ok "unit starts the installed daemon" ||
 	bad "unit ExecStart"
 for m in "$d$mandir"/man8/*.8; do

@@ -52,11 +52,11 @@ static void teardown(void)
 }
 
 /* prologue; LOG; cont: return 7 (XT_CONTINUE reached). */
-static int load_log(const struct xt_log_info *info)
+static int load_log_family(const struct xt_log_info *info, int family)
 {
 	struct bf_builder *b = NULL;
 	struct mh_rule r;
-	struct bf_emit_ctx c = {.family = NFPROTO_IPV4, .prog_ctx = BF_CTX_TC, .entry = &r.e};
+	struct bf_emit_ctx c = {.family = family, .prog_ctx = BF_CTX_TC, .entry = &r.e};
 	int fds[BF_MAP_SLOT_MAX], fd;
 	bf_label fail;
 
@@ -67,7 +67,8 @@ static int load_log(const struct xt_log_info *info)
 	c.cont = bf_label_new(b);
 	c.drop = bf_label_new(b);
 	bf_emit_prologue(b, fail);
-	ck_assert_int_eq(bf_target_log.emit(&c, info), 0);
+	ck_assert_int_eq(
+		(family == NFPROTO_IPV6 ? &bf_target_log6 : &bf_target_log)->emit(&c, info), 0);
 	bf_label_bind(b, c.cont);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 7));
 	bf_emit(b, BF_EXIT());
@@ -140,9 +141,15 @@ START_TEST(test_registration)
 	ck_assert_uint_eq(e->hooks, 0);
 	ck_assert_int_eq(bf_ext_find(BF_EXT_TARGET, NFPROTO_IPV6, "LOG", 0, &e), 0);
 	ck_assert_ptr_eq(e, &bf_target_log6);
+	ck_assert_uint_eq(e->enforced_family, 0); /* enforced for IPv6 too */
 	ck_assert_int_eq(bf_ext_revision(BF_EXT_TARGET, NFPROTO_IPV4, "LOG", 1), -EPROTONOSUPPORT);
 }
 END_TEST
+
+static int load_log(const struct xt_log_info *info)
+{
+	return load_log_family(info, NFPROTO_IPV4);
+}
 
 /* The record holds what the kernel's line is made of; then the next rule runs. */
 START_TEST(test_record)
@@ -191,6 +198,45 @@ START_TEST(test_record)
 }
 END_TEST
 
+/* An IPv6 record: its family picks dump_ipv6_packet (the line against the kernel's:
+ * tests/e2e/log6.sh). A first fragment of a UDP datagram, with --log-ip-options. */
+START_TEST(test_record6)
+{
+	struct xt_log_info info = {.level = 4, .logflags = XT_LOG_IPOPT};
+	struct ring_buffer *rb = ring_buffer__new(rb_fd, on_rec, NULL, NULL);
+	/* fragment header (next UDP, offset 0, MF, id 0x12345678), then a UDP header */
+	uint8_t d[16] = {17, 0, 0, 1, 0x12, 0x34, 0x56, 0x78, 0x04, 0xd2, 0, 53, 0, 100, 0, 0};
+	struct mh_pkt p;
+	char line[1024];
+	int fd;
+
+	strcpy(info.prefix, "six: ");
+	fd = load_log_family(&info, NFPROTO_IPV6);
+	mh_ipv6(&p, 44, "fd00::1", "fd00::2", d, 16, 16);
+	p.pkt.hook = NF_INET_FORWARD;
+	p.pkt.iif = 3;
+	p.pkt.oif = 4;
+	mh_set_ifaces(&p, "eth0", "eth1");
+	n_got = 0;
+	ck_assert_int_eq(run(fd, &p), 7);
+	ck_assert_int_eq(ring_buffer__consume(rb), 1);
+	ck_assert_uint_eq(got.family, NFPROTO_IPV6);
+	ck_assert_uint_eq(got.pkt_len, 56);
+	ck_assert_uint_eq(got.cap_len, 56);
+	ck_assert_mem_eq(got.data, p.frame + 14, 56);
+	bfd_logsink_format(&got, -1, line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "six: IN=eth0 OUT=eth1 MAC=aa:aa:"));
+	/* %pI6: every group in full; FORWARD: the hop limit after ip6_forward's decrement */
+	ck_assert_ptr_nonnull(strstr(line, " SRC=fd00:0000:0000:0000:0000:0000:0000:0001 "
+					   "DST=fd00:0000:0000:0000:0000:0000:0000:0002 "
+					   "LEN=56 TC=0 HOPLIMIT=63 FLOWLBL=0 "));
+	ck_assert_ptr_nonnull(strstr(line, "OPT ( FRAG:0 INCOMPLETE ID:12345678 ) PROTO=UDP "
+					   "SPT=1234 DPT=53 LEN=100 MARK=0x2a "));
+	ring_buffer__free(rb);
+	close(fd);
+}
+END_TEST
+
 /* A full ring buffer: the record is dropped, counted, and the packet goes on. */
 START_TEST(test_full)
 {
@@ -226,6 +272,7 @@ int main(void)
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_registration);
 	tcase_add_test(tc, test_record);
+	tcase_add_test(tc, test_record6);
 	tcase_add_test(tc, test_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
