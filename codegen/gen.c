@@ -33,6 +33,7 @@
 #include "codegen.h"
 #include "ct.h"
 #include "ext.h"
+#include "extstate.h"
 #include "ipmatch.h"
 
 /* Soft limit on one program's size. Verification time per program grows faster than linearly
@@ -60,6 +61,7 @@ struct bf_gen {
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
 	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
+	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
 	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
 };
@@ -102,6 +104,7 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
 	gen_closefd(&g->cls_fd);
+	gen_closefd(&g->xrule_fd);
 	free(g);
 }
 
@@ -559,6 +562,7 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
 	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
+	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
 /* Load a program and put it in slot `slot` of `map_fd`; the prog array keeps it alive. */
@@ -852,6 +856,13 @@ static int gen_maps(struct cg *c, bool xdp)
 				   sizeof(uint64_t), 1, NULL);
 	if (g->err_fd < 0)
 		return -errno;
+	/* Stateful matches' state is per generation, as checkentry allocates it per replace. */
+	{
+		int r = bf_xrule_create(m, c->log, &g->xrule_fd);
+
+		if (r)
+			return r;
+	}
 	/* At most one region per entry. */
 	g->progs_fd[BF_CTX_TC] =
 		bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bf_progs", sizeof(uint32_t),
@@ -934,7 +945,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
 	g->family = m->family;
-	g->cnt_fd = g->err_fd = g->cls_fd = -1;
+	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 

@@ -57,6 +57,8 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_conntrack2,
 	&bf_match_conntrack3,
 	&bf_match_state,
+	/* stateful (doc/stateful.md) */
+	&bf_match_limit,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

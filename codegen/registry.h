@@ -24,6 +24,8 @@ extern const struct bf_ext bf_match_multiport6;
 extern const struct bf_ext bf_match_mark;
 extern const struct bf_ext bf_match_length;
 extern const struct bf_ext bf_match_length6;
+/* stateful (doc/stateful.md) */
+extern const struct bf_ext bf_match_limit;
 extern const struct bf_ext bf_match_ttl;
 extern const struct bf_ext bf_match_hl;
 extern const struct bf_ext bf_match_tos;
