@@ -15,6 +15,7 @@
 #include "builder.h"
 #include "codegen.h"
 #include "ext.h"
+#include "extstate.h"
 #include "log.h"
 
 struct bf_runtime {
@@ -36,6 +37,8 @@ struct bf_runtime {
 	int rej_progs_fd; /* bf_rej_progs: PROG_ARRAY, slot 0 = the reject program */
 	int log_rb_fd;	  /* bf_log_rb: RINGBUF of struct bf_log_rec */
 	int log_drops_fd; /* bf_log_drops: PERCPU_ARRAY, records lost to a full ring buffer */
+	/* recent's named tables (extstate.h): maps and the generations' references */
+	struct bf_recent_reg recent;
 };
 
 /* Slots of the root prog arrays: one entry program per family's table. */

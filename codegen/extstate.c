@@ -10,7 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <stdlib.h>
+#include <bpf/btf.h>
 #include <linux/netfilter/xt_limit.h>
+#include <linux/netfilter/xt_recent.h>
 
 #include <bpfilter/cleanup.h>
 
@@ -179,4 +182,219 @@ int bf_xrule_create(const struct bf_table_model *m, const struct bf_log *log, in
 	}
 	*fd = TAKE_FD(map);
 	return 0;
+}
+
+/*
+ * recent's tables. bf_recent needs BTF for its bpf_spin_lock: built here by hand (no clang at
+ * run time): struct bf_recent_table { struct bpf_spin_lock lock; char rest[...]; }.
+ */
+static int recent_btf(const struct bf_log *log, struct btf **out, uint32_t *key_id,
+		      uint32_t *val_id)
+{
+	struct btf *btf = btf__new_empty();
+	int u32_id, u8_id, lock_id, arr_id, tab_id, err;
+
+	if (!btf)
+		return -errno;
+	u32_id = btf__add_int(btf, "unsigned int", 4, 0);
+	u8_id = btf__add_int(btf, "unsigned char", 1, 0);
+	lock_id = btf__add_struct(btf, "bpf_spin_lock", 4);
+	err = lock_id < 0 ? lock_id : btf__add_field(btf, "val", u32_id, 0, 0);
+	arr_id = err ? err : btf__add_array(btf, u32_id, u8_id, sizeof(struct bf_recent_table) - 4);
+	tab_id = arr_id < 0
+			 ? arr_id
+			 : btf__add_struct(btf, "bf_recent_table", sizeof(struct bf_recent_table));
+	err = tab_id < 0 ? tab_id : btf__add_field(btf, "lock", lock_id, 0, 0);
+	if (!err)
+		err = btf__add_field(btf, "rest", arr_id, 32, 0);
+	if (!err && (u32_id < 0 || u8_id < 0))
+		err = -EINVAL;
+	if (!err)
+		err = btf__load_into_kernel(btf);
+	if (err) {
+		bf_logf(log, BF_LOG_ERR, "cannot build the BTF of bf_recent: %s", strerror(-err));
+		btf__free(btf);
+		return err;
+	}
+	*out = btf;
+	*key_id = (uint32_t)u32_id;
+	*val_id = (uint32_t)tab_id;
+	return 0;
+}
+
+int bf_recent_maps_create(const struct bf_log *log, int *tables_fd, int *names_fd)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	_cleanup_close_ int t = -1, nm = -1;
+	struct btf *btf = NULL;
+	uint32_t key_id = 0, val_id = 0;
+	int err;
+
+	err = recent_btf(log, &btf, &key_id, &val_id);
+	if (err)
+		return err;
+	opts.btf_fd = (uint32_t)btf__fd(btf);
+	opts.btf_key_type_id = key_id;
+	opts.btf_value_type_id = val_id;
+	t = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bf_recent", sizeof(uint32_t),
+			   sizeof(struct bf_recent_table), BF_RECENT_TABLES, &opts);
+	err = t < 0 ? -errno : 0;
+	btf__free(btf); /* the map keeps the kernel's BTF object */
+	if (!err) {
+		nm = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_recent_nm", BF_RECENT_NAME_LEN,
+				    sizeof(struct bf_recent_name), BF_RECENT_TABLES, NULL);
+		err = nm < 0 ? -errno : 0;
+	}
+	if (err) {
+		bf_logf(log, BF_LOG_ERR, "cannot create the recent maps: %s", strerror(-err));
+		return err;
+	}
+	*tables_fd = TAKE_FD(t);
+	*names_fd = TAKE_FD(nm);
+	return 0;
+}
+
+static _Thread_local struct bf_recent_reg *recent_bound;
+
+void bf_recent_bind(struct bf_recent_reg *reg)
+{
+	recent_bound = reg;
+}
+
+int bf_recent_find(const char *name, struct bf_recent_name *out)
+{
+	char key[BF_RECENT_NAME_LEN] = {0};
+
+	if (!recent_bound)
+		return -ENOENT;
+	strncpy(key, name, sizeof(key) - 1);
+	if (bpf_map_lookup_elem(recent_bound->names_fd, key, out))
+		return -errno;
+	return 0;
+}
+
+static bool is_recent(const struct bf_match *mt)
+{
+	return mt->ext == &bf_match_recent0 || mt->ext == &bf_match_recent1 ||
+	       mt->ext == &bf_match_recent0_6 || mt->ext == &bf_match_recent1_6;
+}
+
+/* The table of one match: found, or created with the match's mask (recent_mt_check). */
+static int recent_table_get(struct bf_recent_reg *reg, const struct bf_match *mt,
+			    const struct bf_log *log, uint32_t *id)
+{
+	const struct xt_recent_mtinfo_v1 *info = mt->data;
+	char key[BF_RECENT_NAME_LEN] = {0}, cur[BF_RECENT_NAME_LEN], next[BF_RECENT_NAME_LEN];
+	struct bf_recent_name v = {0};
+	struct bf_recent_table *zero;
+	bool used[BF_RECENT_TABLES] = {false};
+	void *prev = NULL;
+	int err;
+
+	memcpy(key, info->name, strnlen(info->name, sizeof(key) - 1));
+	if (!bpf_map_lookup_elem(reg->names_fd, key, &v)) {
+		*id = v.id;
+		return 0;
+	}
+	while (!bpf_map_get_next_key(reg->names_fd, prev, next)) {
+		struct bf_recent_name o;
+
+		if (!bpf_map_lookup_elem(reg->names_fd, next, &o) && o.id < BF_RECENT_TABLES)
+			used[o.id] = true;
+		memcpy(cur, next, sizeof(cur));
+		prev = cur;
+	}
+	for (v.id = 0; v.id < BF_RECENT_TABLES && used[v.id]; v.id++)
+		;
+	if (v.id == BF_RECENT_TABLES) {
+		bf_logf(log, BF_LOG_ERR, "xt_recent: %s: more than %u tables", info->name,
+			BF_RECENT_TABLES);
+		return -ENOMEM;
+	}
+	/* Revision 0 has no mask: all ones (recent_mt_check_v0). */
+	if (mt->ext == &bf_match_recent1 || mt->ext == &bf_match_recent1_6)
+		memcpy(v.mask, &info->mask, sizeof(v.mask));
+	else
+		memset(v.mask, 0xff, sizeof(v.mask));
+	zero = calloc(1, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	err = bpf_map_update_elem(reg->tables_fd, &v.id, zero, BPF_ANY) ? -errno : 0;
+	free(zero);
+	if (!err && bpf_map_update_elem(reg->names_fd, key, &v, BPF_NOEXIST))
+		err = -errno;
+	if (err) {
+		bf_logf(log, BF_LOG_ERR, "xt_recent: cannot create table %s: %s", info->name,
+			strerror(-err));
+		return err;
+	}
+	*id = v.id;
+	return 0;
+}
+
+int bf_recent_acquire(struct bf_recent_reg *reg, const struct bf_table_model *m,
+		      const struct bf_log *log, uint32_t **ids, uint32_t *n)
+{
+	bool held[BF_RECENT_TABLES] = {false};
+	_cleanup_free_ uint32_t *out = NULL;
+	uint32_t k = 0;
+	int err = 0;
+
+	recent_bound = reg;
+	out = calloc(BF_RECENT_TABLES, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->n_entries && !err; i++) {
+		for (uint32_t j = 0; j < m->entries[i].n_matches && !err; j++) {
+			const struct bf_match *mt = &m->entries[i].matches[j];
+			uint32_t id;
+
+			if (!is_recent(mt))
+				continue;
+			err = recent_table_get(reg, mt, log, &id);
+			if (!err && !held[id]) {
+				held[id] = true;
+				reg->refs[id]++;
+				out[k++] = id;
+			}
+		}
+	}
+	if (err) {
+		bf_recent_release(reg, out, k);
+		return err;
+	}
+	*ids = TAKE_PTR(out);
+	*n = k;
+	return 0;
+}
+
+void bf_recent_release(struct bf_recent_reg *reg, const uint32_t *ids, uint32_t n)
+{
+	char cur[BF_RECENT_NAME_LEN], next[BF_RECENT_NAME_LEN];
+	void *prev = NULL;
+	bool gone[BF_RECENT_TABLES] = {false}, any = false;
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (ids[i] >= BF_RECENT_TABLES || !reg->refs[ids[i]])
+			continue;
+		if (--reg->refs[ids[i]] == 0) {
+			gone[ids[i]] = true;
+			any = true;
+		}
+	}
+	if (!any)
+		return;
+	/* recent_mt_destroy: the last rule naming a table takes it away, entries and name. */
+	while (!bpf_map_get_next_key(reg->names_fd, prev, next)) {
+		struct bf_recent_name o;
+
+		if (!bpf_map_lookup_elem(reg->names_fd, next, &o) && o.id < BF_RECENT_TABLES &&
+		    gone[o.id]) {
+			bpf_map_delete_elem(reg->names_fd, next);
+			prev = NULL; /* start over: the walk's position is gone */
+			continue;
+		}
+		memcpy(cur, next, sizeof(cur));
+		prev = cur;
+	}
 }

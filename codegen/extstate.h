@@ -19,7 +19,8 @@
 #include "model.h"
 
 /* Map slots, taken from the top of the extension range (classify and ct use the last two). */
-#define BF_MAP_XRULE ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 4)) /* generation: HASH */
+#define BF_MAP_XRULE ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 4))	/* generation: HASH */
+#define BF_MAP_RECENT ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 3)) /* runtime: ARRAY of tables */
 
 struct bf_xrule_key {
 	uint32_t entry; /* entry index in the table */
@@ -53,5 +54,73 @@ int bf_xrule_match_pos(const struct bf_entry *e, const void *data, uint32_t *pos
  * match's initial state: its fd in *fd, or -1 when no entry needs one. 0 or -errno.
  */
 int bf_xrule_create(const struct bf_table_model *m, const struct bf_log *log, int *fd);
+
+/*
+ * recent's named tables (xt_recent.c). The kernel's module parameters: ip_list_tot = 100
+ * entries per table (the least recently updated one is dropped for a new one),
+ * ip_pkt_list_tot = 20, which makes nstamps_max_mask 31 for every hitcount below 32: each entry
+ * keeps 32 time stamps. A hitcount of 32 or more (the kernel allows up to 255, with a larger
+ * mask) is refused. Every table is one value of the runtime's ARRAY map bf_recent, with a
+ * bpf_spin_lock (the kernel's recent_lock) and its entries in fixed slots; names map to slots
+ * in the runtime's HASH bf_recent_nm. Both are pinned: tables survive replaces and restarts.
+ */
+#define BF_RECENT_TABLES 64
+#define BF_RECENT_ENTRIES 100 /* ip_list_tot */
+#define BF_RECENT_PKT_LIST 20 /* ip_pkt_list_tot */
+#define BF_RECENT_NSTAMPS 32  /* nstamps_max_mask + 1 */
+#define BF_RECENT_NAME_LEN 200
+
+struct bf_recent_slot {
+	uint64_t addr[2]; /* masked address, network order; IPv4 in the first 4 bytes */
+	uint64_t lru;	  /* position in the LRU order (larger: more recent); 0: free slot */
+	uint16_t family;  /* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	uint8_t ttl;
+	uint8_t index; /* next stamp to write, 1-based as the kernel's e->index */
+	uint16_t nstamps;
+	uint16_t pad;
+	uint64_t stamps[BF_RECENT_NSTAMPS]; /* jiffies */
+};
+
+struct bf_recent_table {
+	uint32_t lock; /* struct bpf_spin_lock */
+	uint32_t entries;
+	uint64_t seq;	  /* last LRU position given */
+	uint32_t found;	  /* scratch under the lock: slot of the packet's entry */
+	uint32_t lru_idx; /* scratch under the lock: least recently updated slot */
+	uint32_t free_idx;
+	uint32_t hits; /* scratch under the lock: stamps counted */
+	struct bf_recent_slot slot[BF_RECENT_ENTRIES];
+};
+
+/* Value of bf_recent_nm (key: the name, NUL padded to BF_RECENT_NAME_LEN). */
+struct bf_recent_name {
+	uint32_t id;	  /* key of the table in bf_recent */
+	uint32_t mask[4]; /* the creating rule's --mask (union nf_inet_addr): the table's, as in
+			   * the kernel, for both families */
+};
+
+/* Create the two runtime maps (bf_recent with its BTF for the spin lock, bf_recent_nm). */
+int bf_recent_maps_create(const struct bf_log *log, int *tables_fd, int *names_fd);
+
+/* Tables in use by loaded generations (the kernel's refcnt), per runtime. */
+struct bf_recent_reg {
+	int tables_fd;
+	int names_fd;
+	uint32_t refs[BF_RECENT_TABLES];
+};
+
+/*
+ * Take a reference on the table of every recent match of m (creating the missing ones, as
+ * recent_mt_check does); the ids taken are returned in *ids (malloc'd) / *n for the release.
+ * Also makes `reg` the one the recent emitter looks names up in (this thread).
+ */
+int bf_recent_acquire(struct bf_recent_reg *reg, const struct bf_table_model *m,
+		      const struct bf_log *log, uint32_t **ids, uint32_t *n);
+/* Drop the references; a table nobody refers to any more is destroyed, entries and name. */
+void bf_recent_release(struct bf_recent_reg *reg, const uint32_t *ids, uint32_t n);
+/* The recent emitter's lookup: the table of `name` in the bound registry. */
+int bf_recent_find(const char *name, struct bf_recent_name *out);
+/* Bind a registry for bf_recent_find (unit tests; bf_recent_acquire does it). */
+void bf_recent_bind(struct bf_recent_reg *reg);
 
 #endif /* BF_EXTSTATE_H */

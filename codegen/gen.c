@@ -62,6 +62,10 @@ struct bf_gen {
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
 	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
+	/* recent tables this generation's rules name (the kernel's table refcnt) */
+	struct bf_recent_reg *recent;
+	uint32_t *recent_ids;
+	uint32_t n_recent;
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
 	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
 };
@@ -105,6 +109,9 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->err_fd);
 	gen_closefd(&g->cls_fd);
 	gen_closefd(&g->xrule_fd);
+	if (g->recent)
+		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
+	free(g->recent_ids);
 	free(g);
 }
 
@@ -949,7 +956,12 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
-	err = gen_compile(&c, xdp);
+	/* recent_mt_check: find or create the named tables before anything uses them. */
+	err = bf_recent_acquire(&rt->recent, m, rt->log, &g->recent_ids, &g->n_recent);
+	if (!err)
+		g->recent = &rt->recent;
+	if (!err)
+		err = gen_compile(&c, xdp);
 	if (!err) {
 		uint32_t n_cls = 0, n_runs = 0;
 

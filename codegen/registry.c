@@ -59,6 +59,10 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_state,
 	/* stateful (doc/stateful.md) */
 	&bf_match_limit,
+	&bf_match_recent0,
+	&bf_match_recent1,
+	&bf_match_recent0_6,
+	&bf_match_recent1_6,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

@@ -64,6 +64,8 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->rej_progs_fd);
 	closefd(&rt->log_rb_fd);
 	closefd(&rt->log_drops_fd);
+	closefd(&rt->recent.tables_fd);
+	closefd(&rt->recent.names_fd);
 	free(rt);
 }
 
@@ -113,6 +115,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 	rt->ct_fd = -1;
 	rt->lroute6_fd = rt->active6_fd[0] = rt->active6_fd[1] = -1;
 	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
+	rt->recent.tables_fd = rt->recent.names_fd = -1;
 	rt->log = log;
 
 	map_new_into(log, &rt->ctx_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", sizeof(uint32_t),
@@ -146,6 +149,8 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     BF_LOG_RB_SIZE, 0, -1);
 	map_new_into(log, &rt->log_drops_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_log_drops",
 		     sizeof(uint32_t), sizeof(uint64_t), 1, 0, -1);
+	if (!err)
+		err = bf_recent_maps_create(log, &rt->recent.tables_fd, &rt->recent.names_fd);
 	if (!err)
 		runtime_load_reject(rt);
 	if (err) {
@@ -193,6 +198,7 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_REJECT_PROGS] = rt->rej_progs_fd;
 	map_fds[BF_MAP_LOG_RB] = rt->log_rb_fd;
 	map_fds[BF_MAP_LOG_DROPS] = rt->log_drops_fd;
+	map_fds[BF_MAP_RECENT] = rt->recent.tables_fd;
 }
 
 int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name)
@@ -303,6 +309,8 @@ static const struct {
 	{"rej_progs", offsetof(struct bf_runtime, rej_progs_fd)},
 	{"log_rb", offsetof(struct bf_runtime, log_rb_fd)},
 	{"log_drops", offsetof(struct bf_runtime, log_drops_fd)},
+	{"recent", offsetof(struct bf_runtime, recent.tables_fd)},
+	{"recent_nm", offsetof(struct bf_runtime, recent.names_fd)},
 };
 
 static int *rt_field(struct bf_runtime *rt, size_t off)
