@@ -279,20 +279,56 @@ static bool is_recent(const struct bf_match *mt)
 	       mt->ext == &bf_match_recent0_6 || mt->ext == &bf_match_recent1_6;
 }
 
+/* recent_mt_check's nstamp_mask for a rule (ip_pkt_list_tot is not 0). */
+static uint32_t recent_nstamp_mask(uint32_t hit_count)
+{
+	uint32_t n = hit_count < BF_RECENT_PKT_LIST ? BF_RECENT_PKT_LIST : hit_count, p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p - 1;
+}
+
+/* Write a table empty with this mask, under its lock (recent_table_flush). */
+static int recent_table_reset(struct bf_recent_reg *reg, uint32_t id, uint32_t mask)
+{
+	_cleanup_free_ struct bf_recent_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->nstamps_max_mask = mask;
+	if (bpf_map_update_elem(reg->tables_fd, &id, t, BPF_F_LOCK))
+		return -errno;
+	return 0;
+}
+
 /* The table of one match: found, or created with the match's mask (recent_mt_check). */
 static int recent_table_get(struct bf_recent_reg *reg, const struct bf_match *mt,
 			    const struct bf_log *log, uint32_t *id)
 {
 	const struct xt_recent_mtinfo_v1 *info = mt->data;
 	char key[BF_RECENT_NAME_LEN] = {0}, cur[BF_RECENT_NAME_LEN], next[BF_RECENT_NAME_LEN];
-	struct bf_recent_name v = {0};
-	struct bf_recent_table *zero;
+	uint32_t nmask = recent_nstamp_mask(info->hit_count);
 	bool used[BF_RECENT_TABLES] = {false};
+	struct bf_recent_name v = {0};
 	void *prev = NULL;
 	int err;
 
 	memcpy(key, info->name, strnlen(info->name, sizeof(key) - 1));
 	if (!bpf_map_lookup_elem(reg->names_fd, key, &v)) {
+		_cleanup_free_ struct bf_recent_table *t = calloc(1, sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		err = bpf_map_lookup_elem_flags(reg->tables_fd, &v.id, t, BPF_F_LOCK) ? -errno : 0;
+		/* A rule that wants more stamps flushes the table (recent_mt_check). */
+		if (!err && nmask > t->nstamps_max_mask)
+			err = recent_table_reset(reg, v.id, nmask);
+		if (err) {
+			bf_logf(log, BF_LOG_ERR, "xt_recent: table %s: %s", info->name,
+				strerror(-err));
+			return err;
+		}
 		*id = v.id;
 		return 0;
 	}
@@ -316,11 +352,7 @@ static int recent_table_get(struct bf_recent_reg *reg, const struct bf_match *mt
 		memcpy(v.mask, &info->mask, sizeof(v.mask));
 	else
 		memset(v.mask, 0xff, sizeof(v.mask));
-	zero = calloc(1, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	err = bpf_map_update_elem(reg->tables_fd, &v.id, zero, BPF_ANY) ? -errno : 0;
-	free(zero);
+	err = recent_table_reset(reg, v.id, nmask);
 	if (!err && bpf_map_update_elem(reg->names_fd, key, &v, BPF_NOEXIST))
 		err = -errno;
 	if (err) {

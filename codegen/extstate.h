@@ -57,17 +57,21 @@ int bf_xrule_create(const struct bf_table_model *m, const struct bf_log *log, in
 
 /*
  * recent's named tables (xt_recent.c). The kernel's module parameters: ip_list_tot = 100
- * entries per table (the least recently updated one is dropped for a new one),
- * ip_pkt_list_tot = 20, which makes nstamps_max_mask 31 for every hitcount below 32: each entry
- * keeps 32 time stamps. A hitcount of 32 or more (the kernel allows up to 255, with a larger
- * mask) is refused. Every table is one value of the runtime's ARRAY map bf_recent, with a
- * bpf_spin_lock (the kernel's recent_lock) and its entries in fixed slots; names map to slots
- * in the runtime's HASH bf_recent_nm. Both are pinned: tables survive replaces and restarts.
+ * entries per table (the least recently updated one is dropped for a new one) and
+ * ip_pkt_list_tot = 20: a table keeps nstamps_max_mask + 1 stamps per entry, 32 unless a rule
+ * with a larger --hitcount asks for roundup_pow_of_two(hitcount) (the table is then flushed,
+ * as the kernel does). Stamps are appended in time order, so the last 32 decide every test
+ * with a hitcount up to 32; above that, without --seconds, only their number matters (kept
+ * exactly); a hitcount above 32 with --seconds is refused. Every table is one value of the
+ * runtime's ARRAY map bf_recent, with a bpf_spin_lock (the kernel's recent_lock) and its
+ * entries in fixed slots; names map to tables in the runtime's HASH bf_recent_nm. Both are
+ * pinned: tables survive replaces and restarts.
  */
 #define BF_RECENT_TABLES 64
-#define BF_RECENT_ENTRIES 100 /* ip_list_tot */
-#define BF_RECENT_PKT_LIST 20 /* ip_pkt_list_tot */
-#define BF_RECENT_NSTAMPS 32  /* nstamps_max_mask + 1 */
+#define BF_RECENT_ENTRIES 100		  /* ip_list_tot */
+#define BF_RECENT_PKT_LIST 20		  /* ip_pkt_list_tot */
+#define BF_RECENT_NSTAMPS 32		  /* stamps kept per entry */
+#define BF_RECENT_HITCOUNT_MAX (1u << 24) /* larger: refused */
 #define BF_RECENT_NAME_LEN 200
 
 struct bf_recent_slot {
@@ -75,10 +79,11 @@ struct bf_recent_slot {
 	uint64_t lru;	  /* position in the LRU order (larger: more recent); 0: free slot */
 	uint16_t family;  /* NFPROTO_IPV4 / NFPROTO_IPV6 */
 	uint8_t ttl;
-	uint8_t index; /* next stamp to write, 1-based as the kernel's e->index */
-	uint16_t nstamps;
-	uint16_t pad;
-	uint64_t stamps[BF_RECENT_NSTAMPS]; /* jiffies */
+	uint8_t pad;
+	uint32_t index;	  /* the kernel's e->index: stamps written, modulo the table's mask + 1 */
+	uint32_t nstamps; /* the kernel's e->nstamps (up to the mask + 1) */
+	uint32_t pad2;
+	uint64_t stamps[BF_RECENT_NSTAMPS]; /* jiffies; stamp k of the kernel's ring at k % 32 */
 };
 
 struct bf_recent_table {
@@ -89,6 +94,8 @@ struct bf_recent_table {
 	uint32_t lru_idx; /* scratch under the lock: least recently updated slot */
 	uint32_t free_idx;
 	uint32_t hits; /* scratch under the lock: stamps counted */
+	uint32_t nstamps_max_mask;
+	uint32_t pad;
 	struct bf_recent_slot slot[BF_RECENT_ENTRIES];
 };
 

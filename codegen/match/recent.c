@@ -5,10 +5,10 @@
  *
  * recent_mt_check: flags outside XT_RECENT_VALID_FLAGS, not exactly one of set/remove/rcheck/
  * update, seconds/hitcount/rttl/reap with set or remove, reap without seconds -> -EINVAL; the
- * name as xt_check_proc_name() wants it (-EINVAL, or -ENAMETOOLONG unterminated). Then it finds or creates the named table (which
- * takes the creating rule's mask). bpfilter keeps 32 stamps per entry (ip_pkt_list_tot 20):
- * a hitcount of 32 or more, which the kernel serves with a larger table, is refused
- * (-EOPNOTSUPP).
+ * name as xt_check_proc_name() wants it (-EINVAL, or -ENAMETOOLONG unterminated). Then it finds or
+ * creates the named table (which takes the creating rule's mask). bpfilter keeps the last 32 stamps
+ * of an entry and counts the rest (codegen/extstate.h): a hitcount above 32 with --seconds, which
+ * would need the older stamps, is refused (-EOPNOTSUPP), as is one above 2^24.
  *
  * recent_mt, under the table's bpf_spin_lock (the kernel's recent_lock): the packet's source
  * (or destination) address masked with the table's mask, its TTL (+1 at FORWARD: "as seen
@@ -70,10 +70,11 @@ static int recent_check(const struct bf_check_ctx *ctx, const void *data)
 		return -ENAMETOOLONG;
 	if (!strcmp(info->name, ".") || !strcmp(info->name, "..") || strchr(info->name, '/'))
 		return -EINVAL;
-	if (info->hit_count >= BF_RECENT_NSTAMPS) {
+	if ((info->hit_count > BF_RECENT_NSTAMPS && info->seconds) ||
+	    info->hit_count > BF_RECENT_HITCOUNT_MAX) {
 		bf_logf(ctx->log, BF_LOG_ERR,
-			"recent: --hitcount %u: bpfilter keeps %u stamps per entry; refused",
-			info->hit_count, BF_RECENT_NSTAMPS);
+			"recent: --hitcount %u%s: bpfilter keeps %u stamps per entry; refused",
+			info->hit_count, info->seconds ? " with --seconds" : "", BF_RECENT_NSTAMPS);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -219,8 +220,8 @@ static void emit_init(struct bf_builder *b, int family, bf_label out)
 	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_1, S_OFF(family), family));
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, TTL_OFF));
 	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_0, S_OFF(ttl)));
-	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_1, S_OFF(index), 1));
-	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_1, S_OFF(nstamps), 1));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_1, S_OFF(index), 1));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_1, S_OFF(nstamps), 1));
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, NOW_OFF));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, S_OFF(stamps)));
 	touch_lru(b);
@@ -235,10 +236,11 @@ static void emit_hits(struct bf_builder *b, const struct xt_recent_mtinfo *info)
 	bf_label loop = bf_label_new(b), next = bf_label_new(b), done = bf_label_new(b);
 
 	bf_comment(b, "hits: seconds %u hitcount %u", info->seconds, info->hit_count);
-	if (!info->seconds && !info->hit_count) {
-		/* the first stamp decides: any entry has one */
-		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_0, BPF_REG_1, S_OFF(nstamps)));
-		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
+	if (!info->seconds) {
+		/* every stamp counts: true when there are hit_count of them (any, for 0) */
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_0, BPF_REG_1, S_OFF(nstamps)));
+		bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_0,
+				(int32_t)(info->hit_count ? info->hit_count : 1), done);
 		bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_9, 1));
 		bf_label_bind(b, done);
 		return;
@@ -248,7 +250,7 @@ static void emit_hits(struct bf_builder *b, const struct xt_recent_mtinfo *info)
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
 	bf_label_bind(b, loop);
 	bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_2, BF_RECENT_NSTAMPS, done);
-	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_0, BPF_REG_1, S_OFF(nstamps)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_0, BPF_REG_1, S_OFF(nstamps)));
 	bf_emit_jmp_reg(b, BPF_JGE, BPF_REG_2, BPF_REG_0, done);
 	if (info->seconds) {
 		/* time_after(time, stamp): (long)(stamp - time) < 0 */
@@ -288,7 +290,7 @@ static void emit_reap(struct bf_builder *b, bf_label gone)
 	bf_emit(b, BF_ALU64_IMM(BPF_MUL, BPF_REG_2, SLOT_SIZE));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_4, BPF_REG_2));
-	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_4, S_OFF(index)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_4, S_OFF(index)));
 	bf_emit(b, BF_ALU64_IMM(BPF_SUB, BPF_REG_2, 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, BF_RECENT_NSTAMPS - 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_2, 3));
@@ -310,19 +312,22 @@ static void emit_update(struct bf_builder *b)
 	bf_label nogrow = bf_label_new(b);
 
 	bf_comment(b, "recent_entry_update");
-	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_1, S_OFF(index)));
-	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, BF_RECENT_NSTAMPS - 1));
+	/* e->index &= nstamps_max_mask; e->stamps[e->index++] = jiffies */
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_0, BPF_REG_1, S_OFF(index)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_8, T_OFF(nstamps_max_mask)));
+	bf_emit(b, BF_ALU32_REG(BPF_AND, BPF_REG_0, BPF_REG_2));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_0));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, BF_RECENT_NSTAMPS - 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_2, 3));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_1));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_2));
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_4, BPF_REG_10, NOW_OFF));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_3, BPF_REG_4, S_OFF(stamps)));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 1));
-	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_0, S_OFF(index)));
-	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_1, S_OFF(nstamps)));
+	bf_emit(b, BF_ALU32_IMM(BPF_ADD, BPF_REG_0, 1));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, S_OFF(index)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_1, S_OFF(nstamps)));
 	bf_emit_jmp_reg(b, BPF_JGE, BPF_REG_2, BPF_REG_0, nogrow);
-	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_1, BPF_REG_0, S_OFF(nstamps)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, S_OFF(nstamps)));
 	bf_label_bind(b, nogrow);
 	touch_lru(b);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, TTL_OFF));

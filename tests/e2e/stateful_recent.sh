@@ -5,7 +5,7 @@
 # Per side (k: the kernel's iptables-legacy, b: bpfilterd): a client namespace with two
 # addresses sends UDP to a host namespace whose INPUT uses recent tables the way ufw's "limit"
 # does (--set, then --update --seconds --hitcount), plus --rcheck, --remove, --rdest, --mask, a
-# revision 0 rule and inversion. Every outcome depends only on the order of the packets (all
+# revision 0 rule, inversion and a hitcount above the 32 stamps bpfilter keeps. Every outcome depends only on the order of the packets (all
 # within --seconds). Then a replace that keeps the table names (the tables and their entries
 # survive, as in the kernel) and one that drops a name (that table is destroyed: a later rule
 # naming it starts empty). Counters of the rules must equal the kernel's.
@@ -42,7 +42,7 @@ cmp_rules()
 	bf_$ksave kh -c | grep '^\[' >"$BF_TMP/k.rules"
 	bf_$save bh -c | grep '^\[' >"$BF_TMP/b.rules"
 	if bf_diff "IPv$fam $what" "$BF_TMP/k.rules" "$BF_TMP/b.rules"; then
-		bf_pass "IPv$fam $what"
+		bf_pass "IPv$fam $what: $(cut -d" " -f1 "$BF_TMP/b.rules" | tr "\n" " ")"
 	else
 		bf_fail "IPv$fam $what"
 	fi
@@ -76,6 +76,8 @@ rules()
 -A INPUT -p udp --dport 5003 -m recent --set --name DST --rdest
 -A INPUT -p udp --dport 5003 -m recent --update --hitcount 2 --seconds 60 --reap --name DST --rdest -j DROP
 -A INPUT -p udp --dport 5004 -m recent --rcheck --rttl --name DEFAULT -j ACCEPT
+-A INPUT -p udp --dport 5006 -m recent --set --name BIG
+-A INPUT -p udp --dport 5006 -m recent --rcheck --hitcount 40 --name BIG -j DROP
 ${keep:+-A INPUT -p udp --dport 5005 -m recent --rcheck --name NET -j ACCEPT}
 RULES
 	echo COMMIT
@@ -95,6 +97,7 @@ run()
 	send "$a" "$h" 5001 1
 	send "$a" "$h" 5003 3
 	send "$b" "$h" 5003 1
+	send "$a" "$h" 5006 45
 	cmp_rules "$fam" "recent tables"
 	# Same names: the tables and their entries survive the replace.
 	rules "$full" "$net" | bf_cmp kh bh $restore
@@ -120,15 +123,16 @@ for args in "--set --name A --seconds 5" "--rcheck --reap --name A" "--rcheck --
 	"--rcheck --name a/b"; do
 	eval "bf_cmp kh bh ipt -A INPUT -m recent $args"
 done
-# A hitcount of 32 or more needs more stamps than bpfilter keeps: refused, nothing stored.
+# A hitcount above 32 with --seconds needs more stamps than bpfilter keeps: refused, nothing
+# stored (without --seconds it is served).
 bf_ipt_save bh -t filter | bf_save_filter >"$BF_TMP/before"
-if bf_ipt bh -A INPUT -m recent --rcheck --hitcount 40 --name A 2>"$BF_TMP/err"; then
-	bf_fail "--hitcount 40 accepted"
+if bf_ipt bh -A INPUT -m recent --rcheck --seconds 9 --hitcount 40 --name A 2>"$BF_TMP/err"; then
+	bf_fail "--hitcount 40 --seconds 9 accepted"
 else
-	bf_pass "--hitcount 40 refused: $(cat "$BF_TMP/err")"
+	bf_pass "--hitcount 40 --seconds 9 refused: $(cat "$BF_TMP/err")"
 fi
 bf_ipt_save bh -t filter | bf_save_filter >"$BF_TMP/after"
 bf_diff "table after the refusal" "$BF_TMP/before" "$BF_TMP/after" && bf_pass "table unchanged"
-bf_daemon_log bh | grep -q "hitcount 40: bpfilter keeps 32" && bf_pass "refusal logged" ||
+bf_daemon_log bh | grep -q "hitcount 40 with --seconds: bpfilter keeps 32" && bf_pass "refusal logged" ||
 	bf_fail "no log line for the refusal"
 bf_done
