@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <bpf/btf.h>
 #include <linux/netfilter/xt_limit.h>
 #include <linux/netfilter/xt_recent.h>
@@ -429,4 +430,173 @@ void bf_recent_release(struct bf_recent_reg *reg, const uint32_t *ids, uint32_t 
 		memcpy(cur, next, sizeof(cur));
 		prev = cur;
 	}
+}
+
+/*
+ * /proc/net/xt_recent/NAME (recent_seq_show, recent_mt_proc_write), for the daemon's control
+ * request. The table is read and written back under its lock (BPF_F_LOCK), one step each: a
+ * packet that updates the table between the two is overwritten, where the kernel holds
+ * recent_lock across the whole write.
+ */
+static int recent_ctl_table(struct bf_recent_reg *reg, const char *name, uint32_t *id,
+			    struct bf_recent_table **t)
+{
+	char key[BF_RECENT_NAME_LEN] = {0};
+	struct bf_recent_name v;
+
+	if (!name[0] || strnlen(name, sizeof(key)) == sizeof(key))
+		return -ENOENT;
+	memcpy(key, name, strlen(name));
+	if (bpf_map_lookup_elem(reg->names_fd, key, &v))
+		return errno == ENOENT ? -ENOENT : -errno;
+	*t = calloc(1, sizeof(**t));
+	if (!*t)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem_flags(reg->tables_fd, &v.id, *t, BPF_F_LOCK)) {
+		int err = -errno;
+
+		free(*t);
+		*t = NULL;
+		return err;
+	}
+	*id = v.id;
+	return 0;
+}
+
+int bf_recent_ctl_read(struct bf_recent_reg *reg, const char *name, char **text, size_t *len)
+{
+	_cleanup_free_ struct bf_recent_table *t = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t cap = 0, n = 0;
+	FILE *f;
+	uint32_t id;
+	int err;
+
+	err = recent_ctl_table(reg, name, &id, &t);
+	if (err)
+		return err;
+	f = open_memstream(&buf, &cap);
+	if (!f)
+		return -errno;
+	for (uint32_t s = 0; s < BF_RECENT_ENTRIES; s++) {
+		const struct bf_recent_slot *e = &t->slot[s];
+		const uint8_t *a = (const uint8_t *)e->addr;
+		uint32_t last = (e->index - 1) & t->nstamps_max_mask;
+
+		if (!e->lru)
+			continue;
+		if (e->family == NFPROTO_IPV4) {
+			fprintf(f, "src=%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		} else {
+			fprintf(f, "src=");
+			for (int k = 0; k < 16; k += 2)
+				fprintf(f, "%s%02x%02x", k ? ":" : "", a[k], a[k + 1]);
+		}
+		fprintf(f, " ttl: %u last_seen: %" PRIu64 " oldest_pkt: %u", e->ttl,
+			e->stamps[last % BF_RECENT_NSTAMPS], e->index);
+		/* Only the last 32 stamps are kept (extstate.h). */
+		for (uint32_t i = 0; i < e->nstamps && i < BF_RECENT_NSTAMPS; i++)
+			fprintf(f, "%s %" PRIu64, i ? "," : "", e->stamps[i]);
+		fputc('\n', f);
+	}
+	if (fclose(f))
+		return -ENOMEM;
+	n = cap;
+	*text = TAKE_PTR(buf);
+	*len = n;
+	return 0;
+}
+
+/* Under no lock of ours: the caller writes the table back with BPF_F_LOCK. */
+static void recent_ctl_update(struct bf_recent_table *t, struct bf_recent_slot *e, uint64_t now)
+{
+	e->index &= t->nstamps_max_mask;
+	e->stamps[e->index % BF_RECENT_NSTAMPS] = now;
+	e->index++;
+	if (e->index > e->nstamps)
+		e->nstamps = e->index;
+	e->lru = ++t->seq;
+}
+
+int bf_recent_ctl_write(struct bf_recent_reg *reg, const char *name, const char *in, size_t size,
+			size_t *ret)
+{
+	/* sizeof("+b335:1d35:1e55:dead:c0de:1715:5afe:c0de") */
+	char buf[41], addr_txt[41];
+	_cleanup_free_ struct bf_recent_table *t = NULL;
+	struct bf_recent_slot *e = NULL, *lru = NULL;
+	uint64_t addr[2] = {0, 0}, ns, now;
+	bool add;
+	uint16_t family;
+	uint32_t id;
+	size_t alen;
+	int err;
+
+	err = recent_ctl_table(reg, name, &id, &t);
+	if (err)
+		return err;
+	if (size == 0) {
+		*ret = 0;
+		return 0;
+	}
+	if (size > sizeof(buf))
+		size = sizeof(buf);
+	memcpy(buf, in, size);
+	if (buf[0] == '/') {
+		err = recent_table_reset(reg, id, t->nstamps_max_mask);
+		if (!err)
+			*ret = size;
+		return err;
+	}
+	if (buf[0] != '+' && buf[0] != '-')
+		return -EINVAL;
+	add = buf[0] == '+';
+	/* in4_pton / in6_pton: the text up to size - 1 bytes or a '\n' */
+	alen = size - 1;
+	memcpy(addr_txt, buf + 1, alen);
+	addr_txt[alen] = '\0';
+	addr_txt[strcspn(addr_txt, "\n")] = '\0';
+	family = memchr(buf + 1, ':', size - 1) ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	if (inet_pton(family == NFPROTO_IPV6 ? AF_INET6 : AF_INET, addr_txt, addr) != 1)
+		return -EINVAL;
+	err = timer_list_read(&ns, &now);
+	if (err)
+		return err;
+	for (uint32_t s = 0; s < BF_RECENT_ENTRIES; s++) {
+		struct bf_recent_slot *x = &t->slot[s];
+
+		if (!x->lru)
+			continue;
+		if (!lru || x->lru < lru->lru)
+			lru = x;
+		if (!e && x->family == family && !memcmp(x->addr, addr, sizeof(addr)))
+			e = x;
+	}
+	if (!e && add) {
+		/* recent_entry_init with ttl 0 */
+		if (t->entries >= BF_RECENT_ENTRIES && lru) {
+			lru->lru = 0;
+			t->entries--;
+		}
+		for (uint32_t s = 0; s < BF_RECENT_ENTRIES && !e; s++)
+			if (!t->slot[s].lru)
+				e = &t->slot[s];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->addr, addr, sizeof(addr));
+		e->family = family;
+		e->stamps[0] = now;
+		e->nstamps = 1;
+		e->index = 1;
+		e->lru = ++t->seq;
+		t->entries++;
+	} else if (e && add) {
+		recent_ctl_update(t, e, now);
+	} else if (e) {
+		e->lru = 0;
+		t->entries--;
+	}
+	if (bpf_map_update_elem(reg->tables_fd, &id, t, BPF_F_LOCK))
+		return -errno;
+	*ret = size;
+	return 0;
 }

@@ -127,6 +127,13 @@ int bf_recent_acquire(struct bf_recent_reg *reg, const struct bf_table_model *m,
 void bf_recent_release(struct bf_recent_reg *reg, const uint32_t *ids, uint32_t n);
 /* The recent emitter's lookup: the table of `name` in the bound registry. */
 int bf_recent_find(const char *name, struct bf_recent_name *out);
+/*
+ * /proc/net/xt_recent/NAME: the file's text (malloc'd), or a write of `size` bytes as the
+ * kernel takes it (+ADDR, -ADDR, /), *ret = the bytes write() returns. -ENOENT: no such table.
+ */
+int bf_recent_ctl_read(struct bf_recent_reg *reg, const char *name, char **text, size_t *len);
+int bf_recent_ctl_write(struct bf_recent_reg *reg, const char *name, const char *in, size_t size,
+			size_t *ret);
 /* Bind a registry for bf_recent_find (unit tests; bf_recent_acquire does it). */
 void bf_recent_bind(struct bf_recent_reg *reg);
 

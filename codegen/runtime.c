@@ -458,3 +458,14 @@ int bf_runtime_root_ids(const struct bf_runtime *rt, uint32_t *ids, size_t max, 
 	*n = k;
 	return 0;
 }
+
+int bf_runtime_recent_read(struct bf_runtime *rt, const char *name, char **text, size_t *len)
+{
+	return bf_recent_ctl_read(&rt->recent, name, text, len);
+}
+
+int bf_runtime_recent_write(struct bf_runtime *rt, const char *name, const char *in, size_t size,
+			    size_t *ret)
+{
+	return bf_recent_ctl_write(&rt->recent, name, in, size, ret);
+}

@@ -117,6 +117,52 @@ run()
 run 4 10.9.0.2 10.9.0.3 10.9.0.1 255.255.255.255 255.255.255.0
 run 6 fd09::2 fd09::3 fd09::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00
 
+# /proc/net/xt_recent/NAME: the kernel's lines (jiffies blanked: the two sides' clocks differ by
+# the time between their packets; entries sorted: the kernel lists them in hash order), and
+# writes of +ADDR, -ADDR and / through a shell's redirection. bpfilter keeps the last 32 stamps
+# of an entry (doc/stateful.md): BIG's entries are compared without their stamp lists.
+recent_file()
+{
+	local side=$1 name=$2
+	if [ "$side" = k ]; then
+		bf_nsexec kh cat "/proc/net/xt_recent/$name"
+	else
+		bf__shim bh cat "/proc/net/xt_recent/$name"
+	fi | sed -E 's/[0-9]{6,}/J/g' | { [ "$name" = BIG ] && sed 's/oldest_pkt: \([0-9]*\) .*/oldest_pkt: \1/' || cat; } | sort
+}
+recent_write()
+{
+	local what=$1 name=$2
+	bf_nsexec kh bash -c "echo '$what' > /proc/net/xt_recent/$name" || bf_fail "kernel: write $what"
+	bf__shim bh bash -c "echo '$what' > /proc/net/xt_recent/$name" || bf_fail "bpfilter: write $what"
+}
+cmp_file()
+{
+	recent_file k "$1" >"$BF_TMP/k.file"
+	recent_file b "$1" >"$BF_TMP/b.file"
+	if bf_diff "/proc/net/xt_recent/$1 $2" "$BF_TMP/k.file" "$BF_TMP/b.file"; then
+		bf_pass "/proc/net/xt_recent/$1 $2: $(wc -l <"$BF_TMP/b.file") entries"
+	else
+		bf_fail "/proc/net/xt_recent/$1 $2"
+	fi
+}
+cmp_file DEFAULT "after the traffic"
+cmp_file BIG "after the traffic"
+recent_write +10.9.0.7 DEFAULT
+recent_write +fd09::7 DEFAULT
+recent_write -10.9.0.3 DEFAULT
+cmp_file DEFAULT "after +ADDR and -ADDR"
+send 10.9.0.3 10.9.0.1 5001 1
+send 10.9.0.2 10.9.0.1 5001 1
+cmp_rules 4 "rcheck after -ADDR"
+recent_write / DEFAULT
+cmp_file DEFAULT "after /"
+if bf__shim bh cat /proc/net/xt_recent/NOSUCH >/dev/null 2>&1; then
+	bf_fail "a table that does not exist can be read"
+else
+	bf_pass "no file for a table that does not exist"
+fi
+
 # checkentry as the kernel.
 for args in "--set --name A --seconds 5" "--rcheck --reap --name A" "--rcheck --name ''" \
 	"--set --rttl --name A" "--update --seconds 1 --hitcount 20 --name A" "--rcheck --name ." \
