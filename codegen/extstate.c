@@ -415,7 +415,7 @@ void bf_recent_release(struct bf_recent_reg *reg, const uint32_t *ids, uint32_t 
 			any = true;
 		}
 	}
-	if (!any)
+	if (!any || reg->keep)
 		return;
 	/* recent_mt_destroy: the last rule naming a table takes it away, entries and name. */
 	while (!bpf_map_get_next_key(reg->names_fd, prev, next)) {

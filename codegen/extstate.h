@@ -11,6 +11,7 @@
 #ifndef BF_EXTSTATE_H
 #define BF_EXTSTATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "builder.h"
@@ -114,6 +115,9 @@ struct bf_recent_reg {
 	int tables_fd;
 	int names_fd;
 	uint32_t refs[BF_RECENT_TABLES];
+	/* The daemon exits leaving its rulesets in force: releases keep the tables, which the
+	 * successor adopts with the other pinned maps. */
+	bool keep;
 };
 
 /*

@@ -469,3 +469,8 @@ int bf_runtime_recent_write(struct bf_runtime *rt, const char *name, const char 
 {
 	return bf_recent_ctl_write(&rt->recent, name, in, size, ret);
 }
+
+void bf_runtime_recent_keep(struct bf_runtime *rt)
+{
+	rt->recent.keep = true;
+}

@@ -1045,6 +1045,12 @@ void bfd_datapath_free(struct bfd_datapath *dp)
 	free(dp);
 }
 
+void bfd_datapath_exiting(struct bfd_datapath *dp)
+{
+	if (dp->pin_dir && !dp->opts.flush_on_exit)
+		bf_runtime_recent_keep(dp->rt);
+}
+
 const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp)
 {
 	return &dp->xt;
