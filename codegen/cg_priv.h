@@ -15,6 +15,7 @@
 #include "builder.h"
 #include "codegen.h"
 #include "ext.h"
+#include "extstate.h"
 #include "log.h"
 
 struct bf_runtime {
@@ -39,6 +40,8 @@ struct bf_runtime {
 	/* addrtype (codegen.h, struct bf_rtype): LPM tries of the local and main routing tables */
 	int rtype_fd;
 	int rtype6_fd;
+	/* recent's named tables (extstate.h): maps and the generations' references */
+	struct bf_recent_reg recent;
 };
 
 /* Slots of the root prog arrays: one entry program per family's table. */

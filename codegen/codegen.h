@@ -112,6 +112,13 @@ int bf_gen_pin(const struct bf_gen *g, const char *dir);
 int bf_gen_unpin(const char *dir);
 /* Counters of entries [0, n) of the generation pinned in dir (bf_gen_read_counters). */
 int bf_gen_read_pinned_counters(const char *dir, uint32_t n, struct xt_counters *out);
+/* /proc/net/xt_recent/NAME of this runtime's recent tables (codegen/extstate.h). */
+int bf_runtime_recent_read(struct bf_runtime *rt, const char *name, char **text, size_t *len);
+int bf_runtime_recent_write(struct bf_runtime *rt, const char *name, const char *in, size_t size,
+			    size_t *ret);
+/* The daemon exits and leaves its rulesets in force: freeing generations from now on keeps the
+ * recent tables (pinned, for the successor) instead of destroying the unreferenced ones. */
+void bf_runtime_recent_keep(struct bf_runtime *rt);
 /* Ids of the TC and XDP entry programs pinned in dir (0: none). */
 int bf_gen_pinned_entry_ids(const char *dir, uint32_t ids[2]);
 

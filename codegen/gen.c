@@ -33,6 +33,7 @@
 #include "codegen.h"
 #include "ct.h"
 #include "ext.h"
+#include "extstate.h"
 #include "ipmatch.h"
 
 /* Soft limit on one program's size. Verification time per program grows faster than linearly
@@ -60,6 +61,11 @@ struct bf_gen {
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
 	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
+	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
+	/* recent tables this generation's rules name (the kernel's table refcnt) */
+	struct bf_recent_reg *recent;
+	uint32_t *recent_ids;
+	uint32_t n_recent;
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
 	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
 };
@@ -102,6 +108,10 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
 	gen_closefd(&g->cls_fd);
+	gen_closefd(&g->xrule_fd);
+	if (g->recent)
+		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
+	free(g->recent_ids);
 	free(g);
 }
 
@@ -567,6 +577,7 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
 	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
+	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
 /* Load a program and put it in slot `slot` of `map_fd`; the prog array keeps it alive. */
@@ -860,6 +871,13 @@ static int gen_maps(struct cg *c, bool xdp)
 				   sizeof(uint64_t), 1, NULL);
 	if (g->err_fd < 0)
 		return -errno;
+	/* Stateful matches' state is per generation, as checkentry allocates it per replace. */
+	{
+		int r = bf_xrule_create(m, c->log, &g->xrule_fd);
+
+		if (r)
+			return r;
+	}
 	/* At most one region per entry. */
 	g->progs_fd[BF_CTX_TC] =
 		bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "bf_progs", sizeof(uint32_t),
@@ -942,11 +960,16 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
 	g->family = m->family;
-	g->cnt_fd = g->err_fd = g->cls_fd = -1;
+	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
-	err = gen_compile(&c, xdp);
+	/* recent_mt_check: find or create the named tables before anything uses them. */
+	err = bf_recent_acquire(&rt->recent, m, rt->log, &g->recent_ids, &g->n_recent);
+	if (!err)
+		g->recent = &rt->recent;
+	if (!err)
+		err = gen_compile(&c, xdp);
 	if (!err) {
 		uint32_t n_cls = 0, n_runs = 0;
 

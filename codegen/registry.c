@@ -62,6 +62,12 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_addrtype1,
 	&bf_match_eui64,
 	&bf_match_owner,
+	/* stateful (doc/stateful.md) */
+	&bf_match_limit,
+	&bf_match_recent0,
+	&bf_match_recent1,
+	&bf_match_recent0_6,
+	&bf_match_recent1_6,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

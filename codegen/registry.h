@@ -25,6 +25,12 @@ extern const struct bf_ext bf_match_multiport6;
 extern const struct bf_ext bf_match_mark;
 extern const struct bf_ext bf_match_length;
 extern const struct bf_ext bf_match_length6;
+/* stateful (doc/stateful.md) */
+extern const struct bf_ext bf_match_limit;
+extern const struct bf_ext bf_match_recent0;
+extern const struct bf_ext bf_match_recent1;
+extern const struct bf_ext bf_match_recent0_6;
+extern const struct bf_ext bf_match_recent1_6;
 extern const struct bf_ext bf_match_ttl;
 extern const struct bf_ext bf_match_hl;
 extern const struct bf_ext bf_match_tos;

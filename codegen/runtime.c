@@ -69,6 +69,8 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->rej_progs_fd);
 	closefd(&rt->log_rb_fd);
 	closefd(&rt->log_drops_fd);
+	closefd(&rt->recent.tables_fd);
+	closefd(&rt->recent.names_fd);
 	free(rt);
 }
 
@@ -125,6 +127,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 	rt->lroute6_fd = rt->active6_fd[0] = rt->active6_fd[1] = -1;
 	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
 	rt->rtype_fd = rt->rtype6_fd = -1;
+	rt->recent.tables_fd = rt->recent.names_fd = -1;
 	rt->log = log;
 
 	map_new_into(log, &rt->ctx_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", sizeof(uint32_t),
@@ -164,6 +167,8 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     BF_LOG_RB_SIZE, 0, -1);
 	map_new_into(log, &rt->log_drops_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_log_drops",
 		     sizeof(uint32_t), sizeof(uint64_t), 1, 0, -1);
+	if (!err)
+		err = bf_recent_maps_create(log, &rt->recent.tables_fd, &rt->recent.names_fd);
 	if (!err)
 		runtime_load_reject(rt);
 	if (err) {
@@ -217,6 +222,7 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_LOG_DROPS] = rt->log_drops_fd;
 	map_fds[BF_MAP_RTYPE] = rt->rtype_fd;
 	map_fds[BF_MAP_RTYPE6] = rt->rtype6_fd;
+	map_fds[BF_MAP_RECENT] = rt->recent.tables_fd;
 }
 
 int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name)
@@ -350,6 +356,8 @@ static const struct {
 	{"log_drops", offsetof(struct bf_runtime, log_drops_fd)},
 	{"rtype", offsetof(struct bf_runtime, rtype_fd)},
 	{"rtype6", offsetof(struct bf_runtime, rtype6_fd)},
+	{"recent", offsetof(struct bf_runtime, recent.tables_fd)},
+	{"recent_nm", offsetof(struct bf_runtime, recent.names_fd)},
 };
 
 static int *rt_field(struct bf_runtime *rt, size_t off)
@@ -496,4 +504,20 @@ int bf_runtime_root_ids(const struct bf_runtime *rt, uint32_t *ids, size_t max, 
 	}
 	*n = k;
 	return 0;
+}
+
+int bf_runtime_recent_read(struct bf_runtime *rt, const char *name, char **text, size_t *len)
+{
+	return bf_recent_ctl_read(&rt->recent, name, text, len);
+}
+
+int bf_runtime_recent_write(struct bf_runtime *rt, const char *name, const char *in, size_t size,
+			    size_t *ret)
+{
+	return bf_recent_ctl_write(&rt->recent, name, in, size, ret);
+}
+
+void bf_runtime_recent_keep(struct bf_runtime *rt)
+{
+	rt->recent.keep = true;
 }

@@ -419,6 +419,28 @@ static int xt_read(void *ctx, void *gen, uint32_t n, struct xt_counters *out)
 	return bf_gen_read_counters(gen, n, out);
 }
 
+static int xt_recent(void *ctx, bool write, const char *name, const void *in, uint32_t len,
+		     void **out, uint32_t *outlen, uint32_t *written)
+{
+	struct bfd_datapath *dp = ctx;
+	char *text = NULL;
+	size_t n = 0;
+	int r;
+
+	if (write) {
+		r = bf_runtime_recent_write(dp->rt, name, in, len, &n);
+		if (!r)
+			*written = (uint32_t)n;
+		return r;
+	}
+	r = bf_runtime_recent_read(dp->rt, name, &text, &n);
+	if (r)
+		return r;
+	*out = text;
+	*outlen = (uint32_t)n;
+	return 0;
+}
+
 static void gen_free(struct bfd_datapath *dp, struct bf_gen *g)
 {
 	uint64_t errs = 0;
@@ -936,6 +958,7 @@ int bfd_datapath_new(const struct bfd_datapath_opts *opts, const struct bf_log *
 		.commit = xt_commit,
 		.read = xt_read,
 		.release = xt_release,
+		.recent = xt_recent,
 	};
 
 	r = bf_runtime_new(&dp->log, &dp->rt);
@@ -1039,6 +1062,12 @@ void bfd_datapath_free(struct bfd_datapath *dp)
 	bf_runtime_free(dp->rt);
 	free(dp->pin_dir);
 	free(dp);
+}
+
+void bfd_datapath_exiting(struct bfd_datapath *dp)
+{
+	if (dp->pin_dir && !dp->opts.flush_on_exit)
+		bf_runtime_recent_keep(dp->rt);
 }
 
 const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp)

@@ -34,6 +34,9 @@ int bfd_datapath_new(const struct bfd_datapath_opts *opts, const struct bf_log *
  * stay in force for the next daemon to adopt.
  */
 void bfd_datapath_free(struct bfd_datapath *dp);
+/* Before the store lets go of its generations at exit: keep what a successor adopts (the recent
+ * tables) unless this exit flushes everything. */
+void bfd_datapath_exiting(struct bfd_datapath *dp);
 /*
  * With pin_dir: load the tables of `st` into the store, switch to them and carry the counters of
  * the pinned generations over, then persist after every request (bfd_state_after_request). The

@@ -243,6 +243,8 @@ int main(int argc, char **argv)
 
 out:
 	bfd_logsink_free(logsink);
+	if (dp)
+		bfd_datapath_exiting(dp);
 	if (store)
 		xt_store_free(store);
 	if (dp)

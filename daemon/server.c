@@ -425,8 +425,12 @@ bool bfd_request_valid(const struct bpfilter_request *req, const char **why)
 		*why = "setsockopt payload longer than its optlen";
 	else if (req->op == BPFILTER_OP_TABLE_NAMES && req->payload_len)
 		*why = "table names request with a payload";
+	else if (req->op == BPFILTER_OP_RECENT &&
+		 (req->payload_len > BPFILTER_RECENT_NAME_MAX + BPFILTER_RECENT_WRITE_MAX ||
+		  (req->optname != BPFILTER_RECENT_READ && req->optname != BPFILTER_RECENT_WRITE)))
+		*why = "bad recent request";
 	else if (req->op != BPFILTER_OP_GETSOCKOPT && req->op != BPFILTER_OP_SETSOCKOPT &&
-		 req->op != BPFILTER_OP_TABLE_NAMES)
+		 req->op != BPFILTER_OP_TABLE_NAMES && req->op != BPFILTER_OP_RECENT)
 		*why = "unknown op";
 	return !*why;
 }
@@ -605,6 +609,8 @@ static const char *bfd_op_name(uint16_t op)
 		return "setsockopt";
 	case BPFILTER_OP_TABLE_NAMES:
 		return "table_names";
+	case BPFILTER_OP_RECENT:
+		return "recent";
 	}
 	return "?";
 }
@@ -629,6 +635,27 @@ static int bfd_table_names(struct xt_store *store, int level, void **out, uint32
 	return 0;
 }
 
+/* /proc/net/xt_recent/NAME: payload = name, NUL, then the written bytes (write). */
+static int bfd_recent(struct xt_store *store, const struct bfd_peer_rights *peer,
+		      const struct bpfilter_request *req, const void *payload, void **out,
+		      uint32_t *outlen, uint32_t *written)
+{
+	const char *p = payload;
+	size_t nlen;
+	bool write = req->optname == BPFILTER_RECENT_WRITE;
+
+	/* As the kernel's files: everyone may read (0644), only an administrator writes. */
+	if (write ? !peer->may_admin : !peer->may_read_names)
+		return -EACCES;
+	if (!p || !req->payload_len)
+		return -EINVAL;
+	nlen = strnlen(p, req->payload_len);
+	if (nlen == req->payload_len || nlen >= BPFILTER_RECENT_NAME_MAX)
+		return -EINVAL;
+	return xt_store_recent(store, write, p, p + nlen + 1, req->payload_len - nlen - 1, out,
+			       outlen, written);
+}
+
 void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
 		       const struct bpfilter_request *req, const void *payload,
 		       struct bpfilter_response *rsp, void **rsp_payload)
@@ -646,6 +673,8 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 	} else if (req->op == BPFILTER_OP_TABLE_NAMES) {
 		r = peer->may_read_names ? bfd_table_names(store, req->level, &out, &outlen)
 					 : -EACCES;
+	} else if (req->op == BPFILTER_OP_RECENT) {
+		r = bfd_recent(store, peer, req, payload, &out, &outlen, &new_optlen);
 	} else if (!peer->may_admin) {
 		r = -EPERM;
 	} else if (req->level != SOL_IP && req->level != SOL_IPV6) {
@@ -683,7 +712,7 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 		free(out);
 		out = NULL;
 	}
-	if (req->op != BPFILTER_OP_GETSOCKOPT)
+	if (req->op != BPFILTER_OP_GETSOCKOPT && req->op != BPFILTER_OP_RECENT)
 		new_optlen = 0;
 
 	bfd_dbg("pid %d: %s level %d optname %d optlen %u payload %u -> %s%s, %u bytes", peer->pid,

@@ -668,3 +668,11 @@ int xt_store_table_names(struct xt_store *s, int family, char **text, size_t *le
 	*len = n;
 	return 0;
 }
+
+int xt_store_recent(struct xt_store *s, bool write, const char *name, const void *in, uint32_t len,
+		    void **out, uint32_t *outlen, uint32_t *written)
+{
+	if (!s->dp.recent)
+		return -ENOENT;
+	return s->dp.recent(s->dp.ctx, write, name, in, len, out, outlen, written);
+}

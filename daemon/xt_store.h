@@ -11,6 +11,7 @@
 #define BF_XT_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/netfilter/x_tables.h>
 
@@ -27,6 +28,10 @@ struct xt_datapath {
 	/* Sum of the datapath counters of entries [0, n) of gen. */
 	int (*read)(void *ctx, void *gen, uint32_t n, struct xt_counters *out);
 	void (*release)(void *ctx, void *gen);
+	/* Optional: /proc/net/xt_recent/NAME (doc/protocol.md, BPFILTER_OP_RECENT). Read: *out
+	 * (malloc'd) is the file's text; write: *written is what write() returns. */
+	int (*recent)(void *ctx, bool write, const char *name, const void *in, uint32_t len,
+		      void **out, uint32_t *outlen, uint32_t *written);
 };
 
 struct xt_store;
@@ -53,5 +58,8 @@ int xt_store_setsockopt(struct xt_store *s, int level, int optname, const void *
 
 /* Text of /proc/net/ip_tables_names (family NFPROTO_IPV4) or ip6_tables_names (NFPROTO_IPV6). */
 int xt_store_table_names(struct xt_store *s, int family, char **text, size_t *len);
+/* The datapath's recent control (xt_datapath.recent); -ENOENT without one. */
+int xt_store_recent(struct xt_store *s, bool write, const char *name, const void *in, uint32_t len,
+		    void **out, uint32_t *outlen, uint32_t *written);
 
 #endif /* BF_XT_STORE_H */

@@ -106,11 +106,35 @@ static FILE *bfs_names_fopen(int level, const char *mode)
 
 typedef FILE *(*fopen_fn)(const char *, const char *);
 
+/* fopen of /proc/net/xt_recent/NAME: read ("r") or write ("w", "a") as open() does. */
+static FILE *bfs_recent_fopen(const char *name, const char *mode)
+{
+	int flags = mode[0] == 'r' && !strchr(mode, '+') ? O_RDONLY : O_WRONLY;
+	int fd = bfs_recent_open(name, flags | (strchr(mode, 'e') ? O_CLOEXEC : 0));
+	FILE *f;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	f = fdopen(fd, flags == O_RDONLY ? "r" : "w");
+	if (!f) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return f;
+}
+
 BFS_EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	static void *slot;
 	fopen_fn real = (fopen_fn)bfs_real("fopen", &slot);
 	int level = bfs_names_level(path);
+
+	if (bfs_recent_name(path))
+		return bfs_recent_fopen(bfs_recent_name(path), mode);
 
 	if (level >= 0 && bfs_mode_read_only(mode))
 		return bfs_names_fopen(level, mode);
@@ -127,6 +151,9 @@ BFS_EXPORT FILE *fopen64(const char *path, const char *mode)
 	fopen_fn real = (fopen_fn)bfs_real("fopen64", &slot);
 	int level = bfs_names_level(path);
 
+	if (bfs_recent_name(path))
+		return bfs_recent_fopen(bfs_recent_name(path), mode);
+
 	if (level >= 0 && bfs_mode_read_only(mode))
 		return bfs_names_fopen(level, mode);
 	if (!real) {
@@ -139,13 +166,17 @@ BFS_EXPORT FILE *fopen64(const char *path, const char *mode)
 /* open*(): only a plain read-only open of the two paths is emulated. */
 static bool bfs_names_open_applies(const char *path, int flags)
 {
+	if (bfs_recent_name(path))
+		return !(flags & (O_DIRECTORY | O_PATH | O_TMPFILE));
 	return bfs_names_level(path) >= 0 && (flags & O_ACCMODE) == O_RDONLY &&
 	       !(flags & (O_CREAT | O_DIRECTORY | O_PATH | O_TMPFILE));
 }
 
 static int bfs_names_open(const char *path, int flags)
 {
-	int fd = bfs_table_names_fd(bfs_names_level(path), flags & O_CLOEXEC);
+	int fd = bfs_recent_name(path)
+			 ? bfs_recent_open(bfs_recent_name(path), flags)
+			 : bfs_table_names_fd(bfs_names_level(path), flags & O_CLOEXEC);
 
 	if (fd < 0) {
 		errno = -fd;

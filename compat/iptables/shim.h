@@ -30,4 +30,8 @@ int bfs_transact(struct bpfilter_request *req, const void *payload, struct bpfil
  * Returns the fd or a negative errno. */
 int bfs_table_names_fd(int level, int cloexec);
 
+/* /proc/net/xt_recent/NAME (xt_recent.c): the NAME of such a path or NULL, and its open. */
+const char *bfs_recent_name(const char *path);
+int bfs_recent_open(const char *name, int flags);
+
 #endif /* BFS_SHIM_H */

@@ -34,7 +34,18 @@ enum bpfilter_op {
 	/* /proc/net/ip{,6}_tables_names: level selects the family, no payload; the response payload
 	 * is the file's text. */
 	BPFILTER_OP_TABLE_NAMES = 3,
+	/* /proc/net/xt_recent/NAME: optname BPFILTER_RECENT_READ or _WRITE; payload: the table
+	 * name and its NUL, then (write) the bytes the caller wrote. Response: read, the file's
+	 * text; write, optlen = the value write() returns. */
+	BPFILTER_OP_RECENT = 4,
 };
+
+#define BPFILTER_RECENT_READ 0
+#define BPFILTER_RECENT_WRITE 1
+/* The longest name plus its NUL (XT_RECENT_NAME_LEN), and the most bytes the kernel takes from
+ * one write (its buffer, the size of "+" and a full IPv6 address). */
+#define BPFILTER_RECENT_NAME_MAX 200u
+#define BPFILTER_RECENT_WRITE_MAX 41u
 
 struct bpfilter_request {
 	uint32_t magic;
@@ -67,6 +78,7 @@ struct bpfilter_response {
  *   as the kernel ignores it).
  * - SETSOCKOPT other: none.
  * - TABLE_NAMES: the file text, one table name and '\n' per instantiated table.
+ * - RECENT: read, the file text (one line per entry, the kernel's format); write, none.
  * On error there is no payload.
  */
 

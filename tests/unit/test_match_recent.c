@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The recent match (net/netfilter/xt_recent.c): registration, recent_mt_check's errors, and
+ * recent_mt run with BPF_PROG_TEST_RUN against a real bf_recent table: ufw's --set / --update
+ * --seconds --hitcount pair, --rcheck with a mask and a table shared by IPv4 and IPv6 rules,
+ * --remove, the 100-entry limit with the least recently updated entry dropped, --seconds against
+ * stamps aged in the map, and a table destroyed with its last reference. Real traffic against
+ * the kernel: tests/e2e/stateful_recent.sh.
+ */
+#include "match_harness.h"
+
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/netfilter/xt_recent.h>
+
+#include <bpfilter/cleanup.h>
+
+#include "codegen/bpf_insn.h"
+#include "codegen/extstate.h"
+#include "codegen/registry.h"
+
+static const struct bf_log quiet;
+static struct bf_recent_reg reg;
+static int ctx_fd = -1;
+
+static void setup(void)
+{
+	memset(&reg, 0, sizeof(reg));
+	ck_assert_int_eq(bf_recent_maps_create(&quiet, &reg.tables_fd, &reg.names_fd), 0);
+	ctx_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", 4, sizeof(struct bf_pkt), 1,
+				NULL);
+	ck_assert_int_ge(ctx_fd, 0);
+}
+
+static void teardown(void)
+{
+	close(reg.tables_fd);
+	close(reg.names_fd);
+	close(ctx_fd);
+}
+
+static struct xt_recent_mtinfo_v1 info(uint8_t flags, const char *name, uint32_t seconds,
+				       uint32_t hits)
+{
+	struct xt_recent_mtinfo_v1 i = {.seconds = seconds,
+					.hit_count = hits,
+					.check_set = flags,
+					.side = XT_RECENT_SOURCE};
+
+	strcpy(i.name, name);
+	memset(&i.mask, 0xff, sizeof(i.mask));
+	return i;
+}
+
+struct rule {
+	struct bf_entry e;
+	struct bf_match m;
+	struct bf_table_model model;
+	uint32_t *ids, n_ids;
+	int fd;
+};
+
+/* Acquire the rule's table (as a generation does) and load: R7 = bf_ctx[0]; match -> 1. */
+static void rule_load(struct rule *r, int family, const struct xt_recent_mtinfo_v1 *i)
+{
+	struct bf_builder *b = NULL;
+	struct bpf_insn *insns = NULL;
+	int fds[BF_MAP_SLOT_MAX];
+	struct bf_emit_ctx c;
+	bf_label miss;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	r->m = (struct bf_match){.ext = family == NFPROTO_IPV6 ? &bf_match_recent1_6
+							       : &bf_match_recent1,
+				 .data = i,
+				 .data_len = sizeof(*i)};
+	r->e.n_matches = 1;
+	r->e.matches = &r->m;
+	r->model = (struct bf_table_model){.family = family, .n_entries = 1, .entries = &r->e};
+	ck_assert_int_eq(bf_recent_acquire(&reg, &r->model, &quiet, &r->ids, &r->n_ids), 0);
+
+	ck_assert_int_eq(bf_builder_new(&b, &quiet), 0);
+	miss = bf_label_new(b);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CTX);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_0));
+	c = (struct bf_emit_ctx){.b = b,
+				 .family = family,
+				 .prog_ctx = BF_CTX_TC,
+				 .entry = &r->e,
+				 .miss = miss,
+				 .hotdrop = miss,
+				 .log = &quiet};
+	ck_assert_int_eq(r->m.ext->emit(&c, i), 0);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 1));
+	bf_emit(b, BF_EXIT());
+	bf_label_bind(b, miss);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 0));
+	bf_emit(b, BF_EXIT());
+	for (int k = 0; k < BF_MAP_SLOT_MAX; k++)
+		fds[k] = -1;
+	fds[BF_MAP_CTX] = ctx_fd;
+	fds[BF_MAP_RECENT] = reg.tables_fd;
+	ck_assert_int_eq(bf_builder_finish(b, fds, &insns, &n), 0);
+	bf_builder_free(b);
+	r->fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "bf_test", "GPL", insns, n, NULL);
+	free(insns);
+	ck_assert_int_ge(r->fd, 0);
+}
+
+static void rule_free(struct rule *r)
+{
+	close(r->fd);
+	bf_recent_release(&reg, r->ids, r->n_ids);
+	free(r->ids);
+}
+
+/* Run a rule on a UDP packet from `src` (bf_pkt filled for every CPU). */
+static int run(const struct rule *r, const char *src, const char *dst)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ struct bf_pkt *v = calloc(ncpu, sizeof(*v));
+	static const uint8_t udp[8];
+	struct mh_pkt p;
+	uint32_t k = 0;
+
+	if (strchr(src, ':'))
+		mh_ipv6(&p, IPPROTO_UDP, src, dst, udp, sizeof(udp), sizeof(udp));
+	else
+		mh_ipv4(&p, IPPROTO_UDP, src, dst, 0, udp, sizeof(udp), sizeof(udp));
+	p.pkt.hook = NF_INET_LOCAL_IN;
+	for (int i = 0; i < ncpu; i++)
+		v[i] = p.pkt;
+	ck_assert_int_eq(bpf_map_update_elem(ctx_fd, &k, v, BPF_ANY), 0);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.frame, .data_size_in = p.frame_len);
+	ck_assert_int_eq(bpf_prog_test_run_opts(r->fd, &o), 0);
+	return (int)o.retval;
+}
+
+static struct bf_recent_table *table(const char *name)
+{
+	struct bf_recent_table *t = calloc(1, sizeof(*t));
+	struct bf_recent_name nm;
+
+	ck_assert_ptr_nonnull(t);
+	bf_recent_bind(&reg);
+	ck_assert_int_eq(bf_recent_find(name, &nm), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem_flags(reg.tables_fd, &nm.id, t, BPF_F_LOCK), 0);
+	return t;
+}
+
+START_TEST(test_registration)
+{
+	const struct bf_ext *e = NULL;
+
+	ck_assert_int_eq(bf_ext_find(BF_EXT_MATCH, NFPROTO_IPV4, "recent", 0, &e), 0);
+	ck_assert_ptr_eq(e, &bf_match_recent0);
+	ck_assert_int_eq(bf_ext_find(BF_EXT_MATCH, NFPROTO_IPV4, "recent", 1, &e), 0);
+	ck_assert_ptr_eq(e, &bf_match_recent1);
+	ck_assert_int_eq(bf_ext_find(BF_EXT_MATCH, NFPROTO_IPV6, "recent", 0, &e), 0);
+	ck_assert_ptr_eq(e, &bf_match_recent0_6);
+	ck_assert_int_eq(bf_ext_find(BF_EXT_MATCH, NFPROTO_IPV6, "recent", 1, &e), 0);
+	ck_assert_ptr_eq(e, &bf_match_recent1_6);
+	ck_assert_int_eq(bf_ext_revision(BF_EXT_MATCH, NFPROTO_IPV4, "recent", 2),
+			 -EPROTONOSUPPORT);
+	ck_assert_int_eq(bf_match_recent0.size, sizeof(struct xt_recent_mtinfo));
+	ck_assert_int_eq(bf_match_recent1.size, sizeof(struct xt_recent_mtinfo_v1));
+}
+END_TEST
+
+START_TEST(test_check)
+{
+	struct bf_check_ctx c = {.table = "filter", .family = NFPROTO_IPV4, .log = &quiet};
+	struct xt_recent_mtinfo_v1 i;
+
+	i = info(XT_RECENT_SET, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), 0);
+	i = info(XT_RECENT_SET | XT_RECENT_CHECK, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(0, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_SET, "A", 5, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_REMOVE | XT_RECENT_TTL, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_CHECK | XT_RECENT_REAP, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_CHECK | 0x40, "A", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_CHECK, "", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_CHECK, "..", 0, 0);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EINVAL);
+	i = info(XT_RECENT_CHECK, "a", 0, 0);
+	memset(i.name, 'a', sizeof(i.name));
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -ENAMETOOLONG);
+	i = info(XT_RECENT_CHECK, "A", 0, 999);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), 0);
+	i = info(XT_RECENT_CHECK, "A", 10, 32);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), 0);
+	i = info(XT_RECENT_CHECK, "A", 10, 33);
+	ck_assert_int_eq(bf_match_recent1.check(&c, &i), -EOPNOTSUPP);
+}
+END_TEST
+
+/* ufw's "limit": --set, then --update --seconds 30 --hitcount 6 drops from the 6th packet. */
+START_TEST(test_ufw_limit)
+{
+	struct xt_recent_mtinfo_v1 si = info(XT_RECENT_SET, "DEFAULT", 0, 0);
+	struct xt_recent_mtinfo_v1 ui = info(XT_RECENT_UPDATE, "DEFAULT", 30, 6);
+	struct rule set, upd;
+
+	rule_load(&set, NFPROTO_IPV4, &si);
+	rule_load(&upd, NFPROTO_IPV4, &ui);
+	for (int k = 1; k <= 10; k++) {
+		ck_assert_int_eq(run(&set, "10.0.0.1", "10.0.0.9"), 1);
+		ck_assert_int_eq(run(&upd, "10.0.0.1", "10.0.0.9"), k >= 6);
+		/* another source has its own entry */
+		ck_assert_int_eq(run(&upd, "10.0.0.2", "10.0.0.9"), 0);
+	}
+	{
+		_cleanup_free_ struct bf_recent_table *t = table("DEFAULT");
+
+		ck_assert_uint_eq(t->entries, 1);
+		ck_assert_uint_eq(t->nstamps_max_mask, 31);
+		/* 10 --set stamps and 5 true --update stamps */
+		for (int s = 0; s < BF_RECENT_ENTRIES; s++)
+			if (t->slot[s].lru)
+				ck_assert_uint_eq(t->slot[s].nstamps, 15);
+	}
+	rule_free(&upd);
+	rule_free(&set);
+}
+END_TEST
+
+/* --remove, inversion, and one table for both families. */
+START_TEST(test_remove_invert_families)
+{
+	struct xt_recent_mtinfo_v1 si = info(XT_RECENT_SET, "T", 0, 0);
+	struct xt_recent_mtinfo_v1 ci = info(XT_RECENT_CHECK, "T", 0, 0);
+	struct xt_recent_mtinfo_v1 ri = info(XT_RECENT_REMOVE, "T", 0, 0);
+	struct rule set, chk, nchk, rm, chk6;
+
+	rule_load(&set, NFPROTO_IPV4, &si);
+	rule_load(&chk, NFPROTO_IPV4, &ci);
+	ci.invert = 1;
+	rule_load(&nchk, NFPROTO_IPV4, &ci);
+	ci.invert = 0;
+	rule_load(&rm, NFPROTO_IPV4, &ri);
+	rule_load(&chk6, NFPROTO_IPV6, &ci);
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 0);
+	ck_assert_int_eq(run(&nchk, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&set, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&nchk, "10.0.0.1", "10.0.0.9"), 0);
+	/* same table, other family: no entry for ::ffff:... or anything else */
+	ck_assert_int_eq(run(&chk6, "fd00::1", "fd00::9"), 0);
+	ck_assert_int_eq(run(&rm, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&rm, "10.0.0.1", "10.0.0.9"), 0);
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 0);
+	rule_free(&chk6);
+	rule_free(&rm);
+	rule_free(&nchk);
+	rule_free(&chk);
+	rule_free(&set);
+}
+END_TEST
+
+/* ip_list_tot: the 101st address takes the place of the least recently updated one. */
+START_TEST(test_lru)
+{
+	struct xt_recent_mtinfo_v1 si = info(XT_RECENT_SET, "L", 0, 0);
+	struct xt_recent_mtinfo_v1 ci = info(XT_RECENT_CHECK, "L", 0, 0);
+	struct rule set, chk;
+	char a[32];
+
+	rule_load(&set, NFPROTO_IPV4, &si);
+	rule_load(&chk, NFPROTO_IPV4, &ci);
+	for (int k = 0; k < 100; k++) {
+		snprintf(a, sizeof(a), "10.1.0.%d", k);
+		ck_assert_int_eq(run(&set, a, "10.0.0.9"), 1);
+	}
+	/* 10.1.0.0 becomes the most recent; 10.1.0.1 is now the oldest */
+	ck_assert_int_eq(run(&set, "10.1.0.0", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&set, "10.2.0.0", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.1.0.1", "10.0.0.9"), 0);
+	ck_assert_int_eq(run(&chk, "10.1.0.0", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.1.0.2", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.2.0.0", "10.0.0.9"), 1);
+	{
+		_cleanup_free_ struct bf_recent_table *t = table("L");
+
+		ck_assert_uint_eq(t->entries, 100);
+	}
+	rule_free(&chk);
+	rule_free(&set);
+}
+END_TEST
+
+/* --seconds against stamps aged by hand; the table goes with its last reference. */
+START_TEST(test_seconds_and_destroy)
+{
+	struct xt_recent_mtinfo_v1 si = info(XT_RECENT_SET, "S", 0, 0);
+	struct xt_recent_mtinfo_v1 ci = info(XT_RECENT_CHECK, "S", 10, 2);
+	struct bf_recent_name nm;
+	struct rule set, chk;
+	uint32_t hz;
+
+	ck_assert_int_eq(bf_kernel_hz(&quiet, &hz), 0);
+	rule_load(&set, NFPROTO_IPV4, &si);
+	rule_load(&chk, NFPROTO_IPV4, &ci);
+	ck_assert_int_eq(run(&set, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&set, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 1);
+	{
+		_cleanup_free_ struct bf_recent_table *t = table("S");
+
+		bf_recent_find("S", &nm);
+		for (int s = 0; s < BF_RECENT_ENTRIES; s++)
+			if (t->slot[s].lru)
+				t->slot[s].stamps[0] -= 11 * hz; /* one of two stamps too old */
+		ck_assert_int_eq(bpf_map_update_elem(reg.tables_fd, &nm.id, t, BPF_F_LOCK), 0);
+	}
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 0);
+	ck_assert_int_eq(run(&set, "10.0.0.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&chk, "10.0.0.1", "10.0.0.9"), 1);
+	rule_free(&chk);
+	ck_assert_int_eq(bf_recent_find("S", &nm), 0);
+	rule_free(&set);
+	ck_assert_int_eq(bf_recent_find("S", &nm), -ENOENT);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("match_recent");
+	TCase *tc = tcase_create("recent");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_registration);
+	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_ufw_limit);
+	tcase_add_test(tc, test_remove_invert_families);
+	tcase_add_test(tc, test_lru);
+	tcase_add_test(tc, test_seconds_and_destroy);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
