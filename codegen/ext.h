@@ -60,6 +60,11 @@ struct bf_ext {
 	 * the extension in another family (-EOPNOTSUPP, logged) instead of storing what the datapath
 	 * cannot do. */
 	uint8_t enforced_family;
+	/* Extra weight of one use against the region size limit (codegen/gen.c), for code that
+	 * costs the verifier far more than its length (e.g. branches under a spin lock): a
+	 * region holding many such rules fails with "the sequence of jumps is too complex". */
+	uint16_t region_weight;
+#define BF_EXT_WEIGHT_LOCKED 4096 /* half a region's budget: two such rules per program */
 	/* checkentry: 0 or -errno. NULL means always fine. */
 	int (*check)(const struct bf_check_ctx *ctx, const void *data);
 	/* Code generation. A match falls through when it matches; a target ends in a jump to one of

@@ -671,6 +671,8 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 		at = bf_builder_len(b);
 		err = emit_entry(c, b, pctx, i, next, &l);
 		weight += bf_builder_len(b) - at;
+		for (uint32_t k = 0; k < m->entries[i].n_matches; k++)
+			weight += m->entries[i].matches[k].ext->region_weight;
 		if (!err)
 			err = bf_builder_err(b);
 		if (err) {

@@ -76,7 +76,8 @@ int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const ch
 	if (fd >= 0)
 		return fd;
 	err = -errno;
-	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC) {
+	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC &&
+	    err != -EFAULT) {
 		bf_logf(log, BF_LOG_ERR, "%s: loading %zu insns: %s", name, n, strerror(-err));
 		return err;
 	}

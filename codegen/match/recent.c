@@ -417,6 +417,9 @@ const struct bf_ext bf_match_recent0 = {
 	.size = sizeof(struct xt_recent_mtinfo),
 	.check = recent_check,
 	.emit = recent_emit,
+	/* The table scan under the table's spin lock is costly to verify: one program of 14
+	 * recent rules exceeded the verifier's jump history ("sequence of 8193 jumps"). */
+	.region_weight = BF_EXT_WEIGHT_LOCKED,
 };
 
 const struct bf_ext bf_match_recent0_6 = {
@@ -427,6 +430,9 @@ const struct bf_ext bf_match_recent0_6 = {
 	.size = sizeof(struct xt_recent_mtinfo),
 	.check = recent_check,
 	.emit = recent_emit,
+	/* The table scan under the table's spin lock is costly to verify: one program of 14
+	 * recent rules exceeded the verifier's jump history ("sequence of 8193 jumps"). */
+	.region_weight = BF_EXT_WEIGHT_LOCKED,
 };
 
 const struct bf_ext bf_match_recent1 = {
@@ -437,6 +443,9 @@ const struct bf_ext bf_match_recent1 = {
 	.size = sizeof(struct xt_recent_mtinfo_v1),
 	.check = recent_check,
 	.emit = recent_emit,
+	/* The table scan under the table's spin lock is costly to verify: one program of 14
+	 * recent rules exceeded the verifier's jump history ("sequence of 8193 jumps"). */
+	.region_weight = BF_EXT_WEIGHT_LOCKED,
 };
 
 const struct bf_ext bf_match_recent1_6 = {
@@ -447,4 +456,7 @@ const struct bf_ext bf_match_recent1_6 = {
 	.size = sizeof(struct xt_recent_mtinfo_v1),
 	.check = recent_check,
 	.emit = recent_emit,
+	/* The table scan under the table's spin lock is costly to verify: one program of 14
+	 * recent rules exceeded the verifier's jump history ("sequence of 8193 jumps"). */
+	.region_weight = BF_EXT_WEIGHT_LOCKED,
 };
