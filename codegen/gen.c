@@ -76,6 +76,9 @@ struct cg {
 	uint8_t *reach;		 /* entry -> mask of hooks that may reach it */
 	uint32_t *chain_regions; /* per chain label: regions named so far */
 	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
+	uint64_t load_ns;	 /* time spent loading (verifier), for the debug log */
+	uint32_t n_progs;
+	size_t n_insns;
 };
 
 static const char *const hook_names[BF_HOOK_MAX] = {
@@ -568,8 +571,13 @@ static int load_into(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, 
 	int fds[BF_MAP_SLOT_MAX];
 	_cleanup_close_ int fd = -1;
 
+	uint64_t t0 = bf_now_ns();
+
 	gen_map_fds(c, pctx, fds);
+	c->n_insns += bf_builder_len(b);
 	fd = bf_builder_load(b, c->log, pctx, name, fds);
+	c->load_ns += bf_now_ns() - t0;
+	c->n_progs++;
 	if (fd < 0)
 		return fd;
 	if (map_fd >= 0 && bpf_map_update_elem(map_fd, &slot, &fd, BPF_ANY)) {
@@ -923,6 +931,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	bool xdp = opts && opts->xdp_input && (m->valid_hooks & (1u << NF_INET_LOCAL_IN));
 	struct cg c = {.rt = rt, .m = m, .log = rt->log};
 	struct bf_gen *g;
+	uint64_t t0;
 	int err;
 
 	err = check_model(m, rt->log);
@@ -938,6 +947,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
+	t0 = bf_now_ns();
 	err = gen_compile(&c, xdp);
 	if (!err) {
 		uint32_t n_cls = 0, n_runs = 0;
@@ -947,6 +957,11 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 			"%s: %u entries in %u regions, %u of them in %u classified runs%s",
 			m->name, m->n_entries, c.n_regions, n_cls, n_runs,
 			xdp ? " (INPUT also at XDP)" : "");
+		bf_logf(rt->log, BF_LOG_DEBUG,
+			"%s: compiled in %.1f ms: %u programs, %zu insns, %.1f ms of it loading "
+			"(verifier)",
+			m->name, (double)(bf_now_ns() - t0) / 1e6, c.n_progs, c.n_insns,
+			(double)c.load_ns / 1e6);
 	}
 	cg_clear(&c);
 	if (err) {
