@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,8 +659,13 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 
 static int loader_start(struct cg *c)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t cpus;
+	long ncpu = 1;
 	struct loader *ld;
+
+	/* The CPUs this process may run on (taskset, cpusets), not all of the machine's. */
+	if (!sched_getaffinity(0, sizeof(cpus), &cpus))
+		ncpu = CPU_COUNT(&cpus);
 
 	if (ncpu < 2)
 		return 0; /* nothing to gain: load one by one */
