@@ -101,6 +101,9 @@ int bf_runtime_sync(struct bf_runtime *rt);
 void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 			int map_fds[BF_MAP_SLOT_MAX]);
 
+/* CLOCK_MONOTONIC in ns, for the debug log's phase timings. */
+uint64_t bf_now_ns(void);
+
 /* Make a kernel object name (BPF_OBJ_NAME_LEN, [A-Za-z0-9_.]) from a printf format. */
 void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <linux/pkt_cls.h>
 
@@ -25,6 +26,14 @@ int bf_verdict_accept(enum bf_prog_ctx pctx)
 int bf_verdict_drop(enum bf_prog_ctx pctx)
 {
 	return pctx == BF_CTX_XDP ? XDP_DROP : TC_ACT_SHOT;
+}
+
+uint64_t bf_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
@@ -70,11 +79,15 @@ int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const ch
 	enum bpf_prog_type type = pctx == BF_CTX_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	_cleanup_free_ char *vlog = NULL;
+	uint64_t t0 = bf_now_ns();
 	int fd, err;
 
 	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
-	if (fd >= 0)
+	if (fd >= 0) {
+		bf_logf(log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms", name, n,
+			(double)(bf_now_ns() - t0) / 1e6);
 		return fd;
+	}
 	err = -errno;
 	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC &&
 	    err != -EFAULT) {

@@ -646,11 +646,13 @@ static int state_sync_tables(struct bfd_datapath *dp)
 
 static int dp_persist(struct bfd_datapath *dp)
 {
+	uint64_t t0 = now_ns();
 	int r;
 
 	r = state_sync_tables(dp);
 	if (!r)
 		r = bfd_state_write(dp->state);
+	bf_logf(&dp->log, BF_LOG_DEBUG, "state written in %.1f ms", (double)(now_ns() - t0) / 1e6);
 	if (r) {
 		bf_logf(&dp->log, BF_LOG_ERR,
 			"cannot persist the tables in %s: %s; a restart would bring back an older "
@@ -660,7 +662,10 @@ static int dp_persist(struct bfd_datapath *dp)
 	}
 	dp->dirty = false;
 	bfd_fault_point("state-committed");
+	t0 = now_ns();
 	dp_gc(dp);
+	bf_logf(&dp->log, BF_LOG_DEBUG, "old generations collected in %.1f ms",
+		(double)(now_ns() - t0) / 1e6);
 	return 0;
 }
 
@@ -674,6 +679,7 @@ static void dp_after_request(void *ctx, struct xt_store *store, bool set, int le
 	if (!set && !dp->dirty)
 		return;
 	dp->store = store;
+	dp->state->store = store;
 	/* Tables the request instantiated first, then what it changed. */
 	r = state_sync_tables(dp);
 	if (!r && set)
@@ -787,6 +793,7 @@ static int dp_restore(struct bfd_datapath *dp, struct bfd_state *st, struct xt_s
 		return 0;
 	dp->state = st;
 	dp->store = store;
+	st->store = store;
 	for (uint32_t i = 0; i < st->n_tables; i++)
 		for (uint32_t g = 0; g < st->tables[i].n_gens; g++)
 			if (st->tables[i].gens[g] >= dp->next_gen_id)
@@ -806,6 +813,8 @@ static int dp_restore(struct bfd_datapath *dp, struct bfd_state *st, struct xt_s
 	dp->restoring = false;
 	if (r)
 		return r;
+	/* The store holds the tables now: the state is written from there. */
+	bfd_state_payloads_from_store(st);
 	/* 2. Name the new generations next to the old ones before switching: whatever the new
 	 * ones count from now on is found again if we die before step 4. */
 	for (uint32_t i = 0; i < st->n_tables && !r; i++) {

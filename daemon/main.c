@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -152,6 +153,11 @@ int main(int argc, char **argv)
 	if (r)
 		return r > 0 ? EXIT_SUCCESS : 2;
 	bfd_log_setup(o.syslog, o.verbose);
+	/* Tables, requests and replies of large rulesets are buffers of megabytes that come and
+	 * go with every request: mapped and unmapped on their own, they leave no holes in the
+	 * heap (glibc would otherwise raise its threshold and serve them from the heap, and the
+	 * resident size would keep the high-water mark of a fragmented heap). */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
 	/* Blocked from the start: delivered through the server's signalfd, so that an early
 	 * SIGTERM still leads to a clean exit. */

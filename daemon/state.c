@@ -24,6 +24,8 @@
 
 #include <bpfilter/cleanup.h>
 
+#include "xt_store.h"
+
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
 #endif
@@ -52,16 +54,23 @@ struct st_thdr {
 
 #define ST_PAD(n) (((n) + 7u) & ~(size_t)7u)
 
-static uint64_t fnv1a(const void *p, size_t n)
+#define FNV1A_INIT 0xcbf29ce484222325ull
+
+/* Continue an FNV-1a hash over n more bytes (the body is hashed piece by piece). */
+static uint64_t fnv1a_more(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < n; i++) {
 		h ^= b[i];
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	return fnv1a_more(FNV1A_INIT, p, n);
 }
 
 int bfd_netns_cookie(uint64_t *out)
@@ -86,6 +95,20 @@ static void read_boot_id(char out[40])
 	if (!f || !fgets(out, 40, f))
 		return;
 	out[strcspn(out, "\n")] = '\0';
+}
+
+void bfd_state_payloads_from_store(struct bfd_state *st)
+{
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		struct bfd_state_table *t = &st->tables[i];
+
+		if (!t->payload)
+			continue;
+		free(t->payload);
+		t->payload = NULL;
+		t->payload_len = 0;
+		t->payload_from_store = true;
+	}
 }
 
 static void table_clear(struct bfd_state_table *t)
@@ -325,62 +348,117 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* The pieces of one table's record, in file order: header, its padding, gens, bases, payload
+ * (one piece, or the store's header and entries), the payload's padding. */
+#define ST_PIECES 7
+
+struct st_piece {
+	const void *p;
+	size_t n;
+};
+
+static int table_pieces(const struct bfd_state *st, const struct bfd_state_table *t,
+			struct st_thdr *th, struct ipt_replace *rep, struct st_piece out[ST_PIECES])
+{
+	static const uint8_t zero[8];
+	const void *entries = NULL;
+	uint32_t size = 0;
+	size_t plen = t->payload_len;
+	int r;
+
+	out[4] = (struct st_piece){t->payload, t->payload_len};
+	out[5] = (struct st_piece){NULL, 0};
+	if (t->payload_from_store) {
+		r = st->store ? xt_store_table_image(st->store, t->family, t->name, rep, &entries,
+						     &size)
+			      : -ENOENT;
+		if (r)
+			return r;
+		plen = sizeof(*rep) + (size_t)size;
+		out[4] = (struct st_piece){rep, sizeof(*rep)};
+		out[5] = (struct st_piece){entries, size};
+	}
+	if (plen > UINT32_MAX)
+		return -E2BIG;
+	*th = (struct st_thdr){
+		.family = t->family,
+		.n_entries = t->n_entries,
+		.n_gens = t->n_gens,
+		.payload_len = (uint32_t)plen,
+	};
+	memcpy(th->name, t->name, sizeof(th->name));
+	out[0] = (struct st_piece){th, sizeof(*th)};
+	out[1] = (struct st_piece){zero, ST_PAD(sizeof(*th)) - sizeof(*th)};
+	out[2] = (struct st_piece){t->gens, (size_t)t->n_gens * 8};
+	out[3] = (struct st_piece){t->bases, (size_t)t->n_entries * sizeof(struct xt_counters)};
+	out[6] = (struct st_piece){zero, ST_PAD(plen) - plen};
+	return 0;
+}
+
+/* The body is written piece by piece from where each piece lives: no copy of the tables, which
+ * at 100k rules are tens of megabytes. */
+static int write_body(const struct bfd_state *st, int fd, uint64_t *hash, size_t *len)
+{
+	uint64_t h = FNV1A_INIT;
+	size_t n = 0;
+	int r;
+
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		struct st_piece pc[ST_PIECES];
+		struct ipt_replace rep;
+		struct st_thdr th;
+
+		r = table_pieces(st, &st->tables[i], &th, &rep, pc);
+		if (r)
+			return r;
+		for (int k = 0; k < ST_PIECES; k++) {
+			if (!pc[k].n)
+				continue;
+			if (fd >= 0) {
+				r = write_all(fd, pc[k].p, pc[k].n);
+				if (r)
+					return r;
+			} else {
+				h = fnv1a_more(h, pc[k].p, pc[k].n);
+			}
+			n += pc[k].n;
+		}
+	}
+	*hash = h;
+	*len = n;
+	return 0;
+}
+
 int bfd_state_write(struct bfd_state *st)
 {
-	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	_cleanup_close_ int dfd = -1;
 	char tmp[PATH_MAX];
 	struct st_hdr h = {.version = ST_VERSION};
-	size_t len = sizeof(h), pos;
+	uint64_t unused;
+	size_t body = 0, written = 0;
 	int r;
 
-	for (uint32_t i = 0; i < st->n_tables; i++) {
-		const struct bfd_state_table *t = &st->tables[i];
-
-		len += ST_PAD(sizeof(struct st_thdr)) + (size_t)t->n_gens * 8 +
-		       (size_t)t->n_entries * sizeof(struct xt_counters) + ST_PAD(t->payload_len);
-	}
-	buf = calloc(1, len);
-	if (!buf)
-		return -ENOMEM;
-	pos = sizeof(h);
-	for (uint32_t i = 0; i < st->n_tables; i++) {
-		const struct bfd_state_table *t = &st->tables[i];
-		struct st_thdr th = {
-			.family = t->family,
-			.n_entries = t->n_entries,
-			.n_gens = t->n_gens,
-			.payload_len = t->payload_len,
-		};
-
-		memcpy(th.name, t->name, sizeof(th.name));
-		memcpy(buf + pos, &th, sizeof(th));
-		pos += ST_PAD(sizeof(th));
-		if (t->n_gens)
-			memcpy(buf + pos, t->gens, (size_t)t->n_gens * 8);
-		pos += (size_t)t->n_gens * 8;
-		if (t->n_entries)
-			memcpy(buf + pos, t->bases, t->n_entries * sizeof(struct xt_counters));
-		pos += (size_t)t->n_entries * sizeof(struct xt_counters);
-		if (t->payload_len)
-			memcpy(buf + pos, t->payload, t->payload_len);
-		pos += ST_PAD(t->payload_len);
-	}
+	/* Pass 1: the hash the header carries; pass 2 writes. */
+	r = write_body(st, -1, &h.hash, &body);
+	if (r)
+		return r;
 	memcpy(h.magic, ST_MAGIC, 8);
 	h.n_tables = st->n_tables;
 	h.seq = st->seq + 1;
 	h.netns_cookie = st->netns_cookie;
 	memcpy(h.boot_id, st->boot_id, sizeof(h.boot_id));
-	h.body_len = len - sizeof(h);
-	h.hash = fnv1a(buf + sizeof(h), len - sizeof(h));
-	memcpy(buf, &h, sizeof(h));
+	h.body_len = body;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, buf, len);
+	r = write_all(fd, &h, sizeof(h));
+	if (!r)
+		r = write_body(st, fd, &unused, &written);
+	if (!r && written != body)
+		r = -EIO;
 	if (!r && fsync(fd))
 		r = -errno;
 	if (r) {
@@ -422,7 +500,6 @@ int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *pa
 
 	if (optname == IPT_SO_SET_REPLACE) {
 		struct ipt_replace r;
-		void *copy;
 		int err;
 
 		/* ip6t_replace has the same header layout. */
@@ -433,19 +510,15 @@ int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *pa
 		t = bfd_state_table(st, family, r.name, true);
 		if (!t)
 			return -ENOMEM;
-		copy = malloc(len);
-		if (!copy)
-			return -ENOMEM;
-		memcpy(copy, payload, len);
 		/* Like the store: a replaced table starts with zero bases. */
 		err = bfd_state_table_reset(t, r.num_entries, NULL);
-		if (err) {
-			free(copy);
+		if (err)
 			return err;
-		}
+		/* The store holds the table now: written from there (no second copy). */
 		free(t->payload);
-		t->payload = copy;
-		t->payload_len = len;
+		t->payload = NULL;
+		t->payload_len = 0;
+		t->payload_from_store = true;
 		t->n_gens = 0;
 		return 0;
 	}

@@ -22,6 +22,9 @@ struct bfd_state_table {
 	char name[XT_TABLE_MAXNAMELEN];
 	void *payload; /* the last SET_REPLACE (ipt_replace + entries); NULL: built-in table */
 	uint32_t payload_len;
+	/* The payload is not kept here but taken from the store at every write (the table as the
+	 * store holds it replays to the same table): set once the store has the table. */
+	bool payload_from_store;
 	uint32_t n_entries;
 	struct xt_counters *bases; /* n_entries */
 	uint64_t *gens;		   /* pinned generations of this table, counters to add */
@@ -37,6 +40,7 @@ struct bfd_state {
 	uint64_t seq; /* incremented at every write */
 	struct bfd_state_table *tables;
 	uint32_t n_tables;
+	const struct xt_store *store; /* for payload_from_store tables; set by the datapath */
 };
 
 /* The cookie of the current network namespace (SO_NETNS_COOKIE): never reused while the
@@ -60,9 +64,12 @@ struct bfd_state_table *bfd_state_table(struct bfd_state *st, int family, const 
 int bfd_state_table_reset(struct bfd_state_table *t, uint32_t n, const struct xt_counters *bases);
 int bfd_state_table_set_gens(struct bfd_state_table *t, const uint64_t *ids, uint32_t n);
 int bfd_state_table_add_gen(struct bfd_state_table *t, uint64_t id);
+/* Drop the payloads read from the file: the store holds those tables now (after a restore). */
+void bfd_state_payloads_from_store(struct bfd_state *st);
 
-/* Mirror a successful setsockopt into the state: SET_REPLACE keeps the payload and zero bases,
- * SET_ADD_COUNTERS adds to the bases (as the store does). */
+/* Mirror a successful setsockopt into the state: SET_REPLACE takes the payload from the store
+ * from now on (st->store) and zeroes the bases, SET_ADD_COUNTERS adds to the bases (as the
+ * store does). */
 int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload,
 		    uint32_t len);
 

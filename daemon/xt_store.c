@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -42,9 +43,10 @@ struct xt_table {
 	uint32_t valid_hooks;
 	void *blob; /* as GET_ENTRIES returns it, counters zero */
 	struct xt_info info;
-	struct bf_table_model *model; /* points into blob */
-	struct xt_counters *base;     /* info.number */
-	void *gen;		      /* datapath generation, NULL without a datapath */
+	/* No model: it is only needed to compile the generation and is freed once loaded (at
+	 * 100k rules it is as large as the blob). */
+	struct xt_counters *base; /* info.number */
+	void *gen;		  /* datapath generation, NULL without a datapath */
 };
 
 struct xt_store {
@@ -92,6 +94,14 @@ static int xt_new_build(struct xt_store *s, const struct xt_fam *f, const struct
 	return 0;
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* Datapath counters of entries [0, n) of gen: zero without a datapath. */
 static int dp_read(struct xt_store *s, void *gen, uint32_t n, struct xt_counters *out)
 {
@@ -128,7 +138,6 @@ static void table_free(struct xt_store *s, struct xt_table *t)
 		return;
 	if (s->has_dp && t->gen)
 		s->dp.release(s->dp.ctx, t->gen);
-	bf_table_model_free(t->model);
 	free(t->blob);
 	free(t->base);
 	free(t);
@@ -218,9 +227,9 @@ static int table_instantiate(struct xt_store *s, const struct xt_template *tp,
 	t->fam = tp->fam;
 	snprintf(t->name, sizeof(t->name), "%s", tp->name);
 	t->valid_hooks = tp->valid_hooks;
-	t->blob = n.blob;
+	t->blob = TAKE_PTR(n.blob);
 	t->info = n.info;
-	t->model = n.model;
+	xt_new_clear(&n);
 
 	/* Append: /proc/net/ip_tables_names lists tables in the order they appeared. */
 	for (struct xt_table **p = &s->tables;; p = &(*p)->next) {
@@ -472,6 +481,8 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 	struct xt_counters *old, *base;
 	struct xt_table *t;
 	void *gen = NULL;
+	struct timespec t0;
+	double ms_build, ms_alloc, ms_switch;
 	int err;
 
 	if (len < sizeof(tmp)) {
@@ -508,9 +519,11 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 	memcpy(repl.underflow, tmp.underflow, sizeof(repl.underflow));
 	/* translate_table runs before the table lookup: a bad blob for an unknown table is
 	 * EINVAL/ELOOP, not ENOENT. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = xt_new_build(s, f, &repl, (const char *)in + sizeof(tmp), &n);
 	if (err)
 		return err;
+	ms_build = ms_since(&t0);
 
 	/* xt_counters_alloc */
 	if ((uint64_t)tmp.num_counters * sizeof(struct xt_counters) > XT_MAX_TABLE_SIZE) {
@@ -543,6 +556,7 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 		err = -ENOMEM;
 		goto err_new;
 	}
+	ms_alloc = ms_since(&t0);
 	err = dp_switch(s, n.model, &gen);
 	if (err) {
 		bf_logf(&s->log, BF_LOG_ERR, "SET_REPLACE %s: the datapath refused the table: %s",
@@ -551,6 +565,8 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 		free(base);
 		goto err_new;
 	}
+	ms_switch = ms_since(&t0);
+	bf_table_model_free(TAKE_PTR(n.model)); /* loaded: not needed any more */
 	/* The new generation runs; the previous one is quiescent and its counters final. Like the
 	 * kernel after the swap, nothing can fail the call any more. */
 	if (dp_read(s, t->gen, t->info.number, old)) {
@@ -562,17 +578,20 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 	add_bases(t, old);
 	if (s->has_dp && t->gen)
 		s->dp.release(s->dp.ctx, t->gen);
-	bf_table_model_free(t->model);
 	free(t->blob);
 	free(t->base);
-	t->blob = n.blob;
+	t->blob = TAKE_PTR(n.blob);
 	t->info = n.info;
-	t->model = n.model;
 	t->base = base;
 	t->gen = gen;
 
 	*out = old;
 	*outlen = tmp.num_counters * sizeof(*old);
+	/* Where a replace spends its time (doc/design.md, "Control plane cost"). */
+	bf_logf(&s->log, BF_LOG_DEBUG,
+		"SET_REPLACE %s: %u entries: validate+decode %.1f ms, datapath %.1f ms, total %.1f "
+		"ms",
+		tmp.name, n.info.number, ms_build, ms_switch - ms_alloc, ms_since(&t0));
 	return 0;
 
 err_new:
@@ -644,6 +663,28 @@ int xt_store_setsockopt(struct xt_store *s, int level, int optname, const void *
 	*out = buf;
 	*outlen = blen;
 	return 0;
+}
+
+int xt_store_table_image(const struct xt_store *s, int family, const char *name,
+			 struct ipt_replace *hdr, const void **entries, uint32_t *size)
+{
+	for (const struct xt_table *t = s->tables; t; t = t->next) {
+		if (t->fam->family != family || strcmp(t->name, name))
+			continue;
+		*hdr = (struct ipt_replace){
+			.valid_hooks = t->valid_hooks,
+			.num_entries = t->info.number,
+			.size = t->info.size,
+			.num_counters = t->info.number,
+		};
+		snprintf(hdr->name, sizeof(hdr->name), "%s", t->name);
+		memcpy(hdr->hook_entry, t->info.hook_entry, sizeof(hdr->hook_entry));
+		memcpy(hdr->underflow, t->info.underflow, sizeof(hdr->underflow));
+		*entries = t->blob;
+		*size = t->info.size;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 int xt_store_table_names(struct xt_store *s, int family, char **text, size_t *len)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/netfilter/x_tables.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
 
 #include "../codegen/log.h"
 #include "../codegen/model.h"
@@ -55,6 +56,15 @@ int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *
  */
 int xt_store_setsockopt(struct xt_store *s, int level, int optname, const void *in, uint32_t len,
 			void **out, uint32_t *outlen);
+
+/*
+ * The table as a SET_REPLACE would recreate it: the header (ip6t_replace has the same layout;
+ * num_counters = num_entries, no counters pointer) and the stored entries, *size bytes borrowed
+ * from the store until the table next changes. -ENOENT if the table does not exist. Lets the
+ * state file (daemon/state.c) be written from the store's copy instead of a second one.
+ */
+int xt_store_table_image(const struct xt_store *s, int family, const char *name,
+			 struct ipt_replace *hdr, const void **entries, uint32_t *size);
 
 /* Text of /proc/net/ip_tables_names (family NFPROTO_IPV4) or ip6_tables_names (NFPROTO_IPV6). */
 int xt_store_table_names(struct xt_store *s, int family, char **text, size_t *len);

@@ -44,8 +44,36 @@ static struct fake {
 	int next_id;
 	int tearing_down;
 	struct fake_gen *active, *released_last;
-	const struct bf_table_model *model; /* the last model prepared */
+	/* A copy of the last model prepared: the store frees its own once loaded. Its payload
+	 * pointers point into the stored blob, which lives as long as the table. */
+	struct bf_table_model *model;
 } fk;
+
+static struct bf_table_model *model_copy(const struct bf_table_model *m)
+{
+	struct bf_table_model *c = calloc(1, sizeof(*c));
+
+	ck_assert_ptr_nonnull(c);
+	*c = *m;
+	c->entries = calloc(m->n_entries, sizeof(*c->entries));
+	ck_assert_ptr_nonnull(c->entries);
+	memcpy(c->entries, m->entries, m->n_entries * sizeof(*c->entries));
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		if (!m->entries[i].n_matches)
+			continue;
+		c->entries[i].matches = calloc(m->entries[i].n_matches, sizeof(struct bf_match));
+		ck_assert_ptr_nonnull(c->entries[i].matches);
+		memcpy(c->entries[i].matches, m->entries[i].matches,
+		       m->entries[i].n_matches * sizeof(struct bf_match));
+	}
+	c->chains = NULL;
+	if (m->n_chains) {
+		c->chains = calloc(m->n_chains, sizeof(*c->chains));
+		ck_assert_ptr_nonnull(c->chains);
+		memcpy(c->chains, m->chains, m->n_chains * sizeof(*c->chains));
+	}
+	return c;
+}
 
 static int fk_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 {
@@ -57,7 +85,8 @@ static int fk_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 	g = calloc(1, sizeof(*g));
 	g->id = ++fk.next_id;
 	g->n = m->n_entries;
-	fk.model = m;
+	bf_table_model_free(fk.model);
+	fk.model = model_copy(m);
 	*gen = g;
 	return 0;
 }
@@ -129,6 +158,8 @@ static void teardown(void)
 	fk.tearing_down = 1;
 	xt_store_free(st);
 	st = NULL;
+	bf_table_model_free(fk.model);
+	fk.model = NULL;
 }
 
 /* ---- blob builder ---- */
