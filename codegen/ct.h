@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Connection tracking in BPF maps (doc/conntrack.md): the tracker the dispatcher runs for every
- * IPv4 packet before the chains (nf_conntrack_in at PREROUTING / LOCAL_OUT), and the commit that
- * inserts a new connection when the filter accepts its first packet (nf_conntrack_confirm).
- * Private to the code generator.
+ * IPv4 and IPv6 packet before the chains (nf_conntrack_in at PREROUTING / LOCAL_OUT), and the
+ * commit that inserts a new connection when the filter accepts its first packet
+ * (nf_conntrack_confirm). Private to the code generator.
  */
 #ifndef BF_CT_H
 #define BF_CT_H
@@ -31,7 +31,11 @@ int bf_ct_map_create(const struct bf_log *log);
  */
 void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress);
 
-/* A packet the tracker does not see (IPv6): no connection, nothing to commit. */
+/* The same for an IPv6 packet (nf_conntrack_in for NFPROTO_IPV6; l4_off and proto are the
+ * upper layer after the extension headers, as the dispatcher found them). */
+void bf_ct_emit_track6(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress);
+
+/* A packet the tracker does not see: no connection, nothing to commit. */
 void bf_ct_emit_none(struct bf_builder *b);
 
 /* At a verdict ACCEPT that leaves the datapath: insert pkt->ct_ent if the packet opened a new

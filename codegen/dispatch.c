@@ -793,7 +793,8 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 	bf_label_bind(b, go);
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	bf_ct_emit_none(b); /* IPv6 is not tracked (doc/conntrack.md) */
+	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
+	bf_ct_emit_track6(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
 	bf_comment(b, "pkt->jsp = 0; tail call root[%d]; no generation: pass", BF_ROOT_SLOT_IPV6);
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
