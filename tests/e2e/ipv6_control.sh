@@ -6,8 +6,7 @@
 #  - the initial filter table: GET_INFO and GET_ENTRIES byte for byte (tests/tools/xt6dump);
 #  - /proc/net/ip6_tables_names before and after the first lookup;
 #  - the filter part of ../shared/iptables-tests/dumps/ipt-save-fedora27-ip6tables: the kernel
-#    accepts it all; bpfilter must refuse it cleanly (conntrack and REJECT for IPv6 are not
-#    there yet) and leave the table as it was; the rules it supports must round-trip exactly
+#    accepts it all; bpfilter must refuse it cleanly (REJECT for IPv6 is not there yet) and leave the table as it was; the rules it supports must round-trip exactly
 #    (save output and blob);
 #  - rule edits (-A/-I/-D/-R/-N/-X/-P/-Z) with IPv6 addresses, masks, interfaces, protocols and
 #    the IPv6 extensions bpfilter accepts, each compared with the kernel (status, output).
@@ -123,6 +122,9 @@ done <<'CMDS'
 -A ufw6-before-input -p tcp -m tcp --tcp-flags SYN,ACK SYN -m multiport --dports 80,443 -j ACCEPT
 -A ufw6-before-input -m icmp --icmp-type 8 -j ACCEPT
 -A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 8 -j ACCEPT
+-A ufw6-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw6-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw6-before-input -m state --state UNTRACKED -j ACCEPT
 -D ufw6-before-input 3
 -R ufw6-before-input 1 -i lo+ -j ACCEPT
 -P INPUT DROP
@@ -145,7 +147,6 @@ while IFS= read -r line; do
 	fi
 done <<'CMDS'
 -A INPUT -m rt --rt-type 0 --rt-0-addrs ::1,::2 -j DROP
--A INPUT -m conntrack --ctstate INVALID -j DROP
 -A INPUT -p tcp -j REJECT --reject-with tcp-reset
 CMDS
 bf_ip6t_save b -t filter | grep -v '^#' >"$BF_TMP/after"
