@@ -57,6 +57,7 @@ struct env {
 	struct xt_conntrack_mtinfo3 info[2][S_POLICY];
 	uint32_t first[2]; /* first entry of INPUT, OUTPUT */
 	int in, out;
+	int xdp; /* with env_new_xdp: the XDP dispatcher (INPUT), else -1 */
 	int ifindex;
 	uint8_t f[512];
 	uint32_t len;
@@ -95,9 +96,11 @@ static void chain(struct env *v, unsigned int hook, int k, const struct xt_connt
 	bt_policy(&v->t, hook, BF_TGT_DROP);
 }
 
-static struct env *env_new(const struct xt_conntrack_mtinfo3 *pre)
+static struct env *env_new_opts(const struct xt_conntrack_mtinfo3 *pre, bool xdp)
 {
 	struct env *v = calloc(1, sizeof(*v));
+	struct bf_gen_opts go = {.xdp_input = xdp};
+	struct bf_dispatch_cfg cx = {.where = BF_DISPATCH_XDP, .l2_len = 14, .force_hook = IN};
 	struct bf_dispatch_cfg ci = {
 		.where = BF_DISPATCH_TC_INGRESS, .l2_len = 14, .force_hook = IN};
 	struct bf_dispatch_cfg co = {
@@ -117,17 +120,27 @@ static struct env *env_new(const struct xt_conntrack_mtinfo3 *pre)
 	chain(v, IN, 0, pre);
 	chain(v, OUT, 1, NULL);
 	bt_end(&v->t);
-	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, NULL, &v->g), 0);
+	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, &go, &v->g), 0);
 	ck_assert_int_eq(bf_gen_activate(v->rt, v->g), 0);
 	ck_assert_int_eq(bf_dispatch_load(v->rt, &ci, &v->in), 0);
 	ck_assert_int_eq(bf_dispatch_load(v->rt, &co, &v->out), 0);
+	v->xdp = -1;
+	if (xdp)
+		ck_assert_int_eq(bf_dispatch_load(v->rt, &cx, &v->xdp), 0);
 	return v;
+}
+
+static struct env *env_new(const struct xt_conntrack_mtinfo3 *pre)
+{
+	return env_new_opts(pre, false);
 }
 
 static void env_free(struct env *v)
 {
 	close(v->in);
 	close(v->out);
+	if (v->xdp >= 0)
+		close(v->xdp);
 	bf_gen_free(v->g);
 	bf_runtime_free(v->rt);
 	free(v);
@@ -203,7 +216,15 @@ static int run_state(struct env *v, bool dir_in)
 	int r, found = -1;
 
 	ck_assert_int_eq(bf_gen_read_counters(v->g, v->t.m.n_entries, before), 0);
-	{
+	if (dir_in && v->xdp >= 0) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = v->f, .data_size_in = v->len);
+
+		/* INPUT at XDP: the verdicts are XDP's */
+		r = bpf_prog_test_run_opts(v->xdp, &o);
+		ck_assert_int_eq(r, 0);
+		ck_assert(o.retval == XDP_PASS || o.retval == XDP_DROP);
+		r = o.retval == XDP_PASS ? TC_ACT_OK : TC_ACT_SHOT;
+	} else {
 		struct __sk_buff skb = {.ifindex = (uint32_t)v->ifindex};
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = v->f, .data_size_in = v->len,
 			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
@@ -335,7 +356,7 @@ static void icmp6(struct env *v, bool dir_in, uint8_t type, uint8_t code, const 
 	l4[4] = 0x12; /* id */
 	l4[5] = 0x34;
 	l4[7] = 1; /* sequence */
-	if (body) /* else blen zero bytes */
+	if (body)  /* else blen zero bytes */
 		memcpy(l4 + 8, body, blen);
 	frame(v, IPPROTO_ICMPV6, dir_in ? C : S, dir_in ? S : C, l4, 8 + blen);
 }
@@ -508,6 +529,35 @@ START_TEST(conntrack_options_ipv6)
 }
 END_TEST
 
+/* INPUT tracked at XDP (--xdp), OUTPUT at TC egress: one table for both. */
+START_TEST(xdp_input)
+{
+	struct env *v = env_new_opts(NULL, true);
+	uint8_t q[120];
+
+	icmp6(v, true, 128, 0, NULL, 0);
+	EXPECT(v, true, S_NEW);
+	icmp6(v, false, 129, 0, NULL, 0);
+	EXPECT(v, false, S_EST);
+	icmp6(v, true, 128, 0, NULL, 0);
+	EXPECT(v, true, S_EST);
+	icmp6(v, true, 135, 0, NULL, 16);
+	EXPECT(v, true, S_UNTR);
+	udp(v, false);
+	EXPECT(v, false, S_NEW);
+	memcpy(q, v->f + 14, 40 + 28);
+	icmp6(v, true, 1, 4, q, 40 + 28);
+	EXPECT(v, true, S_REL);
+	tcp(v, true, TH_SYN, 1, 0, 1000, 0, 0);
+	EXPECT(v, true, S_NEW);
+	tcp(v, false, TH_SYN | TH_ACK, 7, 2, 1000, 0, 0);
+	EXPECT(v, false, S_EST);
+	tcp(v, true, TH_ACK, 2, 8, 1000, 0, 0);
+	EXPECT(v, true, S_EST);
+	env_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ct6");
@@ -521,6 +571,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, icmp6_errors_related);
 	tcase_add_test(tc, icmp6_redirect_related);
 	tcase_add_test(tc, conntrack_options_ipv6);
+	tcase_add_test(tc, xdp_input);
 	suite_add_tcase(s, tc);
 	return s;
 }
