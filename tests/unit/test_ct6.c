@@ -529,6 +529,27 @@ START_TEST(conntrack_options_ipv6)
 }
 END_TEST
 
+/* Other protocols: the generic tracker; ICMP (v4) inside IPv6: refused by the kernel's icmp
+ * tracker (INVALID). */
+START_TEST(generic_and_icmp_over_ipv6)
+{
+	struct env *v = env_new(NULL);
+	uint8_t l4[16] = {8, 0, 0, 0, 0x12, 0x34, 0, 1};
+
+	frame(v, IPPROTO_ICMP, C, S, l4, 8);
+	EXPECT(v, true, S_INVALID);
+	frame(v, IPPROTO_GRE, C, S, l4, 16);
+	EXPECT(v, true, S_NEW);
+	frame(v, IPPROTO_GRE, C, S, l4, 16);
+	EXPECT(v, true, S_NEW);
+	frame(v, IPPROTO_GRE, S, C, l4, 16);
+	EXPECT(v, false, S_EST);
+	frame(v, IPPROTO_GRE, C, S, l4, 16);
+	EXPECT(v, true, S_EST);
+	env_free(v);
+}
+END_TEST
+
 /* INPUT tracked at XDP (--xdp), OUTPUT at TC egress: one table for both. */
 START_TEST(xdp_input)
 {
@@ -572,6 +593,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, icmp6_redirect_related);
 	tcase_add_test(tc, conntrack_options_ipv6);
 	tcase_add_test(tc, xdp_input);
+	tcase_add_test(tc, generic_and_icmp_over_ipv6);
 	suite_add_tcase(s, tc);
 	return s;
 }
