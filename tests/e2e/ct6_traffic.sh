@@ -219,6 +219,7 @@ bf_cmp kr br ip6t_restore <<'RULES'
 -A FORWARD -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL --ctorigsrc fd00:1::/64 --ctrepldst fd00:1::2 -j ACCEPT
 -A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT
 -A FORWARD -m conntrack --ctstate INVALID -j DROP
+-A FORWARD -p tcp -m conntrack --ctstate NEW --ctorigsrcport 1024:65535 --ctreplsrcport 80 --ctrepldstport 1024:65535 --ctorigdstport 80 -j ACCEPT
 -A FORWARD -p tcp -m conntrack --ctstate NEW --ctproto tcp --ctorigdstport 80 -j ACCEPT
 -A FORWARD -p tcp -m conntrack --ctstate NEW --ctorigdst fd00:2::2 --ctorigdstport 7000 -j ACCEPT
 -A FORWARD -p udp -m conntrack --ctstate NEW --ctproto udp --ctreplsrc fd00:2::/64 -j ACCEPT
@@ -237,6 +238,8 @@ bf_cmp kc bc ip6t_restore <<'RULES'
 -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT
 -A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT
 -A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED
+-A OUTPUT -m state --state INVALID,UNTRACKED
+-A OUTPUT -m conntrack ! --ctstate NEW,ESTABLISHED,RELATED
 COMMIT
 RULES
 
