@@ -26,6 +26,7 @@
 #include "bpf_test.h"
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_state.h>
 #include <linux/pkt_cls.h>
 
 #include "codegen/abi.h"
@@ -63,6 +64,9 @@ struct env {
 	uint32_t len;
 };
 
+/* A rule under test of another match than conntrack (each test runs in a process of its own). */
+static struct bf_match pre_match;
+
 static void chain(struct env *v, unsigned int hook, int k, const struct xt_conntrack_mtinfo3 *pre)
 {
 	static const uint16_t st[] = {
@@ -90,6 +94,8 @@ static void chain(struct env *v, unsigned int hook, int k, const struct xt_connt
 		*m = (struct bf_match){.ext = &bf_match_conntrack3,
 				       .data = &v->info[k][s],
 				       .data_len = sizeof(v->info[k][s])};
+		if (s == S_PRE && k == 0 && pre_match.ext)
+			*m = pre_match;
 		v->t.e[i].n_matches = 1;
 		v->t.e[i].matches = m;
 	}
@@ -550,6 +556,25 @@ START_TEST(generic_and_icmp_over_ipv6)
 }
 END_TEST
 
+/* -m state revision 0 (iptables uses it when conntrack revision 3 is missing): UNTRACKED has its
+ * own bit there (XT_STATE_UNTRACKED), INVALID too. */
+START_TEST(state_match_untracked)
+{
+	static const struct xt_state_info si = {.statemask = XT_STATE_UNTRACKED | XT_STATE_INVALID};
+	struct env *v;
+
+	pre_match = (struct bf_match){.ext = &bf_match_state, .data = &si, .data_len = sizeof(si)};
+	v = env_new(NULL);
+	icmp6(v, true, 135, 0, NULL, 16); /* neighbour solicitation: UNTRACKED */
+	EXPECT(v, true, S_PRE);
+	icmp6(v, true, 129, 0, NULL, 0); /* a reply without request: INVALID */
+	EXPECT(v, true, S_PRE);
+	icmp6(v, true, 128, 0, NULL, 0);
+	EXPECT(v, true, S_NEW);
+	env_free(v);
+}
+END_TEST
+
 /* INPUT tracked at XDP (--xdp), OUTPUT at TC egress: one table for both. */
 START_TEST(xdp_input)
 {
@@ -594,6 +619,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, conntrack_options_ipv6);
 	tcase_add_test(tc, xdp_input);
 	tcase_add_test(tc, generic_and_icmp_over_ipv6);
+	tcase_add_test(tc, state_match_untracked);
 	suite_add_tcase(s, tc);
 	return s;
 }
