@@ -268,10 +268,30 @@ both "ping6 again" ping fd00:2::2 2
 both "connect :80 again" connect fd00:2::2 80
 sleep 0.5
 
+# The scenario must exercise what it claims: in the kernel reference, the RELATED rule of the
+# router, the UNTRACKED (neighbour discovery) rule of the server's OUTPUT and the ESTABLISHED
+# rules counted packets (the equality with bpfilter is checked below).
+exercised()
+{
+	local ns=$1 rule=$2 n
+	n=$(bf_kip6t_save "$ns" -c | grep -F -- "$rule" | sed -n 's/^\[\([0-9]*\):.*/\1/p' | head -1)
+	if [ "${n:-0}" -gt 0 ]; then
+		bf_pass "kernel reference: $n packets on '$rule' in $ns"
+	else
+		bf_fail "kernel reference: no packet on '$rule' in $ns"
+	fi
+}
+exercised kr "-A FORWARD -p ipv6-icmp -m conntrack --ctstate RELATED -j ACCEPT"
+exercised ks "-A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT"
+exercised kc "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+exercised kr "--ctstate ESTABLISHED --ctstatus SEEN_REPLY --ctdir REPLY -j ACCEPT"
+
 for pair in "kc bc" "kr br" "ks bs"; do
 	# shellcheck disable=SC2086
 	bf_cmp $pair ip6t -L -v -n -x
 	# shellcheck disable=SC2086
 	bf_cmp $pair ip6t_save -c
 done
+echo "bpfilter's counters (router):"
+bf_ip6t_save br -c | grep '^\[' | sed 's/^/    /'
 bf_done
