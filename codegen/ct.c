@@ -2,7 +2,8 @@
 /*
  * Connection tracking in BPF maps, with the kernel's semantics (doc/conntrack.md).
  *
- * The dispatcher runs the tracker on every IPv4 packet before the chains, as nf_conntrack_in()
+ * The dispatcher runs the tracker on every IPv4 and IPv6 packet (a copy specialised for each
+ * family: 32- or 128-bit addresses, ICMP or ICMPv6) before the chains, as nf_conntrack_in()
  * runs at PREROUTING and LOCAL_OUT before the filter: it finds the connection (bf_ct, an LRU hash
  * keyed by the normalised tuple), decides the packet's ctinfo, and updates an existing connection
  * (TCP state and window, timeouts) whatever the filter later decides. A packet that opens a
@@ -14,7 +15,8 @@
  * tcp_error/tcp_new/nf_conntrack_tcp_packet/tcp_in_window (the tcp_conntracks table, window
  * tracking, ignore and challenge-ACK handling, timeouts), udp_error and the UDP stream timeout,
  * ICMP echo-like pairs and ICMP errors RELATED by the quoted tuple (nf_conntrack_inet_error),
- * and the generic tracker for every other protocol.
+ * nf_conntrack_proto_icmpv6.c (echo and node information pairs, neighbour discovery and MLD
+ * UNTRACKED, errors and redirects RELATED), and the generic tracker for every other protocol.
  *
  * The whole connection is copied to pkt->ct_ent, processed there with constant offsets from R7,
  * and copied back to the map value: concurrent packets of one connection on two CPUs may lose
