@@ -134,7 +134,8 @@ struct bf_pkt {
 			    * IPv6 neighbour discovery and MLD); no connection unless a ctinfo bit */
 	uint8_t ct_dir; /* IP_CT_DIR_ORIGINAL or IP_CT_DIR_REPLY (valid unless INVALID) */
 	uint8_t ct_commit; /* 1: a new connection; ct_ent goes in under ct_key on ACCEPT */
-	uint32_t ct_pad;
+	uint8_t ct_v6; /* set by the dispatcher before the tracker: 1 for an IPv6 packet */
+	uint8_t ct_pad[3];
 	struct bf_ct_key ct_key;
 	struct bf_ct_entry ct_ent; /* the packet's connection as the filter sees it */
 	/* Targets (codegen/target/reject.c); not cleared by the dispatcher. */

@@ -2,8 +2,8 @@
 /*
  * Connection tracking in BPF maps, with the kernel's semantics (doc/conntrack.md).
  *
- * The dispatcher runs the tracker on every IPv4 and IPv6 packet (a copy specialised for each
- * family: 32- or 128-bit addresses, ICMP or ICMPv6) before the chains, as nf_conntrack_in()
+ * The dispatcher runs the tracker on every IPv4 and IPv6 packet (one copy for both families:
+ * addresses are 128-bit, an IPv4 one in the first word) before the chains, as nf_conntrack_in()
  * runs at PREROUTING and LOCAL_OUT before the filter: it finds the connection (bf_ct, an LRU hash
  * keyed by the normalised tuple), decides the packet's ctinfo, and updates an existing connection
  * (TCP state and window, timeouts) whatever the filter later decides. A packet that opens a
@@ -177,7 +177,6 @@ struct ctc {
 	struct bf_builder *b;
 	enum bf_prog_ctx pctx;
 	bool ingress;
-	bool v6;	  /* an IPv6 packet: 128-bit addresses, ICMPv6 */
 	bf_label out;	  /* done: pkt->ct_* final */
 	bf_label invalid; /* the packet is INVALID (an existing connection is written back) */
 	bf_label valid;	  /* the packet belongs to its connection (state already set) */
@@ -347,16 +346,14 @@ static void emit_key_pair6(struct bf_builder *b, int proto, int ra, int16_t oa, 
 	sti(b, BPF_B, BPF_REG_7, CK(proto), proto);
 }
 
-/* The normalised key of endpoints (ra + oa, port R3) and (rb + ob, port R4), either family. */
+/*
+ * The normalised key of endpoints (ra + oa, port R3) and (rb + ob, port R4), either family: an
+ * IPv4 address is word 0 of the four, the others zero (the dispatcher clears them), which
+ * orders the endpoints as emit_key_pair does.
+ */
 static void emit_key_ep(struct ctc *c, int proto, int ra, int16_t oa, int rb, int16_t ob)
 {
-	if (c->v6) {
-		emit_key_pair6(c->b, proto, ra, oa, rb, ob);
-		return;
-	}
-	ldx(c->b, BPF_W, BPF_REG_1, ra, oa);
-	ldx(c->b, BPF_W, BPF_REG_2, rb, ob);
-	emit_key_pair(c->b, proto);
+	emit_key_pair6(c->b, proto, ra, oa, rb, ob);
 }
 
 /* The packet's own tuple as key (ports from pkt->sport/dport, 0 for `noports`). */
@@ -397,7 +394,7 @@ static void emit_new_entry(struct ctc *c, int proto, uint32_t secs)
 		sti(b, BPF_DW, BPF_REG_7, (int16_t)(PKT_OFF(ct_ent) + o), 0);
 	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 1);
 	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
-	for (int16_t w = 0; w < (c->v6 ? 16 : 4); w += 4) {
+	for (int16_t w = 0; w < 16; w += 4) { /* IPv4: words 1-3 are zero */
 		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(PKT_OFF(saddr) + w));
 		stx(b, BPF_W, BPF_REG_7, (int16_t)(CE(orig_src) + w), BPF_REG_1);
 		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(PKT_OFF(daddr) + w));
@@ -2275,20 +2272,25 @@ static void emit_generic(struct ctc *c)
 	jgo(b, c->valid);
 }
 
+/*
+ * One tracker for both families (pkt->ct_v6 says which), so that the verifier checks it once
+ * for the whole dispatcher: both halves of the dispatcher join here with nothing but R6, R7 and
+ * pkt->ct_v6 telling them apart, and the second one is pruned.
+ */
 static void emit_track(struct ctc *c)
 {
 	struct bf_builder *b = c->b;
 	bf_label tcp = bf_label_new(b), udp = bf_label_new(b), udpl = bf_label_new(b);
-	bf_label icmp = bf_label_new(b), wb = bf_label_new(b), l;
-	/* IPv6 leaves REJECT's fields (after ct_ent) alone */
-	int end = c->v6 ? (int)offsetof(struct bf_pkt, tgt_arg) : (int)sizeof(struct bf_pkt);
+	bf_label icmp = bf_label_new(b), icmp6 = bf_label_new(b), wb = bf_label_new(b), l;
+	bf_label v4 = bf_label_new(b), proto = bf_label_new(b);
 
-	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection");
-	for (int o = PKT_OFF(ct_state); o < end; o += 8)
+	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection (ct_v6 kept)");
+	ldx(b, BPF_B, BPF_REG_8, BPF_REG_7, PKT_OFF(ct_v6));
+	for (int o = PKT_OFF(ct_state); o < (int)sizeof(struct bf_pkt); o += 8)
 		sti(b, BPF_DW, BPF_REG_7, (int16_t)o, 0);
+	stx(b, BPF_B, BPF_REG_7, PKT_OFF(ct_v6), BPF_REG_8);
+	stx(b, BPF_B, BPF_REG_7, CK(v6), BPF_REG_8);
 	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_INVALID);
-	if (c->v6)
-		sti(b, BPF_B, BPF_REG_7, CK(v6), 1);
 	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
 	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 0);
 	sti(b, BPF_DW, BPF_REG_10, S_SWAP, 0);
@@ -2298,21 +2300,24 @@ static void emit_track(struct ctc *c)
 	bf_comment(b, "a non-first fragment: no tuple (the kernel reassembles first)");
 	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->out);
-	if (c->v6) {
-		bf_comment(b,
-			   "no upper-layer protocol found (ipv6_skip_exthdr < 0), NONE: no tuple");
-		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags));
-		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, BF_PKT_F_X6_NOPROTO, c->out);
-	}
 	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto));
+	ldx(b, BPF_B, BPF_REG_2, BPF_REG_7, PKT_OFF(ct_v6));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, v4);
+	bf_comment(b, "IPv6: no upper-layer protocol found (ipv6_skip_exthdr < 0), NONE: no tuple");
+	ldx(b, BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(flags));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_3, BF_PKT_F_X6_NOPROTO, c->out);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NEXTHDR_NONE, c->out);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMPV6, icmp6);
+	bf_comment(b, "the other family's icmp: its tracker refuses the packet (INVALID)");
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMP, c->out);
+	jgo(b, proto);
+	bf_label_bind(b, v4);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMP, icmp);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMPV6, c->out);
+	bf_label_bind(b, proto);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_TCP, tcp);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDP, udp);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDPLITE, udpl);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, c->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, icmp);
-	bf_comment(b, "the other family's icmp: its tracker refuses the packet (INVALID)");
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, c->v6 ? IPPROTO_ICMP : IPPROTO_ICMPV6, c->out);
-	if (c->v6)
-		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NEXTHDR_NONE, c->out);
 	emit_generic(c);
 	bf_label_bind(b, tcp);
 	emit_tcp(c);
@@ -2321,10 +2326,9 @@ static void emit_track(struct ctc *c)
 	bf_label_bind(b, udpl);
 	emit_udp(c, IPPROTO_UDPLITE);
 	bf_label_bind(b, icmp);
-	if (c->v6)
-		emit_icmp6(c);
-	else
-		emit_icmp(c);
+	emit_icmp(c);
+	bf_label_bind(b, icmp6);
+	emit_icmp6(c);
 
 	bf_label_bind(b, c->invalid);
 	bf_comment(b, "INVALID: no connection for the filter; an existing one keeps its changes");
@@ -2354,29 +2358,18 @@ static void emit_track(struct ctc *c)
 	bf_label_bind(b, c->out);
 }
 
-static void emit_track_family(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress, bool v6)
+void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress)
 {
 	struct ctc c = {
 		.b = b,
 		.pctx = pctx,
 		.ingress = ingress,
-		.v6 = v6,
 		.out = bf_label_new(b),
 		.invalid = bf_label_new(b),
 		.valid = bf_label_new(b),
 	};
 
 	emit_track(&c);
-}
-
-void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress)
-{
-	emit_track_family(b, pctx, ingress, false);
-}
-
-void bf_ct_emit_track6(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress)
-{
-	emit_track_family(b, pctx, ingress, true);
 }
 
 void bf_ct_emit_none(struct bf_builder *b)

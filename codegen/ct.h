@@ -24,16 +24,13 @@
 int bf_ct_map_create(const struct bf_log *log);
 
 /*
- * Track the packet described by struct bf_pkt (R6 ctx, R7 pkt, as abi.h): fill pkt->ct_* and
- * update the connection it belongs to. `ingress`: the packet was received (PREROUTING), else
+ * Track the packet described by struct bf_pkt (R6 ctx, R7 pkt, as abi.h), of the family in
+ * pkt->ct_v6 (IPv6: l4_off and proto are the upper layer after the extension headers, as the
+ * dispatcher found them): fill pkt->ct_* and update the connection it belongs to. `ingress`: the packet was received (PREROUTING), else
  * locally generated (LOCAL_OUT). Uses R0-R5, R8, R9 and the stack in [fp-512, fp-160). Falls
  * through at its end.
  */
 void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress);
-
-/* The same for an IPv6 packet (nf_conntrack_in for NFPROTO_IPV6; l4_off and proto are the
- * upper layer after the extension headers, as the dispatcher found them). */
-void bf_ct_emit_track6(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress);
 
 /* A packet the tracker does not see: no connection, nothing to commit. */
 void bf_ct_emit_none(struct bf_builder *b);

@@ -53,6 +53,8 @@ struct dctx {
 	enum bf_prog_ctx pctx;
 	bf_label pass; /* no chain for this packet: let the kernel have it */
 	bf_label ipv6; /* start of the IPv6 half */
+	/* both halves end there: conntrack (pkt->ct_v6 set), then the family's root slot */
+	bf_label track;
 };
 
 /* See gen.c: a jump the verifier knows is taken (R7 is never NULL) that keeps the next
@@ -793,13 +795,26 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 	bf_label_bind(b, go);
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
-	bf_ct_emit_track6(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
-	bf_comment(b, "pkt->jsp = 0; tail call root[%d]; no generation: pass", BF_ROOT_SLOT_IPV6);
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 1));
+	emit_goto(b, d->track);
+}
+
+/*
+ * Both halves end here: connection tracking before the chains, as nf_conntrack_in
+ * (codegen/ct.c: one tracker for both families, verified once), then the family's root slot.
+ */
+static void emit_track_and_root(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+
+	_Static_assert(BF_ROOT_SLOT_IPV4 == 0 && BF_ROOT_SLOT_IPV6 == 1, "root slot = ct_v6");
+	bf_label_bind(b, d->track);
+	bf_ct_emit_track(b, d->pctx, d->cfg->where != BF_DISPATCH_TC_EGRESS);
+	bf_comment(b, "pkt->jsp = 0; tail call root[pkt->ct_v6]; no generation: pass");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, BF_ROOT_SLOT_IPV6));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_7, PKT_OFF(ct_v6)));
 	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
 	emit_goto(b, d->pass);
 }
@@ -850,17 +865,11 @@ static void emit_dispatcher(struct dctx *d)
 	bf_comment(b, "interface names");
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
-	bf_ct_emit_track(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
-	bf_comment(b, "pkt->jsp = 0; tail call root[0]; no generation: pass");
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
-	emit_goto(b, d->pass);
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 0));
+	emit_goto(b, d->track);
 
 	emit_ipv6_dispatcher(d);
+	emit_track_and_root(d);
 
 	bf_label_bind(b, d->pass);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(d->pctx)));
@@ -885,7 +894,13 @@ int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, i
 	if (err)
 		return err;
 	d = (struct dctx){
-		.b = b, .cfg = cfg, .pctx = pctx, .pass = bf_label_new(b), .ipv6 = bf_label_new(b)};
+		.b = b,
+		.cfg = cfg,
+		.pctx = pctx,
+		.pass = bf_label_new(b),
+		.ipv6 = bf_label_new(b),
+		.track = bf_label_new(b),
+	};
 	emit_dispatcher(&d);
 	bf_runtime_map_fds(rt, pctx, fds);
 	fd = bf_builder_load(b, rt->log, pctx, names[cfg->where], fds);
