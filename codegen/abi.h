@@ -45,11 +45,12 @@
  * keyed by the normalised tuple: both directions of a connection find the same entry.
  */
 struct bf_ct_key {
-	uint32_t addr[2]; /* network order; tcp/udp/generic: the lower (addr, port) endpoint first;
-			   * icmp: the requester first */
+	uint32_t addr[2][4]; /* network order (IPv4: addr[i][0], the rest zero); tcp/udp/generic:
+			      * the lower (addr, port) endpoint first; icmp: the requester first */
 	uint16_t port[2]; /* network order; icmp: id, type of the request | code << 8 */
 	uint8_t proto;
-	uint8_t pad[3];
+	uint8_t v6; /* 1 for an IPv6 connection: the families never share an entry */
+	uint8_t pad[2];
 };
 
 /* nf_conntrack_tcp.h's struct ip_ct_tcp_state. */
@@ -66,8 +67,8 @@ struct bf_ct_tcp_dir {
 struct bf_ct_entry {
 	uint64_t expires; /* bpf_ktime_get_ns() deadline */
 	uint64_t stream_ts; /* udp: after this time a replied flow becomes a stream */
-	uint32_t orig_src; /* the original direction's tuple, network order */
-	uint32_t orig_dst;
+	uint32_t orig_src[4]; /* the original direction's tuple, network order (IPv4: [0]) */
+	uint32_t orig_dst[4];
 	uint16_t orig_sport; /* network order; icmp: id */
 	uint16_t orig_dport; /* network order; icmp: type | code << 8 */
 	uint8_t proto;
@@ -128,11 +129,13 @@ struct bf_pkt {
 	uint32_t jsp; /* jump stack depth */
 	uint32_t jstack[BF_JSTACK_MAX]; /* region ids to continue at on RETURN */
 	/* Connection tracking (codegen/ct.c, doc/conntrack.md), set by the dispatcher for every
-	 * IPv4 packet before the chains, as nf_conntrack_in does before the filter: */
-	uint16_t ct_state; /* the xt_conntrack/xt_state bit of the packet (1: INVALID) */
+	 * IPv4 and IPv6 packet before the chains, as nf_conntrack_in does before the filter: */
+	uint16_t ct_state; /* the xt_conntrack bit of the packet (1: INVALID; UNTRACKED for
+			    * IPv6 neighbour discovery and MLD); no connection unless a ctinfo bit */
 	uint8_t ct_dir; /* IP_CT_DIR_ORIGINAL or IP_CT_DIR_REPLY (valid unless INVALID) */
 	uint8_t ct_commit; /* 1: a new connection; ct_ent goes in under ct_key on ACCEPT */
-	uint32_t ct_pad;
+	uint8_t ct_v6; /* set by the dispatcher before the tracker: 1 for an IPv6 packet */
+	uint8_t ct_pad[3];
 	struct bf_ct_key ct_key;
 	struct bf_ct_entry ct_ent; /* the packet's connection as the filter sees it */
 	/* Targets (codegen/target/reject.c); not cleared by the dispatcher. */

@@ -2,7 +2,8 @@
 /*
  * Connection tracking in BPF maps, with the kernel's semantics (doc/conntrack.md).
  *
- * The dispatcher runs the tracker on every IPv4 packet before the chains, as nf_conntrack_in()
+ * The dispatcher runs the tracker on every IPv4 and IPv6 packet (one copy for both families:
+ * addresses are 128-bit, an IPv4 one in the first word) before the chains, as nf_conntrack_in()
  * runs at PREROUTING and LOCAL_OUT before the filter: it finds the connection (bf_ct, an LRU hash
  * keyed by the normalised tuple), decides the packet's ctinfo, and updates an existing connection
  * (TCP state and window, timeouts) whatever the filter later decides. A packet that opens a
@@ -14,7 +15,8 @@
  * tcp_error/tcp_new/nf_conntrack_tcp_packet/tcp_in_window (the tcp_conntracks table, window
  * tracking, ignore and challenge-ACK handling, timeouts), udp_error and the UDP stream timeout,
  * ICMP echo-like pairs and ICMP errors RELATED by the quoted tuple (nf_conntrack_inet_error),
- * and the generic tracker for every other protocol.
+ * nf_conntrack_proto_icmpv6.c (echo and node information pairs, neighbour discovery and MLD
+ * UNTRACKED, errors and redirects RELATED), and the generic tracker for every other protocol.
  *
  * The whole connection is copied to pkt->ct_ent, processed there with constant offsets from R7,
  * and copied back to the map value: concurrent packets of one connection on two CPUs may lose
@@ -75,6 +77,11 @@ _Static_assert(sizeof(struct bf_ct_tcp_dir) == 20, "seen[] stride");
 #define S_HDR (-368)	/* 64 bytes: tcp header (20) + options (40) / icmp header */
 #define S_INNER (-400)	/* 32 bytes: the IP header quoted by an ICMP error (20) + 8 bytes */
 #define S_INL4 (-376)
+/* IPv6: the header quoted by an ICMPv6 error, its transport header, an extension header. */
+#define S_IN6 (-472)   /* 40 bytes */
+#define S_IN6L4 (-432) /* 8 bytes */
+#define S_IN6X (-424)  /* 8 bytes */
+#define S_IN6P (-416)  /* the quoted packet's upper-layer protocol */
 
 #define OPT_OFF (S_HDR + 20)
 #define OPT_MAX 40
@@ -146,8 +153,25 @@ static const uint32_t tcp_timeouts[10] = {
 #define ST_ESTABLISHED XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED)
 #define ST_RELATED XT_CONNTRACK_STATE_BIT(IP_CT_RELATED)
 #define ST_NEW XT_CONNTRACK_STATE_BIT(IP_CT_NEW)
+#define ST_UNTRACKED XT_CONNTRACK_STATE_UNTRACKED
 
 #define IP_OFFSET_MASK 0x1fff
+
+/* IPv6 (linux/ipv6.h, net/ipv6.h, net/ndisc.h; the UAPI headers lack some). */
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH 51
+#define NEXTHDR_NONE 59
+#define NEXTHDR_DEST 60
+#define ICMPV6_REDIRECT 137
+#define ND_OPT_REDIRECT_HDR 4
+/* Extension headers of a quoted packet that the tracker skips (ipv6_skip_exthdr has no bound). */
+#define IN6_WALK_MAX 4
+
+/* ICMP request/reply type pairs: nf_conntrack_proto_icmp.c, nf_conntrack_proto_icmpv6.c. */
+static const uint8_t icmp_pairs[][2] = {{8, 0}, {13, 14}, {15, 16}, {17, 18}};
+static const uint8_t icmp6_pairs[][2] = {{128, 129}, {139, 140}};
 
 struct ctc {
 	struct bf_builder *b;
@@ -274,18 +298,69 @@ static void emit_key_pair(struct bf_builder *b, int proto)
 	mov(b, BPF_REG_3, BPF_REG_4);
 	mov(b, BPF_REG_4, BPF_REG_5);
 	bf_label_bind(b, store);
-	stx(b, BPF_W, BPF_REG_7, CK(addr[0]), BPF_REG_1);
-	stx(b, BPF_W, BPF_REG_7, CK(addr[1]), BPF_REG_2);
+	stx(b, BPF_W, BPF_REG_7, CK(addr[0][0]), BPF_REG_1);
+	stx(b, BPF_W, BPF_REG_7, CK(addr[1][0]), BPF_REG_2);
 	stx(b, BPF_H, BPF_REG_7, CK(port[0]), BPF_REG_3);
 	stx(b, BPF_H, BPF_REG_7, CK(port[1]), BPF_REG_4);
 	sti(b, BPF_B, BPF_REG_7, CK(proto), proto);
 }
 
-/* The packet's own tuple as key (R3/R4 from pkt->sport/dport, 0 for `noports`). */
-static void emit_key_pkt(struct bf_builder *b, bool noports)
+/* Copy an IPv6 address (4 words) from (rs + os) to (rd + od). Clobbers R0. */
+static void copy_addr6(struct bf_builder *b, int rd, int16_t od, int rs, int16_t os)
 {
-	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr));
-	ldx(b, BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(daddr));
+	for (int16_t w = 0; w < 16; w += 4) {
+		ldx(b, BPF_W, BPF_REG_0, rs, (int16_t)(os + w));
+		stx(b, BPF_W, rd, (int16_t)(od + w), BPF_REG_0);
+	}
+}
+
+/*
+ * emit_key_pair for IPv6: endpoint a = the address at (ra + oa) with port R3, endpoint b = the
+ * address at (rb + ob) with port R4 (ra, rb: R7 or R10). The addresses compare word by word.
+ */
+static void emit_key_pair6(struct bf_builder *b, int proto, int ra, int16_t oa, int rb, int16_t ob)
+{
+	bf_label swap = bf_label_new(b), store = bf_label_new(b), keep = bf_label_new(b);
+
+	for (int16_t w = 0; w < 16; w += 4) {
+		ldx(b, BPF_W, BPF_REG_1, ra, (int16_t)(oa + w));
+		ldx(b, BPF_W, BPF_REG_2, rb, (int16_t)(ob + w));
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_1, BPF_REG_2, swap);
+		bf_emit_jmp_reg(b, BPF_JLT, BPF_REG_1, BPF_REG_2, keep);
+	}
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_3, BPF_REG_4, swap);
+	bf_label_bind(b, keep);
+	sti(b, BPF_DW, BPF_REG_10, S_SWAP, 0);
+	copy_addr6(b, BPF_REG_7, CK(addr[0]), ra, oa);
+	copy_addr6(b, BPF_REG_7, CK(addr[1]), rb, ob);
+	stx(b, BPF_H, BPF_REG_7, CK(port[0]), BPF_REG_3);
+	stx(b, BPF_H, BPF_REG_7, CK(port[1]), BPF_REG_4);
+	jgo(b, store);
+	bf_label_bind(b, swap);
+	sti(b, BPF_DW, BPF_REG_10, S_SWAP, 1);
+	copy_addr6(b, BPF_REG_7, CK(addr[0]), rb, ob);
+	copy_addr6(b, BPF_REG_7, CK(addr[1]), ra, oa);
+	stx(b, BPF_H, BPF_REG_7, CK(port[0]), BPF_REG_4);
+	stx(b, BPF_H, BPF_REG_7, CK(port[1]), BPF_REG_3);
+	bf_label_bind(b, store);
+	sti(b, BPF_B, BPF_REG_7, CK(proto), proto);
+}
+
+/*
+ * The normalised key of endpoints (ra + oa, port R3) and (rb + ob, port R4), either family: an
+ * IPv4 address is word 0 of the four, the others zero (the dispatcher clears them), which
+ * orders the endpoints as emit_key_pair does.
+ */
+static void emit_key_ep(struct ctc *c, int proto, int ra, int16_t oa, int rb, int16_t ob)
+{
+	emit_key_pair6(c->b, proto, ra, oa, rb, ob);
+}
+
+/* The packet's own tuple as key (ports from pkt->sport/dport, 0 for `noports`). */
+static void emit_key_pkt(struct ctc *c, int proto, bool noports)
+{
+	struct bf_builder *b = c->b;
+
 	if (noports) {
 		movi(b, BPF_REG_3, 0);
 		movi(b, BPF_REG_4, 0);
@@ -293,6 +368,7 @@ static void emit_key_pkt(struct bf_builder *b, bool noports)
 		ldx(b, BPF_H, BPF_REG_3, BPF_REG_7, PKT_OFF(sport));
 		ldx(b, BPF_H, BPF_REG_4, BPF_REG_7, PKT_OFF(dport));
 	}
+	emit_key_ep(c, proto, BPF_REG_7, PKT_OFF(saddr), BPF_REG_7, PKT_OFF(daddr));
 }
 
 /* R0 = bf_ct[pkt->ct_key] if present and not expired, else jump to `miss`. */
@@ -310,16 +386,20 @@ static void emit_lookup(struct bf_builder *b, bf_label miss)
 }
 
 /* A new connection from the packet's tuple in pkt->ct_ent (ports from R3/R4 as given). */
-static void emit_new_entry(struct bf_builder *b, int proto, uint32_t secs)
+static void emit_new_entry(struct ctc *c, int proto, uint32_t secs)
 {
+	struct bf_builder *b = c->b;
+
 	for (int o = 0; o < (int)sizeof(struct bf_ct_entry); o += 8)
 		sti(b, BPF_DW, BPF_REG_7, (int16_t)(PKT_OFF(ct_ent) + o), 0);
 	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 1);
 	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
-	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr));
-	stx(b, BPF_W, BPF_REG_7, CE(orig_src), BPF_REG_1);
-	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr));
-	stx(b, BPF_W, BPF_REG_7, CE(orig_dst), BPF_REG_1);
+	for (int16_t w = 0; w < 16; w += 4) { /* IPv4: words 1-3 are zero */
+		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(PKT_OFF(saddr) + w));
+		stx(b, BPF_W, BPF_REG_7, (int16_t)(CE(orig_src) + w), BPF_REG_1);
+		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(PKT_OFF(daddr) + w));
+		stx(b, BPF_W, BPF_REG_7, (int16_t)(CE(orig_dst) + w), BPF_REG_1);
+	}
 	sti(b, BPF_B, BPF_REG_7, CE(proto), proto);
 	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_SWAP);
 	stx(b, BPF_B, BPF_REG_7, CE(orig_swapped), BPF_REG_1);
@@ -1485,7 +1565,7 @@ static void emit_tcp_new(struct ctc *c)
 	bf_label syn = bf_label_new(b), ws = bf_label_new(b), go = bf_label_new(b);
 	bf_label nz = bf_label_new(b);
 
-	emit_new_entry(b, IPPROTO_TCP, 0);
+	emit_new_entry(c, IPPROTO_TCP, 0);
 	emit_new_ports(b);
 	sti(b, BPF_B, BPF_REG_7, CE(state), sNO);
 	sti(b, BPF_B, BPF_REG_7, CE(last_index), IDX_NONE);
@@ -1537,8 +1617,7 @@ static void emit_tcp(struct ctc *c)
 	bf_label miss = bf_label_new(b), reopen = bf_label_new(b), pkt = bf_label_new(b);
 
 	emit_tcp_parse(c);
-	emit_key_pkt(b, false);
-	emit_key_pair(b, IPPROTO_TCP);
+	emit_key_pkt(c, IPPROTO_TCP, false);
 	emit_lookup(b, miss);
 	emit_found(c);
 	jgo(b, pkt);
@@ -1588,8 +1667,7 @@ static void emit_udp(struct ctc *c, int proto)
 		ldx(b, BPF_H, BPF_REG_1, BPF_REG_10, S_HDR + 6);
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, c->invalid);
 	}
-	emit_key_pkt(b, false);
-	emit_key_pair(b, proto);
+	emit_key_pkt(c, proto, false);
 	emit_lookup(b, miss);
 	emit_found(c);
 	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 0);
@@ -1610,7 +1688,7 @@ static void emit_udp(struct ctc *c, int proto)
 	jgo(b, c->valid);
 
 	bf_label_bind(b, miss);
-	emit_new_entry(b, proto, UDP_TMO_UNREPLIED);
+	emit_new_entry(c, proto, UDP_TMO_UNREPLIED);
 	emit_new_ports(b);
 	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_NOW);
 	bf_emit(b, BF_LD_IMM64_LO(BPF_REG_2, 0, UDP_STREAM_NS));
@@ -1627,11 +1705,10 @@ static void emit_udp(struct ctc *c, int proto)
  * R1 = an ICMP type: jump to `req` with R2 = 0 (it is a request: the original direction), to
  * `rep` with R2 = 1 and R1 = the request type (a reply); fall through otherwise (no inverse).
  */
-static void emit_icmp_kind(struct bf_builder *b, bf_label req, bf_label rep)
+static void emit_icmp_kind_of(struct bf_builder *b, const uint8_t (*pairs)[2], size_t npairs,
+			      bf_label req, bf_label rep)
 {
-	static const uint8_t pairs[][2] = {{8, 0}, {13, 14}, {15, 16}, {17, 18}};
-
-	for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+	for (size_t k = 0; k < npairs; k++) {
 		bf_label n = bf_label_new(b), n2 = bf_label_new(b);
 
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, pairs[k][0], n);
@@ -1646,14 +1723,24 @@ static void emit_icmp_kind(struct bf_builder *b, bf_label req, bf_label rep)
 	}
 }
 
+static void emit_icmp_kind(struct bf_builder *b, bf_label req, bf_label rep)
+{
+	emit_icmp_kind_of(b, icmp_pairs, sizeof(icmp_pairs) / sizeof(icmp_pairs[0]), req, rep);
+}
+
+static void emit_icmp6_kind(struct bf_builder *b, bf_label req, bf_label rep)
+{
+	emit_icmp_kind_of(b, icmp6_pairs, sizeof(icmp6_pairs) / sizeof(icmp6_pairs[0]), req, rep);
+}
+
 /*
  * ICMP key: the requester first (R1 = requester, R2 = responder), port[0] = id (R3, network
  * order), port[1] = request type | code << 8 (R4). S_SWAP = R5 (1 for a reply).
  */
 static void emit_icmp_key(struct bf_builder *b)
 {
-	stx(b, BPF_W, BPF_REG_7, CK(addr[0]), BPF_REG_1);
-	stx(b, BPF_W, BPF_REG_7, CK(addr[1]), BPF_REG_2);
+	stx(b, BPF_W, BPF_REG_7, CK(addr[0][0]), BPF_REG_1);
+	stx(b, BPF_W, BPF_REG_7, CK(addr[1][0]), BPF_REG_2);
 	stx(b, BPF_H, BPF_REG_7, CK(port[0]), BPF_REG_3);
 	stx(b, BPF_H, BPF_REG_7, CK(port[1]), BPF_REG_4);
 	sti(b, BPF_B, BPF_REG_7, CK(proto), IPPROTO_ICMP);
@@ -1778,6 +1865,26 @@ static void emit_icmp_error(struct ctc *c)
 	jgo(b, c->out);
 }
 
+/* R1 = request type | code << 8: pkt->ct_ent.repl_dport = the reply type | code << 8. */
+static void emit_icmp_repl_type(struct bf_builder *b, const uint8_t (*inv)[2], size_t n)
+{
+	bf_label done = bf_label_new(b);
+
+	mov(b, BPF_REG_2, BPF_REG_1);
+	E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, 0xff));
+	E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xff00));
+	for (size_t k = 0; k < n; k++) {
+		bf_label nx = bf_label_new(b);
+
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, inv[k][0], nx);
+		E(b, BF_ALU64_IMM(BPF_OR, BPF_REG_1, inv[k][1]));
+		jgo(b, done);
+		bf_label_bind(b, nx);
+	}
+	bf_label_bind(b, done);
+	stx(b, BPF_H, BPF_REG_7, CE(repl_dport), BPF_REG_1);
+}
+
 static void emit_icmp(struct ctc *c)
 {
 	struct bf_builder *b = c->b;
@@ -1826,36 +1933,323 @@ static void emit_icmp(struct ctc *c)
 	bf_comment(b, "only a request opens a connection");
 	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_SWAP);
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->invalid);
-	emit_new_entry(b, IPPROTO_ICMP, ICMP_TMO);
+	emit_new_entry(c, IPPROTO_ICMP, ICMP_TMO);
 	bf_comment(b, "ports of the tuples: id, type | code << 8 (reply: the reply type)");
 	ldx(b, BPF_H, BPF_REG_1, BPF_REG_10, S_HDR + 4);
 	stx(b, BPF_H, BPF_REG_7, CE(orig_sport), BPF_REG_1);
 	stx(b, BPF_H, BPF_REG_7, CE(repl_sport), BPF_REG_1);
 	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, CK(port[1]));
 	stx(b, BPF_H, BPF_REG_7, CE(orig_dport), BPF_REG_1);
-	{
-		static const uint8_t inv[][2] = {{8, 0}, {13, 14}, {15, 16}, {17, 18}};
-		bf_label done = bf_label_new(b);
-
-		mov(b, BPF_REG_2, BPF_REG_1);
-		E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_2, 0xff));
-		E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xff00));
-		for (size_t k = 0; k < sizeof(inv) / sizeof(inv[0]); k++) {
-			bf_label n = bf_label_new(b);
-
-			bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, inv[k][0], n);
-			E(b, BF_ALU64_IMM(BPF_OR, BPF_REG_1, inv[k][1]));
-			jgo(b, done);
-			bf_label_bind(b, n);
-		}
-		bf_label_bind(b, done);
-		stx(b, BPF_H, BPF_REG_7, CE(repl_dport), BPF_REG_1);
-	}
+	emit_icmp_repl_type(b, icmp_pairs, sizeof(icmp_pairs) / sizeof(icmp_pairs[0]));
 	jgo(b, c->valid);
 
 	bf_label_bind(b, err);
 	emit_icmp_error(c);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* ICMPv6 (nf_conntrack_proto_icmpv6.c) */
+
+/*
+ * ICMPv6 key: the requester's address at (ra + oa) first, the responder's at (rb + ob);
+ * port[0] = id (R3), port[1] = request type | code << 8 (R4); S_SWAP = R5.
+ */
+static void emit_icmp6_key(struct bf_builder *b, int ra, int16_t oa, int rb, int16_t ob)
+{
+	copy_addr6(b, BPF_REG_7, CK(addr[0]), ra, oa);
+	copy_addr6(b, BPF_REG_7, CK(addr[1]), rb, ob);
+	stx(b, BPF_H, BPF_REG_7, CK(port[0]), BPF_REG_3);
+	stx(b, BPF_H, BPF_REG_7, CK(port[1]), BPF_REG_4);
+	sti(b, BPF_B, BPF_REG_7, CK(proto), IPPROTO_ICMPV6);
+	stx(b, BPF_DW, BPF_REG_10, S_SWAP, BPF_REG_5);
+}
+
+/* R1 = the end of the IP packet as an offset in the packet data (l3_off + len). */
+static void emit_pkt_end(struct bf_builder *b)
+{
+	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off));
+	ldx(b, BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(len));
+	E(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+}
+
+static void emit_jmp_if_ext6(struct bf_builder *b, int reg, bf_label to)
+{
+	static const int ext[] = {NEXTHDR_HOP, NEXTHDR_ROUTING, NEXTHDR_FRAGMENT, NEXTHDR_AUTH,
+				  NEXTHDR_DEST};
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+		bf_emit_jmp_imm(b, BPF_JEQ, reg, ext[i], to);
+}
+
+/*
+ * An ICMPv6 error (or a redirect's quoted packet) whose quoted IPv6 header starts `inner` bytes
+ * after the ICMPv6 header (nf_conntrack_inet_error): the quoted tuple, found after the quoted
+ * extension headers as get_l4proto/ipv6_skip_exthdr find it, inverted, must belong to a
+ * connection and the error must go to the quoted packet's source: RELATED, else INVALID.
+ */
+static void emit_icmp6_error(struct ctc *c, int32_t inner)
+{
+	struct bf_builder *b = c->b;
+	bf_label upper = bf_label_new(b), ports = bf_label_new(b), icmp = bf_label_new(b);
+	bf_label gen = bf_label_new(b), look = bf_label_new(b), req = bf_label_new(b);
+	bf_label rep = bf_label_new(b), qicmp = bf_label_new(b), l4 = bf_label_new(b);
+
+	bf_comment(b, "icmpv6 error: the quoted IPv6 header, %d bytes into the message", inner);
+	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, inner + 40, c->invalid);
+	for (int o = 0; o < 40; o += 8)
+		sti(b, BPF_DW, BPF_REG_10, (int16_t)(S_IN6 + o), 0);
+	sti(b, BPF_DW, BPF_REG_10, S_IN6L4, 0);
+	ldx(b, BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off));
+	E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, inner));
+	movi(b, BPF_REG_4, 40);
+	load_bytes(c, S_IN6, c->invalid);
+	bf_comment(b, "r8 = quoted next header, r9 = its offset in the packet data");
+	ldx(b, BPF_B, BPF_REG_8, BPF_REG_10, S_IN6 + 6);
+	ldx(b, BPF_W, BPF_REG_9, BPF_REG_7, PKT_OFF(l4_off));
+	E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_9, inner + 40));
+	for (int i = 0; i <= IN6_WALK_MAX; i++) {
+		bf_label ext = bf_label_new(b), frag = bf_label_new(b), auth = bf_label_new(b);
+		bf_label adv = bf_label_new(b);
+
+		bf_comment(b, "quoted extension header %d (ipv6_skip_exthdr); NONE: no tuple", i);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, NEXTHDR_NONE, c->invalid);
+		emit_jmp_if_ext6(b, BPF_REG_8, ext);
+		jgo(b, upper);
+		bf_label_bind(b, ext);
+		if (i == IN6_WALK_MAX) {
+			bf_comment(b, "a longer chain than the tracker follows: no tuple");
+			jgo(b, c->invalid);
+			break;
+		}
+		emit_pkt_end(b);
+		mov(b, BPF_REG_2, BPF_REG_9);
+		E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 2));
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_2, BPF_REG_1, c->invalid);
+		sti(b, BPF_DW, BPF_REG_10, S_IN6X, 0);
+		mov(b, BPF_REG_2, BPF_REG_9);
+		movi(b, BPF_REG_4, 2);
+		load_bytes(c, S_IN6X, c->invalid);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, NEXTHDR_FRAGMENT, frag);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, NEXTHDR_AUTH, auth);
+		ldx(b, BPF_B, BPF_REG_1, BPF_REG_10, S_IN6X + 1);
+		E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
+		E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 3));
+		jgo(b, adv);
+		bf_label_bind(b, auth);
+		ldx(b, BPF_B, BPF_REG_1, BPF_REG_10, S_IN6X + 1);
+		E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 2));
+		E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 2));
+		jgo(b, adv);
+		bf_label_bind(b, frag);
+		bf_comment(b, "a quoted non-first fragment has no tuple");
+		emit_pkt_end(b);
+		mov(b, BPF_REG_2, BPF_REG_9);
+		E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 4));
+		bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_2, BPF_REG_1, c->invalid);
+		mov(b, BPF_REG_2, BPF_REG_9);
+		E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 2));
+		movi(b, BPF_REG_4, 2);
+		load_bytes(c, S_IN6X + 2, c->invalid);
+		ldx(b, BPF_H, BPF_REG_1, BPF_REG_10, S_IN6X + 2);
+		E(b, BF_BE(BPF_REG_1, 16));
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 0xfff8, c->invalid);
+		movi(b, BPF_REG_1, 8);
+		bf_label_bind(b, adv);
+		ldx(b, BPF_B, BPF_REG_8, BPF_REG_10, S_IN6X);
+		E(b, BF_ALU64_REG(BPF_ADD, BPF_REG_9, BPF_REG_1));
+	}
+
+	bf_label_bind(b, upper);
+	stx(b, BPF_DW, BPF_REG_10, S_IN6P, BPF_REG_8);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, IPPROTO_TCP, ports);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, IPPROTO_UDP, ports);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, IPPROTO_UDPLITE, ports);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, IPPROTO_ICMPV6, icmp);
+	jgo(b, gen);
+	bf_label_bind(b, ports);
+	bf_comment(b, "tcp/udp: the ports, 4 bytes");
+	movi(b, BPF_REG_8, 4);
+	jgo(b, l4);
+	bf_label_bind(b, icmp);
+	bf_comment(b, "icmpv6: the whole header, 8 bytes");
+	movi(b, BPF_REG_8, 8);
+	bf_label_bind(b, l4);
+	emit_pkt_end(b);
+	mov(b, BPF_REG_2, BPF_REG_9);
+	E(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_8));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_2, BPF_REG_1, c->invalid);
+	mov(b, BPF_REG_2, BPF_REG_9);
+	mov(b, BPF_REG_4, BPF_REG_8);
+	E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_4, 0xc)); /* 4 or 8: bounds it for the verifier */
+	load_bytes(c, S_IN6L4, c->invalid);
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_IN6P);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMPV6, qicmp);
+
+	bf_label_bind(b, gen);
+	bf_comment(b, "tcp/udp/other: the normalised key of the quoted tuple");
+	ldx(b, BPF_H, BPF_REG_3, BPF_REG_10, S_IN6L4);
+	ldx(b, BPF_H, BPF_REG_4, BPF_REG_10, S_IN6L4 + 2);
+	emit_key_pair6(b, 0, BPF_REG_10, S_IN6 + 8, BPF_REG_10, S_IN6 + 24);
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_IN6P);
+	stx(b, BPF_B, BPF_REG_7, CK(proto), BPF_REG_1);
+	bf_comment(b, "the inverted tuple's orientation is the other one");
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_SWAP);
+	E(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_1, 1));
+	stx(b, BPF_DW, BPF_REG_10, S_SWAP, BPF_REG_1);
+	jgo(b, look);
+
+	bf_label_bind(b, qicmp);
+	bf_comment(b, "quoted icmpv6: its inverse must exist (echo and node information only)");
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_10, S_IN6L4);
+	emit_icmp6_kind(b, req, rep);
+	jgo(b, c->invalid);
+	bf_label_bind(b, req); /* quoted request: the inverse is the reply, the requester its src */
+	mov(b, BPF_REG_4, BPF_REG_1);
+	ldx(b, BPF_H, BPF_REG_3, BPF_REG_10, S_IN6L4 + 4);
+	ldx(b, BPF_B, BPF_REG_0, BPF_REG_10, S_IN6L4 + 1);
+	E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_0, 8));
+	E(b, BF_ALU64_REG(BPF_OR, BPF_REG_4, BPF_REG_0));
+	movi(b, BPF_REG_5, 1);
+	emit_icmp6_key(b, BPF_REG_10, S_IN6 + 8, BPF_REG_10, S_IN6 + 24);
+	jgo(b, look);
+	bf_label_bind(b, rep); /* quoted reply: the inverse is the request from its dst */
+	mov(b, BPF_REG_4, BPF_REG_1);
+	ldx(b, BPF_H, BPF_REG_3, BPF_REG_10, S_IN6L4 + 4);
+	ldx(b, BPF_B, BPF_REG_0, BPF_REG_10, S_IN6L4 + 1);
+	E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_0, 8));
+	E(b, BF_ALU64_REG(BPF_OR, BPF_REG_4, BPF_REG_0));
+	movi(b, BPF_REG_5, 0);
+	emit_icmp6_key(b, BPF_REG_10, S_IN6 + 24, BPF_REG_10, S_IN6 + 8);
+
+	bf_label_bind(b, look);
+	emit_lookup(b, c->invalid);
+	stx(b, BPF_DW, BPF_REG_10, S_MAPV, BPF_REG_0);
+	copy8(b, BPF_REG_7, PKT_OFF(ct_ent), BPF_REG_0, 0, sizeof(struct bf_ct_entry));
+	bf_comment(b, "outer daddr must be the quoted packet's source");
+	for (int16_t w = 0; w < 16; w += 4) {
+		ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(PKT_OFF(daddr) + w));
+		ldx(b, BPF_W, BPF_REG_2, BPF_REG_10, (int16_t)(S_IN6 + 8 + w));
+		bf_emit_jmp_reg(b, BPF_JNE, BPF_REG_1, BPF_REG_2, c->invalid);
+	}
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, CE(orig_swapped));
+	ldx(b, BPF_DW, BPF_REG_2, BPF_REG_10, S_SWAP);
+	E(b, BF_ALU64_REG(BPF_XOR, BPF_REG_1, BPF_REG_2));
+	E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 1));
+	stx(b, BPF_B, BPF_REG_7, PKT_OFF(ct_dir), BPF_REG_1);
+	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_RELATED);
+	/* RELATED packets neither refresh nor change their connection */
+	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
+	jgo(b, c->out);
+}
+
+/*
+ * A redirect (nf_conntrack_icmpv6_redirect): RELATED through the quoted packet of its
+ * "redirected header" option when it is well formed (code 0, hop limit 255, link-local source,
+ * that option first); every other redirect ends INVALID (a redirect opens no connection).
+ */
+static void emit_icmp6_redirect(struct ctc *c)
+{
+	struct bf_builder *b = c->b;
+
+	bf_comment(b, "icmpv6 redirect: 40 bytes, code 0, hop limit 255, fe80::/10 source");
+	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 40 + 2, c->invalid);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(icmp_code));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->invalid);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 255, c->invalid);
+	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr));
+	E(b, BF_BE(BPF_REG_1, 16));
+	E(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xffc0));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0xfe80, c->invalid);
+	bf_comment(b, "the first option: length != 0, type ND_OPT_REDIRECT_HDR");
+	sti(b, BPF_DW, BPF_REG_10, S_IN6X, 0);
+	ldx(b, BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off));
+	E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 40));
+	movi(b, BPF_REG_4, 2);
+	load_bytes(c, S_IN6X, c->invalid);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_10, S_IN6X + 1);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, c->invalid);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_10, S_IN6X);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ND_OPT_REDIRECT_HDR, c->invalid);
+	emit_icmp6_error(c, 40 + 8);
+}
+
+static void emit_icmp6(struct ctc *c)
+{
+	struct bf_builder *b = c->b;
+	bf_label ok = bf_label_new(b), err = bf_label_new(b), req = bf_label_new(b);
+	bf_label rep = bf_label_new(b), key = bf_label_new(b), miss = bf_label_new(b);
+	bf_label untracked = bf_label_new(b), redirect = bf_label_new(b);
+	/* noct_valid_new[]: MLD and neighbour discovery are never tracked */
+	static const uint8_t noct[] = {130, 131, 132, 133, 134, 135, 136, 143};
+
+	bf_comment(b, "icmpv6");
+	ldx(b, BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, BF_PKT_F_L4_OK, ok);
+	jgo(b, c->invalid);
+	bf_label_bind(b, ok);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(icmp_type));
+	for (size_t k = 0; k < sizeof(noct); k++)
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, noct[k], untracked);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMPV6_REDIRECT, redirect);
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 128, err);
+	ldx(b, BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off));
+	movi(b, BPF_REG_4, 8);
+	load_bytes(c, S_HDR, c->invalid);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(icmp_type));
+	emit_icmp6_kind(b, req, rep);
+	bf_comment(b, "no inverse type: no connection can be made (INVALID)");
+	jgo(b, c->invalid);
+	bf_label_bind(b, req);
+	mov(b, BPF_REG_4, BPF_REG_1);
+	ldx(b, BPF_H, BPF_REG_3, BPF_REG_10, S_HDR + 4);
+	ldx(b, BPF_B, BPF_REG_0, BPF_REG_7, PKT_OFF(icmp_code));
+	E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_0, 8));
+	E(b, BF_ALU64_REG(BPF_OR, BPF_REG_4, BPF_REG_0));
+	movi(b, BPF_REG_5, 0);
+	emit_icmp6_key(b, BPF_REG_7, PKT_OFF(saddr), BPF_REG_7, PKT_OFF(daddr));
+	jgo(b, key);
+	bf_label_bind(b, rep);
+	mov(b, BPF_REG_4, BPF_REG_1);
+	ldx(b, BPF_H, BPF_REG_3, BPF_REG_10, S_HDR + 4);
+	ldx(b, BPF_B, BPF_REG_0, BPF_REG_7, PKT_OFF(icmp_code));
+	E(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_0, 8));
+	E(b, BF_ALU64_REG(BPF_OR, BPF_REG_4, BPF_REG_0));
+	movi(b, BPF_REG_5, 1);
+	emit_icmp6_key(b, BPF_REG_7, PKT_OFF(daddr), BPF_REG_7, PKT_OFF(saddr));
+	bf_label_bind(b, key);
+	emit_lookup(b, miss);
+	emit_found(c);
+	set_expires(b, ICMP_TMO);
+	jgo(b, c->valid);
+	bf_label_bind(b, miss);
+	bf_comment(b, "only a request (echo, node information query) opens a connection");
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_SWAP);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->invalid);
+	emit_new_entry(c, IPPROTO_ICMPV6, ICMP_TMO);
+	ldx(b, BPF_H, BPF_REG_1, BPF_REG_10, S_HDR + 4);
+	stx(b, BPF_H, BPF_REG_7, CE(orig_sport), BPF_REG_1);
+	stx(b, BPF_H, BPF_REG_7, CE(repl_sport), BPF_REG_1);
+	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, CK(port[1]));
+	stx(b, BPF_H, BPF_REG_7, CE(orig_dport), BPF_REG_1);
+	emit_icmp_repl_type(b, icmp6_pairs, sizeof(icmp6_pairs) / sizeof(icmp6_pairs[0]));
+	jgo(b, c->valid);
+
+	bf_label_bind(b, untracked);
+	bf_comment(b, "neighbour discovery, MLD: UNTRACKED (no connection)");
+	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_UNTRACKED);
+	jgo(b, c->out);
+
+	bf_label_bind(b, redirect);
+	emit_icmp6_redirect(c);
+
+	bf_label_bind(b, err);
+	emit_icmp6_error(c, 8);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 /* Every other protocol: nf_conntrack_proto_generic.c, addresses only, 600 s. */
 static void emit_generic(struct ctc *c)
@@ -1864,8 +2258,7 @@ static void emit_generic(struct ctc *c)
 	bf_label miss = bf_label_new(b);
 
 	bf_comment(b, "generic");
-	emit_key_pkt(b, true);
-	emit_key_pair(b, 0);
+	emit_key_pkt(c, 0, true);
 	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto));
 	stx(b, BPF_B, BPF_REG_7, CK(proto), BPF_REG_1);
 	emit_lookup(b, miss);
@@ -1873,10 +2266,96 @@ static void emit_generic(struct ctc *c)
 	set_expires(b, GENERIC_TMO);
 	jgo(b, c->valid);
 	bf_label_bind(b, miss);
-	emit_new_entry(b, 0, GENERIC_TMO);
+	emit_new_entry(c, 0, GENERIC_TMO);
 	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto));
 	stx(b, BPF_B, BPF_REG_7, CE(proto), BPF_REG_1);
 	jgo(b, c->valid);
+}
+
+/*
+ * One tracker for both families (pkt->ct_v6 says which), so that the verifier checks it once
+ * for the whole dispatcher: both halves of the dispatcher join here with nothing but R6, R7 and
+ * pkt->ct_v6 telling them apart, and the second one is pruned.
+ */
+static void emit_track(struct ctc *c)
+{
+	struct bf_builder *b = c->b;
+	bf_label tcp = bf_label_new(b), udp = bf_label_new(b), udpl = bf_label_new(b);
+	bf_label icmp = bf_label_new(b), icmp6 = bf_label_new(b), wb = bf_label_new(b), l;
+	bf_label v4 = bf_label_new(b), proto = bf_label_new(b);
+
+	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection (ct_v6 kept)");
+	ldx(b, BPF_B, BPF_REG_8, BPF_REG_7, PKT_OFF(ct_v6));
+	for (int o = PKT_OFF(ct_state); o < (int)sizeof(struct bf_pkt); o += 8)
+		sti(b, BPF_DW, BPF_REG_7, (int16_t)o, 0);
+	stx(b, BPF_B, BPF_REG_7, PKT_OFF(ct_v6), BPF_REG_8);
+	stx(b, BPF_B, BPF_REG_7, CK(v6), BPF_REG_8);
+	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_INVALID);
+	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
+	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 0);
+	sti(b, BPF_DW, BPF_REG_10, S_SWAP, 0);
+	sti(b, BPF_DW, BPF_REG_10, S_DIR, 0);
+	E(b, BF_CALL(BPF_FUNC_ktime_get_ns));
+	stx(b, BPF_DW, BPF_REG_10, S_NOW, BPF_REG_0);
+	bf_comment(b, "a non-first fragment: no tuple (the kernel reassembles first)");
+	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->out);
+	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto));
+	ldx(b, BPF_B, BPF_REG_2, BPF_REG_7, PKT_OFF(ct_v6));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, v4);
+	bf_comment(b, "IPv6: no upper-layer protocol found (ipv6_skip_exthdr < 0), NONE: no tuple");
+	ldx(b, BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(flags));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_3, BF_PKT_F_X6_NOPROTO, c->out);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NEXTHDR_NONE, c->out);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMPV6, icmp6);
+	bf_comment(b, "the other family's icmp: its tracker refuses the packet (INVALID)");
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMP, c->out);
+	jgo(b, proto);
+	bf_label_bind(b, v4);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMP, icmp);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMPV6, c->out);
+	bf_label_bind(b, proto);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_TCP, tcp);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDP, udp);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDPLITE, udpl);
+	emit_generic(c);
+	bf_label_bind(b, tcp);
+	emit_tcp(c);
+	bf_label_bind(b, udp);
+	emit_udp(c, IPPROTO_UDP);
+	bf_label_bind(b, udpl);
+	emit_udp(c, IPPROTO_UDPLITE);
+	bf_label_bind(b, icmp);
+	emit_icmp(c);
+	bf_label_bind(b, icmp6);
+	emit_icmp6(c);
+
+	bf_label_bind(b, c->invalid);
+	bf_comment(b, "INVALID: no connection for the filter; an existing one keeps its changes");
+	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_INVALID);
+	sti(b, BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0);
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_ISNEW);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c->out);
+	jgo(b, wb);
+
+	bf_label_bind(b, c->valid);
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_ISNEW);
+	l = bf_label_new(b);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, l);
+	bf_comment(b, "a new connection: inserted if the filter accepts the packet");
+	sti(b, BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 1);
+	jgo(b, c->out);
+	bf_label_bind(b, l);
+	bf_comment(b, "a reply: IPS_SEEN_REPLY");
+	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_DIR);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, IP_CT_DIR_REPLY, wb);
+	or_b(b, BPF_REG_7, CE(status), IPS_SEEN_REPLY);
+	bf_label_bind(b, wb);
+	bf_comment(b, "write the connection back");
+	ldx(b, BPF_DW, BPF_REG_2, BPF_REG_10, S_MAPV);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, c->out);
+	copy8(b, BPF_REG_2, 0, BPF_REG_7, PKT_OFF(ct_ent), sizeof(struct bf_ct_entry));
+	bf_label_bind(b, c->out);
 }
 
 void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress)
@@ -1889,63 +2368,8 @@ void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress)
 		.invalid = bf_label_new(b),
 		.valid = bf_label_new(b),
 	};
-	bf_label tcp = bf_label_new(b), udp = bf_label_new(b), udpl = bf_label_new(b);
-	bf_label icmp = bf_label_new(b), wb = bf_label_new(b), l;
 
-	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection");
-	for (int o = PKT_OFF(ct_state); o < (int)sizeof(struct bf_pkt); o += 8)
-		sti(b, BPF_DW, BPF_REG_7, (int16_t)o, 0);
-	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_INVALID);
-	sti(b, BPF_DW, BPF_REG_10, S_MAPV, 0);
-	sti(b, BPF_DW, BPF_REG_10, S_ISNEW, 0);
-	sti(b, BPF_DW, BPF_REG_10, S_SWAP, 0);
-	sti(b, BPF_DW, BPF_REG_10, S_DIR, 0);
-	E(b, BF_CALL(BPF_FUNC_ktime_get_ns));
-	stx(b, BPF_DW, BPF_REG_10, S_NOW, BPF_REG_0);
-	bf_comment(b, "a non-first fragment: no tuple (the kernel reassembles first)");
-	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c.out);
-	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_TCP, tcp);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDP, udp);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_UDPLITE, udpl);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_ICMP, icmp);
-	emit_generic(&c);
-	bf_label_bind(b, tcp);
-	emit_tcp(&c);
-	bf_label_bind(b, udp);
-	emit_udp(&c, IPPROTO_UDP);
-	bf_label_bind(b, udpl);
-	emit_udp(&c, IPPROTO_UDPLITE);
-	bf_label_bind(b, icmp);
-	emit_icmp(&c);
-
-	bf_label_bind(b, c.invalid);
-	bf_comment(b, "INVALID: no connection for the filter; an existing one keeps its changes");
-	sti(b, BPF_H, BPF_REG_7, PKT_OFF(ct_state), ST_INVALID);
-	sti(b, BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0);
-	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_ISNEW);
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, c.out);
-	jgo(b, wb);
-
-	bf_label_bind(b, c.valid);
-	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_ISNEW);
-	l = bf_label_new(b);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, l);
-	bf_comment(b, "a new connection: inserted if the filter accepts the packet");
-	sti(b, BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 1);
-	jgo(b, c.out);
-	bf_label_bind(b, l);
-	bf_comment(b, "a reply: IPS_SEEN_REPLY");
-	ldx(b, BPF_DW, BPF_REG_1, BPF_REG_10, S_DIR);
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, IP_CT_DIR_REPLY, wb);
-	or_b(b, BPF_REG_7, CE(status), IPS_SEEN_REPLY);
-	bf_label_bind(b, wb);
-	bf_comment(b, "write the connection back");
-	ldx(b, BPF_DW, BPF_REG_2, BPF_REG_10, S_MAPV);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, c.out);
-	copy8(b, BPF_REG_2, 0, BPF_REG_7, PKT_OFF(ct_ent), sizeof(struct bf_ct_entry));
-	bf_label_bind(b, c.out);
+	emit_track(&c);
 }
 
 void bf_ct_emit_none(struct bf_builder *b)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Connection tracking in BPF maps (doc/conntrack.md): the tracker the dispatcher runs for every
- * IPv4 packet before the chains (nf_conntrack_in at PREROUTING / LOCAL_OUT), and the commit that
- * inserts a new connection when the filter accepts its first packet (nf_conntrack_confirm).
- * Private to the code generator.
+ * IPv4 and IPv6 packet before the chains (nf_conntrack_in at PREROUTING / LOCAL_OUT), and the
+ * commit that inserts a new connection when the filter accepts its first packet
+ * (nf_conntrack_confirm). Private to the code generator.
  */
 #ifndef BF_CT_H
 #define BF_CT_H
@@ -24,14 +24,15 @@
 int bf_ct_map_create(const struct bf_log *log);
 
 /*
- * Track the packet described by struct bf_pkt (R6 ctx, R7 pkt, as abi.h): fill pkt->ct_* and
- * update the connection it belongs to. `ingress`: the packet was received (PREROUTING), else
+ * Track the packet described by struct bf_pkt (R6 ctx, R7 pkt, as abi.h), of the family in
+ * pkt->ct_v6 (IPv6: l4_off and proto are the upper layer after the extension headers, as the
+ * dispatcher found them): fill pkt->ct_* and update the connection it belongs to. `ingress`: the packet was received (PREROUTING), else
  * locally generated (LOCAL_OUT). Uses R0-R5, R8, R9 and the stack in [fp-512, fp-160). Falls
  * through at its end.
  */
 void bf_ct_emit_track(struct bf_builder *b, enum bf_prog_ctx pctx, bool ingress);
 
-/* A packet the tracker does not see (IPv6): no connection, nothing to commit. */
+/* A packet the tracker does not see: no connection, nothing to commit. */
 void bf_ct_emit_none(struct bf_builder *b);
 
 /* At a verdict ACCEPT that leaves the datapath: insert pkt->ct_ent if the packet opened a new

@@ -55,6 +55,9 @@ struct dctx {
 	enum bf_prog_ctx pctx;
 	bf_label pass; /* no chain for this packet: let the kernel have it */
 	bf_label ipv6; /* start of the IPv6 half */
+	/* both halves end there: conntrack (pkt->ct_v6 set), then the family's root slot */
+	bf_label track;
+	bf_label root; /* after conntrack: the family's root slot */
 };
 
 /* See gen.c: a jump the verifier knows is taken (R7 is never NULL) that keeps the next
@@ -334,6 +337,35 @@ static void emit_set_hook(struct dctx *d, unsigned int hook, bf_label go)
 	else
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(iif)));
 	emit_goto(b, go);
+}
+
+/*
+ * REJECT's reply (codegen/target/reject.c, reject6.c) at the egress dispatcher. The kernel
+ * attaches the rejected packet's conntrack to the RST or ICMP error it sends (nf_ct_attach), as
+ * IP_CT_RELATED(_REPLY): OUTPUT sees the reply RELATED, in the rejected packet's direction and
+ * with its connection's tuple, and conntrack does not look at it again. pkt still holds the
+ * rejected packet's ct fields: bpf_redirect runs this program on the same CPU before the
+ * ingress program's caller returns. A rejected packet without a conntrack (INVALID, UNTRACKED)
+ * attaches nothing: its reply goes to `out` and is tracked as any packet.
+ */
+static void emit_reject_reply(struct dctx *d, bf_label reply, bf_label out, bool v6)
+{
+	struct bf_builder *b = d->b;
+	bf_label go = bf_label_new(b);
+
+	bf_label_bind(b, reply);
+	bf_comment(b, "if (pkt->ct_state & (INVALID | UNTRACKED)) track the reply as any packet");
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_state)));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, XT_STATE_INVALID | XT_STATE_UNTRACKED, out);
+	emit_set_hook(d, NF_INET_LOCAL_OUT, go);
+	bf_label_bind(b, go);
+	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
+	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
+	bf_comment(b, "pkt->ct_v6 = %d; pkt->ct_state = RELATED; pkt->ct_commit = 0", v6);
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), v6));
+	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_7, PKT_OFF(ct_state), XT_STATE_BIT(IP_CT_RELATED)));
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0));
+	emit_goto(b, d->root);
 }
 
 /* Ingress: local destination -> INPUT, forwarded -> FORWARD (with the fib's out interface),
@@ -755,7 +787,8 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
 	const struct bf_dispatch_cfg *cfg = d->cfg;
-	bf_label go = bf_label_new(b), l4 = bf_label_new(b), nol4 = bf_label_new(b);
+	bf_label go = bf_label_new(b), l4 = bf_label_new(b), nol4 = bf_label_new(b), reply = {0},
+		 out = {0};
 	bf_label inside = bf_label_new(b);
 
 	bf_label_bind(b, d->ipv6);
@@ -786,8 +819,10 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 				BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(oif), (int32_t)cfg->force_oif));
 		emit_set_hook(d, (unsigned int)cfg->force_hook, go);
 	} else if (cfg->where == BF_DISPATCH_TC_EGRESS) {
-		bf_label fwd = bf_label_new(b), out = bf_label_new(b);
+		bf_label fwd = bf_label_new(b);
 
+		out = bf_label_new(b);
+		reply = bf_label_new(b);
 		/* REJECT's reply, redirected here from ingress (codegen/target/reject6.c): OUTPUT,
 		 * as ip6_local_out in the kernel. Consumed once. */
 		bf_comment(b, "REJECT reply: pkt->reply_ifindex == ifindex && reply_len == len");
@@ -798,7 +833,7 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 		bf_emit_jmp_reg(b, BPF_JNE, BPF_REG_1, BPF_REG_2, fwd);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(reply_len)));
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_6, SKB_OFF(len)));
-		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, out);
+		bf_emit_jmp_reg(b, BPF_JEQ, BPF_REG_1, BPF_REG_2, reply);
 		bf_label_bind(b, fwd);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ingress_ifindex)));
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
@@ -811,12 +846,29 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 	bf_label_bind(b, go);
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	bf_ct_emit_none(b); /* IPv6 is not tracked (doc/conntrack.md) */
-	bf_comment(b, "pkt->jsp = 0; tail call root[%d]; no generation: pass", BF_ROOT_SLOT_IPV6);
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 1));
+	emit_goto(b, d->track);
+	if (reply.id)
+		emit_reject_reply(d, reply, out, true);
+}
+
+/*
+ * Both halves end here: connection tracking before the chains, as nf_conntrack_in
+ * (codegen/ct.c: one tracker for both families, verified once), then the family's root slot.
+ */
+static void emit_track_and_root(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+
+	_Static_assert(BF_ROOT_SLOT_IPV4 == 0 && BF_ROOT_SLOT_IPV6 == 1, "root slot = ct_v6");
+	bf_label_bind(b, d->track);
+	bf_ct_emit_track(b, d->pctx, d->cfg->where != BF_DISPATCH_TC_EGRESS);
+	bf_label_bind(b, d->root);
+	bf_comment(b, "pkt->jsp = 0; tail call root[pkt->ct_v6]; no generation: pass");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, BF_ROOT_SLOT_IPV6));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_7, PKT_OFF(ct_v6)));
 	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
 	emit_goto(b, d->pass);
 }
@@ -870,42 +922,13 @@ static void emit_dispatcher(struct dctx *d)
 	bf_comment(b, "interface names");
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	/* Connection tracking before the chains, as nf_conntrack_in (codegen/ct.c). */
-	bf_ct_emit_track(b, d->pctx, cfg->where != BF_DISPATCH_TC_EGRESS);
-	if (reply.id) {
-		bf_label go_reply = bf_label_new(b), chains = bf_label_new(b);
-
-		bf_emit_ja(b, chains);
-		/* REJECT's reply: the kernel attaches the rejected packet's conntrack to it
-		 * (nf_ct_attach in nf_send_reset / icmp_send), as IP_CT_RELATED(_REPLY): OUTPUT
-		 * sees it RELATED, in the rejected packet's direction, with that connection's
-		 * tuple; conntrack does not track it again. pkt still holds the rejected packet's
-		 * ct fields (same CPU, same softirq: bpf_redirect runs this program before the
-		 * ingress program's caller returns). A rejected packet conntrack found INVALID has
-		 * no conntrack to attach: the reply is tracked as any packet. */
-		bf_label_bind(b, reply);
-		bf_comment(b, "if (pkt->ct_state == INVALID) track the reply as any packet");
-		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_state)));
-		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, XT_STATE_INVALID, out);
-		emit_set_hook(d, NF_INET_LOCAL_OUT, go_reply);
-		bf_label_bind(b, go_reply);
-		emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
-		emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-		bf_comment(b, "pkt->ct_state = RELATED; pkt->ct_commit = 0");
-		bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_7, PKT_OFF(ct_state),
-				     XT_STATE_BIT(IP_CT_RELATED)));
-		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0));
-		bf_label_bind(b, chains);
-	}
-	bf_comment(b, "pkt->jsp = 0; tail call root[0]; no generation: pass");
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit_ld_map(b, BPF_REG_2, BF_MAP_ROOT);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_tail_call));
-	emit_goto(b, d->pass);
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 0));
+	emit_goto(b, d->track);
+	if (reply.id)
+		emit_reject_reply(d, reply, out, false);
 
 	emit_ipv6_dispatcher(d);
+	emit_track_and_root(d);
 
 	bf_label_bind(b, d->pass);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(d->pctx)));
@@ -930,7 +953,14 @@ int bf_dispatch_load(struct bf_runtime *rt, const struct bf_dispatch_cfg *cfg, i
 	if (err)
 		return err;
 	d = (struct dctx){
-		.b = b, .cfg = cfg, .pctx = pctx, .pass = bf_label_new(b), .ipv6 = bf_label_new(b)};
+		.b = b,
+		.cfg = cfg,
+		.pctx = pctx,
+		.pass = bf_label_new(b),
+		.ipv6 = bf_label_new(b),
+		.track = bf_label_new(b),
+		.root = bf_label_new(b),
+	};
 	emit_dispatcher(&d);
 	bf_runtime_map_fds(rt, pctx, fds);
 	fd = bf_builder_load(b, rt->log, pctx, names[cfg->where], fds);

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The conntrack match (net/netfilter/xt_conntrack.c, conntrack_mt) and the state match
- * (xt_state.c, state_mt), on the connection the dispatcher's tracker found (codegen/ct.c,
- * doc/conntrack.md). Registered as the kernel registers them: conntrack revisions 1, 2 and 3
- * and state revision 0, all NFPROTO_UNSPEC, no restriction; checkentry only takes a reference on
- * the namespace's conntrack, so every payload is accepted. iptables sends `-m state` as
- * conntrack revision 3 (with XT_CONNTRACK_STATE_ALIAS), and `-m state` revision 0 only when the
- * kernel lacks conntrack revision 3.
+ * The conntrack match (net/netfilter/xt_conntrack.c, conntrack_mt), on the connection the
+ * dispatcher's tracker found (codegen/ct.c, doc/conntrack.md; the state match is in state.c).
+ * Registered as the kernel registers it: revisions 1, 2 and 3, NFPROTO_UNSPEC, no restriction;
+ * checkentry only takes a reference on the namespace's conntrack, so every payload is accepted.
+ * iptables sends `-m state` as conntrack revision 3 (with XT_CONNTRACK_STATE_ALIAS), and `-m state`
+ * revision 0 only when the kernel lacks conntrack revision 3.
  *
  * What the packet's connection looks like to these matches (struct bf_pkt):
  *   ct_state  the ctinfo bit (XT_CONNTRACK_STATE_BIT); INVALID (bit 0) means no connection
@@ -17,15 +16,15 @@
  *   ct_commit 1 while the connection is unconfirmed (the packet that opens it): IPS_CONFIRMED
  *             is not set yet and nf_ct_expires() is 0 for an unconfirmed entry.
  *
- * IPv6 packets are not tracked yet: a rule of an IPv6 table using these matches is refused at
- * checkentry with a log line, rather than compiled into something that would never match.
+ * IPv6 (ip6tables): the same, on the IPv6 tracker's connections; addresses compare on 128 bits
+ * (ipv6_masked_addr_cmp), and neighbour discovery / MLD packets are UNTRACKED (no connection,
+ * the UNTRACKED state bit), as nf_conntrack_icmpv6_error decides.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/xt_conntrack.h>
-#include <linux/netfilter/xt_state.h>
 
 #include "../abi.h"
 #include "../bpf_insn.h"
@@ -74,7 +73,6 @@ static void ct_info_of(const void *data, uint8_t rev, struct ct_info *ci)
 
 static int ct_check(const struct bf_check_ctx *ctx, const void *data)
 {
-	/* IPv6 is refused through .enforced_family: the tracker is IPv4 only so far. */
 	return 0;
 }
 
@@ -84,15 +82,21 @@ static void miss_unless(struct bf_builder *b, bool invert, bf_label miss)
 	bf_emit_jmp_imm(b, invert ? BPF_JNE : BPF_JEQ, BPF_REG_1, 0, miss);
 }
 
-/* R1 = ((u32 at R7+off) ^ addr) & mask == 0 (as 0/1). */
-static void emit_addr(struct bf_builder *b, int16_t off, uint32_t addr, uint32_t mask)
+/* R1 = ((addr at R7+off) ^ addr) & mask == 0 (as 0/1): one word for IPv4, four for IPv6. */
+static void emit_addr(struct bf_builder *b, int family, int16_t off, const union nf_inet_addr *addr,
+		      const union nf_inet_addr *mask)
 {
-	bf_label eq = bf_label_new(b), done = bf_label_new(b);
+	bf_label eq = bf_label_new(b), done = bf_label_new(b), ne = bf_label_new(b);
+	int words = family == NFPROTO_IPV6 ? 4 : 1;
 
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, off));
-	bf_emit(b, BF_ALU32_IMM(BPF_XOR, BPF_REG_1, (int32_t)addr));
-	bf_emit(b, BF_ALU32_IMM(BPF_AND, BPF_REG_1, (int32_t)mask));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, eq);
+	for (int w = 0; w < words; w++) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, (int16_t)(off + 4 * w)));
+		bf_emit(b, BF_ALU32_IMM(BPF_XOR, BPF_REG_1, (int32_t)addr->all[w]));
+		bf_emit(b, BF_ALU32_IMM(BPF_AND, BPF_REG_1, (int32_t)mask->all[w]));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, ne);
+	}
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, eq);
+	bf_label_bind(b, ne);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, done);
 	bf_label_bind(b, eq);
@@ -124,7 +128,7 @@ static int conntrack_emit_info(struct bf_emit_ctx *ctx, const struct ct_info *ci
 	uint16_t mf = ci->match_flags, inv = ci->invert_flags;
 	bf_label has_ct = bf_label_new(b), end = bf_label_new(b);
 
-	if (ctx->family != NFPROTO_IPV4)
+	if (ctx->family != NFPROTO_IPV4 && ctx->family != NFPROTO_IPV6)
 		return -EOPNOTSUPP;
 	bf_comment(b, "conntrack rev %u: flags 0x%x invert 0x%x", ci->rev, mf, inv);
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_8, BPF_REG_7, BF_PKT_OFF(ct_state)));
@@ -135,9 +139,11 @@ static int conntrack_emit_info(struct bf_emit_ctx *ctx, const struct ct_info *ci
 		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, ci->state_mask));
 		miss_unless(b, inv & XT_CONNTRACK_STATE, ctx->miss);
 	}
-	bf_comment(b, "no connection (INVALID): %s",
+	bf_comment(b, "no connection (INVALID, UNTRACKED): %s",
 		   mf & XT_CONNTRACK_STATE ? "match" : "no match");
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_8, XT_CONNTRACK_STATE_INVALID, has_ct);
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_8,
+				XT_CONNTRACK_STATE_INVALID | XT_CONNTRACK_STATE_UNTRACKED));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, has_ct);
 	if (mf & XT_CONNTRACK_STATE)
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_7, 0, end);
 	else
@@ -154,19 +160,19 @@ static int conntrack_emit_info(struct bf_emit_ctx *ctx, const struct ct_info *ci
 	}
 	/* No NAT: the reply tuple is the original one inverted. */
 	if (mf & XT_CONNTRACK_ORIGSRC) {
-		emit_addr(b, CE(orig_src), i->origsrc_addr.ip, i->origsrc_mask.ip);
+		emit_addr(b, ctx->family, CE(orig_src), &i->origsrc_addr, &i->origsrc_mask);
 		miss_unless(b, inv & XT_CONNTRACK_ORIGSRC, ctx->miss);
 	}
 	if (mf & XT_CONNTRACK_ORIGDST) {
-		emit_addr(b, CE(orig_dst), i->origdst_addr.ip, i->origdst_mask.ip);
+		emit_addr(b, ctx->family, CE(orig_dst), &i->origdst_addr, &i->origdst_mask);
 		miss_unless(b, inv & XT_CONNTRACK_ORIGDST, ctx->miss);
 	}
 	if (mf & XT_CONNTRACK_REPLSRC) {
-		emit_addr(b, CE(orig_dst), i->replsrc_addr.ip, i->replsrc_mask.ip);
+		emit_addr(b, ctx->family, CE(orig_dst), &i->replsrc_addr, &i->replsrc_mask);
 		miss_unless(b, inv & XT_CONNTRACK_REPLSRC, ctx->miss);
 	}
 	if (mf & XT_CONNTRACK_REPLDST) {
-		emit_addr(b, CE(orig_src), i->repldst_addr.ip, i->repldst_mask.ip);
+		emit_addr(b, ctx->family, CE(orig_src), &i->repldst_addr, &i->repldst_mask);
 		miss_unless(b, inv & XT_CONNTRACK_REPLDST, ctx->miss);
 	}
 	if (mf & XT_CONNTRACK_PROTO) {
@@ -252,30 +258,11 @@ static int conntrack_emit3(struct bf_emit_ctx *ctx, const void *data)
 	return conntrack_emit_info(ctx, &ci);
 }
 
-/* state_mt: (statemask & statebit) != 0; INVALID and UNTRACKED have their own bits. */
-static int state_emit(struct bf_emit_ctx *ctx, const void *data)
-{
-	const struct xt_state_info *si = data;
-	struct bf_builder *b = ctx->b;
-
-	if (ctx->family != NFPROTO_IPV4)
-		return -EOPNOTSUPP;
-	bf_comment(b, "state 0x%x", si->statemask);
-	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(ct_state)));
-	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, (int32_t)si->statemask));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, ctx->miss);
-	return bf_builder_err(b);
-}
-
-_Static_assert(XT_STATE_INVALID == XT_CONNTRACK_STATE_INVALID, "same INVALID bit");
-_Static_assert(XT_STATE_BIT(IP_CT_NEW) == XT_CONNTRACK_STATE_BIT(IP_CT_NEW), "same state bits");
-
 const struct bf_ext bf_match_conntrack1 = {
 	.kind = BF_EXT_MATCH,
 	.name = "conntrack",
 	.revision = 1,
 	.family = NFPROTO_UNSPEC,
-	.enforced_family = NFPROTO_IPV4,
 	.size = sizeof(struct xt_conntrack_mtinfo1),
 	.check = ct_check,
 	.emit = conntrack_emit1,
@@ -286,7 +273,6 @@ const struct bf_ext bf_match_conntrack2 = {
 	.name = "conntrack",
 	.revision = 2,
 	.family = NFPROTO_UNSPEC,
-	.enforced_family = NFPROTO_IPV4,
 	.size = sizeof(struct xt_conntrack_mtinfo2),
 	.check = ct_check,
 	.emit = conntrack_emit2,
@@ -297,19 +283,7 @@ const struct bf_ext bf_match_conntrack3 = {
 	.name = "conntrack",
 	.revision = 3,
 	.family = NFPROTO_UNSPEC,
-	.enforced_family = NFPROTO_IPV4,
 	.size = sizeof(struct xt_conntrack_mtinfo3),
 	.check = ct_check,
 	.emit = conntrack_emit3,
-};
-
-const struct bf_ext bf_match_state = {
-	.kind = BF_EXT_MATCH,
-	.name = "state",
-	.revision = 0,
-	.family = NFPROTO_UNSPEC,
-	.enforced_family = NFPROTO_IPV4,
-	.size = sizeof(struct xt_state_info),
-	.check = ct_check,
-	.emit = state_emit,
 };

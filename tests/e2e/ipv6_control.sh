@@ -6,9 +6,7 @@
 #  - the initial filter table: GET_INFO and GET_ENTRIES byte for byte (tests/tools/xt6dump);
 #  - /proc/net/ip6_tables_names before and after the first lookup;
 #  - the filter part of ../shared/iptables-tests/dumps/ipt-save-fedora27-ip6tables: the kernel
-#    accepts it all; bpfilter must refuse it cleanly (conntrack for IPv6 is not there yet) and
-#    leave the table as it was; the rules it supports (REJECT included) must round-trip exactly
-#    (save output and blob);
+#    accepts it all, and so must bpfilter: the same restore result, save output and blob
 #  - rule edits (-A/-I/-D/-R/-N/-X/-P/-Z) with IPv6 addresses, masks, interfaces, protocols and
 #    the IPv6 extensions bpfilter accepts, each compared with the kernel (status, output).
 set -u
@@ -63,33 +61,13 @@ else
 fi
 bf_cmp k b ip6t -L -n -v
 
-# The whole filter part of the Fedora dump: the kernel takes it, bpfilter refuses it cleanly.
+# The whole filter part of the Fedora dump (conntrack, REJECT, user chains): bpfilter takes it
+# as the kernel does.
 sed -n '/^\*filter/,/^COMMIT/p' "$dump" >"$BF_TMP/fedora.filter"
-bf_kip6t_restore k <"$BF_TMP/fedora.filter" >"$BF_TMP/k.out" 2>&1
-krc=$?
-bf_ip6t_restore b <"$BF_TMP/fedora.filter" >"$BF_TMP/b.out" 2>&1
-brc=$?
-[ "$krc" = 0 ] || bf_fail "the kernel refuses the Fedora filter table ($krc)"
-# ip6tables-restore stops at the first extension the registry lacks (GET_REVISION ENOENT:
-# "Extension conntrack is not supported") or at the COMMIT the daemon refuses.
-if [ "$brc" != 0 ] && grep -qE "line [0-9]+ failed|is not supported" "$BF_TMP/b.out"; then
-	bf_pass "Fedora filter table (conntrack): refused cleanly: $(head -1 "$BF_TMP/b.out")"
-else
-	bf_fail "Fedora filter table: bpfilter rc $brc: $(head -3 "$BF_TMP/b.out")"
-fi
-bf_ip6t_save b -t filter | bf_save_filter | grep -v '^#' >"$BF_TMP/b.after"
-printf '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' \
-	>"$BF_TMP/b.expect"
-bf_diff "table after the refusal" "$BF_TMP/b.expect" "$BF_TMP/b.after" &&
-	bf_pass "the refused restore left the table as it was" ||
-	bf_fail "the refused restore changed the table"
-
-# The supported subset: every rule without conntrack (jumps to chains kept).
-grep -v -e 'conntrack' "$BF_TMP/fedora.filter" >"$BF_TMP/fedora.sub"
-echo "$(grep -c '^-A' "$BF_TMP/fedora.sub") rules in the supported subset"
-bf_cmp k b ip6t_restore <"$BF_TMP/fedora.sub"
+echo "$(grep -c '^-A' "$BF_TMP/fedora.filter") rules in the Fedora filter table"
+bf_cmp k b ip6t_restore <"$BF_TMP/fedora.filter"
 bf_cmp k b ip6t_save -t filter
-blobs "Fedora filter subset"
+blobs "Fedora filter table
 
 # Rule edits with the IP part and the IPv6 extensions, one command at a time.
 while IFS= read -r line; do
@@ -123,6 +101,9 @@ done <<'CMDS'
 -A ufw6-before-input -p tcp -m tcp --tcp-flags SYN,ACK SYN -m multiport --dports 80,443 -j ACCEPT
 -A ufw6-before-input -m icmp --icmp-type 8 -j ACCEPT
 -A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 8 -j ACCEPT
+-A ufw6-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw6-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw6-before-input -m state --state UNTRACKED -j ACCEPT
 -D ufw6-before-input 3
 -R ufw6-before-input 1 -i lo+ -j ACCEPT
 -P INPUT DROP
@@ -145,8 +126,6 @@ while IFS= read -r line; do
 	fi
 done <<'CMDS'
 -A INPUT -m rt --rt-type 0 --rt-0-addrs ::1,::2 -j DROP
--A INPUT -m conntrack --ctstate INVALID -j DROP
--A INPUT -m state --state INVALID -j DROP
 CMDS
 bf_ip6t_save b -t filter | grep -v '^#' >"$BF_TMP/after"
 bf_diff "table after the refusals" "$BF_TMP/before" "$BF_TMP/after" &&
