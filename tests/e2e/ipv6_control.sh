@@ -67,7 +67,7 @@ sed -n '/^\*filter/,/^COMMIT/p' "$dump" >"$BF_TMP/fedora.filter"
 echo "$(grep -c '^-A' "$BF_TMP/fedora.filter") rules in the Fedora filter table"
 bf_cmp k b ip6t_restore <"$BF_TMP/fedora.filter"
 bf_cmp k b ip6t_save -t filter
-blobs "Fedora filter table
+blobs "Fedora filter table"
 
 # Rule edits with the IP part and the IPv6 extensions, one command at a time.
 while IFS= read -r line; do
