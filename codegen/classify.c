@@ -210,7 +210,9 @@ static uint8_t addr_mode(struct in_addr *a, struct in_addr *m, uint8_t *invflags
 	a->s_addr = 0;
 	m->s_addr = 0;
 	*invflags &= (uint8_t)~invbit;
-	return len == 32 && !inv ? CM_EXACT : CM_PREFIX;
+	/* Always a prefix field, even a /32: blocklists mix hosts and networks, and an exact
+	 * address would only save a level when two of them are keyed. */
+	return CM_PREFIX;
 }
 
 /* The natural mode of a port range; a keyed one is widened in the guard. */
@@ -726,7 +728,7 @@ static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct
 }
 
 /* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
- * same keyed fields; an exact field and a prefix field unify as a prefix field. */
+ * same keyed fields; an exact port field and a prefix one unify as a prefix field. */
 static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, struct cl_sig *out)
 {
 	if (memcmp(c, s, offsetof(struct cl_sig, mode)))
@@ -739,6 +741,42 @@ static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, struct cl_s
 		if (c->mode[f] != s->mode[f])
 			out->mode[f] = CM_PREFIX;
 	return true;
+}
+
+/* The class of every entry of [first, end) (cls_of), joined in entry order; false if they
+ * need more than BF_CL_MAX_CLASSES or one cannot be classified. */
+static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint32_t end,
+			   struct cl_sig *classes, uint32_t *n_classes, uint8_t *cls_of)
+{
+	struct cl_ent ce;
+	uint32_t n = 0;
+
+	for (uint32_t j = first; j < end; j++) {
+		struct cl_sig joined;
+		int c = -1;
+
+		if (cl_entry(m, &m->entries[j], &ce))
+			return false;
+		for (uint32_t k = 0; k < n && c < 0; k++)
+			if (sig_join(&classes[k], &ce.sig, &joined)) {
+				classes[k] = joined;
+				c = (int)k;
+			}
+		if (c < 0) {
+			if (n == BF_CL_MAX_CLASSES)
+				return false;
+			c = (int)n++;
+			classes[c] = ce.sig;
+		}
+		cls_of[j] = (uint8_t)c;
+	}
+	*n_classes = n;
+	return true;
+}
+
+static bool worth_it(uint32_t n_entries, uint32_t n_classes)
+{
+	return n_entries >= BF_CL_MIN_ENTRIES && n_entries >= BF_CL_ENTRIES_PER_CLASS * n_classes;
 }
 
 void bf_classify_free(struct bf_classify *cl)
@@ -754,76 +792,88 @@ void bf_classify_free(struct bf_classify *cl)
 	free(cl);
 }
 
-/* Keys of a run just found; on -E2BIG the run is given up (left to linear code). */
-static int keep_run(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
-		    struct cl_run *run, const uint8_t *cls_of, const struct bf_log *log)
+/*
+ * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
+ * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
+ */
+static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
+			  uint32_t first, uint32_t end, uint8_t *cls_of, const struct bf_log *log)
 {
-	uint32_t n = run->end - run->first;
-	_cleanup_free_ struct cl_rent *ents = calloc(n, sizeof(*ents));
+	uint32_t n = end - first, mid;
+	struct cl_run run = {.first = first, .end = end};
+	_cleanup_free_ struct cl_rent *ents = NULL;
 	size_t keys_before = v->n;
 	uint32_t nodes_before = cl->next_node;
 	struct cl_ent ce;
 	int r;
 
-	if (!ents)
+	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
+	if (!run.classes)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < n; k++) {
-		const struct bf_entry *e = &m->entries[run->first + k];
-
-		if (cl_entry(m, e, &ce))
-			return -EINVAL;
-		ents[k].v = ce.v;
-		ents[k].idx = run->first + k;
-		ents[k].cls = cls_of[run->first + k];
-		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
-	}
-	r = run_keys(cl, v, cl->n_runs, run, ents, n);
-	if (r == -E2BIG) {
-		bf_logf(log, BF_LOG_DEBUG,
-			"classify: entries %u..%u need too many keys: compiled linearly",
-			run->first, run->end - 1);
-		v->n = keys_before;
-		cl->next_node = nodes_before;
-		free(run->classes);
+	if (!assign_classes(m, first, end, run.classes, &run.n_classes, cls_of) ||
+	    !worth_it(n, run.n_classes)) {
+		free(run.classes);
 		return 0;
 	}
-	if (r)
+	ents = calloc(n, sizeof(*ents));
+	if (!ents) {
+		free(run.classes);
+		return -ENOMEM;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		const struct bf_entry *e = &m->entries[first + k];
+
+		cl_entry(m, e, &ce);
+		ents[k].v = ce.v;
+		ents[k].idx = first + k;
+		ents[k].cls = cls_of[first + k];
+		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
+	}
+	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
+	if (r) {
+		v->n = keys_before;
+		cl->next_node = nodes_before;
+		free(run.classes);
+		if (r != -E2BIG)
+			return r;
+		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: split",
+			first, end - 1);
+		if (n < 2 * BF_CL_MIN_ENTRIES)
+			return 0;
+		mid = first + n / 2;
+		r = classify_range(cl, m, v, first, mid, cls_of, log);
+		if (!r)
+			r = classify_range(cl, m, v, mid, end, cls_of, log);
 		return r;
-	for (uint32_t k = run->first; k < run->end; k++)
+	}
+	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys",
+		cl->n_runs, first, end - 1, run.n_classes, v->n - keys_before);
+	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = (int32_t)cl->n_runs;
 	cl->n_classified += n;
-	cl->runs[cl->n_runs++] = *run;
+	cl->runs[cl->n_runs++] = run;
 	return 0;
 }
 
 /*
  * Greedy: from each classifiable entry, extend while entries are classifiable, no region starts
- * and the classes fit; keep the run if it is long enough for its number of classes.
+ * and the classes fit; keep the longest prefix worth it.
  */
 static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 		     const int32_t *region_at, struct keyvec *v, const struct bf_log *log)
 {
-	_cleanup_free_ uint8_t *cls_of = NULL;
+	_cleanup_free_ uint8_t *cls_of = malloc(m->n_entries ? m->n_entries : 1);
+	_cleanup_free_ struct cl_sig *classes = malloc(sizeof(*classes) * BF_CL_MAX_CLASSES);
 	struct cl_ent ce;
 	uint32_t i = 0;
+	int r;
 
-	cls_of = malloc(m->n_entries);
 	cl->runs = calloc(m->n_entries / BF_CL_MIN_ENTRIES + 1, sizeof(*cl->runs));
-	if (!cls_of || !cl->runs)
+	if (!cls_of || !classes || !cl->runs)
 		return -ENOMEM;
 	while (i < m->n_entries) {
-		struct cl_run run = {.first = i};
-		/* The classes as they were at the best prefix so far: joins may widen them. */
-		_cleanup_free_ struct cl_sig *best_classes = NULL;
-		uint32_t j = i, best = i, n_best = 0;
-		int r;
+		uint32_t j = i, best = i, n = 0;
 
-		run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
-		best_classes = malloc(sizeof(*best_classes) * BF_CL_MAX_CLASSES);
-		if (!run.classes || !best_classes) {
-			free(run.classes);
-			return -ENOMEM;
-		}
 		for (; j < m->n_entries; j++) {
 			struct cl_sig joined;
 			int c = -1;
@@ -832,40 +882,27 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 				break;
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
-			for (uint32_t k = 0; k < run.n_classes && c < 0; k++)
-				if (sig_join(&run.classes[k], &ce.sig, &joined)) {
-					run.classes[k] = joined;
+			for (uint32_t k = 0; k < n && c < 0; k++)
+				if (sig_join(&classes[k], &ce.sig, &joined)) {
+					classes[k] = joined;
 					c = (int)k;
 				}
 			if (c < 0) {
-				if (run.n_classes == BF_CL_MAX_CLASSES)
+				if (n == BF_CL_MAX_CLASSES)
 					break;
-				c = (int)run.n_classes++;
-				memcpy(&run.classes[c], &ce.sig, sizeof(ce.sig));
+				classes[n++] = ce.sig;
 			}
-			cls_of[j] = (uint8_t)c;
-			/* The longest prefix worth it: classes appear in entry order, so the
-			 * first n_best of them are the prefix's classes. */
-			if (j + 1 - i >= BF_CL_MIN_ENTRIES &&
-			    j + 1 - i >= BF_CL_ENTRIES_PER_CLASS * run.n_classes) {
+			if (worth_it(j + 1 - i, n))
 				best = j + 1;
-				n_best = run.n_classes;
-				memcpy(best_classes, run.classes, sizeof(*run.classes) * n_best);
-			}
 		}
 		if (best == i) {
-			free(run.classes);
-			i = j > i ? j : i + 1;
+			/* Too many classes from here: a later start may do better. */
+			i += j > i + 1 ? (j - i) / 2 : 1;
 			continue;
 		}
-		run.end = best;
-		run.n_classes = n_best;
-		memcpy(run.classes, best_classes, sizeof(*run.classes) * n_best);
-		r = keep_run(cl, m, v, &run, cls_of, log);
-		if (r) {
-			free(run.classes);
+		r = classify_range(cl, m, v, i, best, cls_of, log);
+		if (r)
 			return r;
-		}
 		i = best;
 	}
 	return 0;
