@@ -254,7 +254,9 @@ static int compute_regions(struct cg *c)
 		c->region_at[i] = -1;
 		if (e->target.kind == BF_TGT_ERROR)
 			start[i] = 1;
-		if (e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO)
+		/* A jump to the next entry (a rule without target: XT_CONTINUE) only continues
+		 * (emit_target): no region, or every count-only rule would cost a tail call. */
+		if (is_push_jump(e) || e->target.kind == BF_TGT_GOTO)
 			start[e->target.jump] = 1;
 		if (is_push_jump(e) && i + 1 < m->n_entries)
 			start[i + 1] = 1;
