@@ -72,6 +72,9 @@
 #define BF_CL_KEYS_SLACK 65536
 #define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
 #define BF_CL_NODE_BIT 0x80000000u
+/* A class of at most this many entries is tested entry by entry inside the run (the linear
+ * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
+#define BF_CL_INLINE_MAX 2
 
 /* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
  * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
@@ -131,6 +134,8 @@ struct cl_run {
 	uint32_t first, end;
 	uint32_t n_classes;
 	struct cl_sig *classes;
+	uint32_t *cls_first; /* per class: its first entry */
+	uint32_t *cls_size;  /* per class: its number of entries */
 };
 
 struct cl_key {
@@ -146,6 +151,8 @@ struct cl_lpm_key {
 };
 
 struct bf_classify {
+	const struct bf_table_model *m; /* for the entries of inline classes */
+	uint8_t *cls_of;		/* entry -> class in its run */
 	uint32_t n_entries;
 	int32_t *run_at; /* entry -> run id or -1 */
 	struct cl_run *runs;
@@ -682,6 +689,8 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
 		const struct cl_sig *s = &run->classes[c];
 		size_t ns = 0;
 
+		if (run->cls_size[c] <= BF_CL_INLINE_MAX)
+			continue; /* tested entry by entry: no keys */
 		for (size_t j = 0; j < n; j++)
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
@@ -783,9 +792,13 @@ void bf_classify_free(struct bf_classify *cl)
 {
 	if (!cl)
 		return;
-	for (uint32_t r = 0; r < cl->n_runs; r++)
+	for (uint32_t r = 0; r < cl->n_runs; r++) {
 		free(cl->runs[r].classes);
+		free(cl->runs[r].cls_first);
+		free(cl->runs[r].cls_size);
+	}
 	free(cl->runs);
+	free(cl->cls_of);
 	free(cl->run_at);
 	if (cl->map_fd >= 0)
 		close(cl->map_fd);
@@ -816,9 +829,17 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		return 0;
 	}
 	ents = calloc(n, sizeof(*ents));
-	if (!ents) {
+	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
+	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
+	if (!ents || !run.cls_first || !run.cls_size) {
 		free(run.classes);
+		free(run.cls_first);
+		free(run.cls_size);
 		return -ENOMEM;
+	}
+	for (uint32_t k = end; k-- > first;) {
+		run.cls_first[cls_of[k]] = k;
+		run.cls_size[cls_of[k]]++;
 	}
 	for (uint32_t k = 0; k < n; k++) {
 		const struct bf_entry *e = &m->entries[first + k];
@@ -834,6 +855,8 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		v->n = keys_before;
 		cl->next_node = nodes_before;
 		free(run.classes);
+		free(run.cls_first);
+		free(run.cls_size);
 		if (r != -E2BIG)
 			return r;
 		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: split",
@@ -862,14 +885,14 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 		     const int32_t *region_at, struct keyvec *v, const struct bf_log *log)
 {
-	_cleanup_free_ uint8_t *cls_of = malloc(m->n_entries ? m->n_entries : 1);
+	uint8_t *cls_of = cl->cls_of;
 	_cleanup_free_ struct cl_sig *classes = malloc(sizeof(*classes) * BF_CL_MAX_CLASSES);
 	struct cl_ent ce;
 	uint32_t i = 0;
 	int r;
 
 	cl->runs = calloc(m->n_entries / BF_CL_MIN_ENTRIES + 1, sizeof(*cl->runs));
-	if (!cls_of || !classes || !cl->runs)
+	if (!classes || !cl->runs)
 		return -ENOMEM;
 	while (i < m->n_entries) {
 		uint32_t j = i, best = i, n = 0;
@@ -918,9 +941,16 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	if (!cl)
 		return -ENOMEM;
 	cl->map_fd = -1;
+	cl->m = m;
 	cl->n_entries = m->n_entries;
+	cl->cls_of = malloc(m->n_entries ? m->n_entries : 1);
+	if (!cl->cls_of) {
+		free(cl);
+		return -ENOMEM;
+	}
 	cl->run_at = malloc(sizeof(*cl->run_at) * m->n_entries);
 	if (!cl->run_at) {
+		free(cl->cls_of);
 		free(cl);
 		return -ENOMEM;
 	}
@@ -988,6 +1018,8 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
 }
 
+static void emit_min_r1(struct bf_builder *b);
+
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
 static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const struct cl_sig *s,
 			bool bad, bf_label done)
@@ -1033,9 +1065,14 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
 		emit_map_lookup(b, done);
 	}
-	/* best = min(best, value) without a branch: a branch per class would give the verifier
-	 * one more state to explore at every join. Both are in [0, 2^32]. */
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+	emit_min_r1(b);
+}
+
+/* best = min(best, R1) without a branch: a branch per class would give the verifier one more
+ * state to explore at every join. Both are in [0, 2^32]. */
+static void emit_min_r1(struct bf_builder *b)
+{
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
 	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_1));
@@ -1045,26 +1082,85 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
 }
 
-static int emit_class(struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t run, uint8_t c,
-		      const struct cl_sig *s, const struct bf_classify_labels *l)
+/* Skip what follows when an entry before `idx` already matched (the minimum cannot change). */
+static void emit_skip_if_found(struct bf_builder *b, uint32_t idx, bf_label skip)
 {
-	bf_label skip = bf_label_new(b);
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, (int32_t)(idx << 2), skip);
+}
+
+/* A small class: each entry's own tests (as the linear code has them); a match or a hotdrop
+ * offers its value to the minimum. */
+static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
+			     enum bf_prog_ctx pctx, const struct cl_run *run, uint8_t c,
+			     const struct bf_classify_labels *l)
+{
+	for (uint32_t k = run->first; k < run->end; k++) {
+		const struct bf_entry *e = &cl->m->entries[k];
+		bf_label skip, hd;
+		struct bf_emit_ctx ctx;
+		int r;
+
+		if (cl->cls_of[k] != c)
+			continue;
+		skip = bf_label_new(b);
+		hd = bf_label_new(b);
+		ctx = (struct bf_emit_ctx){
+			.b = b,
+			.family = NFPROTO_IPV4,
+			.prog_ctx = pctx,
+			.entry = e,
+			.miss = skip,
+			.hotdrop = hd,
+			.drop = l->drop,
+			.accept = l->accept,
+			.cont = skip,
+		};
+		bf_comment(b, "entry %u, tested inline", k);
+		emit_skip_if_found(b, k, skip);
+		/* never taken (R7 is not NULL): keeps the hotdrop block in the CFG when no test
+		 * can hotdrop */
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_7, 0, hd);
+		r = bf_emit_ipmatch(&ctx, e);
+		for (uint32_t i = 0; !r && i < e->n_matches; i++)
+			r = e->matches[i].ext->emit(&ctx, e->matches[i].data);
+		if (r)
+			return r;
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1,
+					(int32_t)(k << 2 | (e->target.kind == BF_TGT_ACCEPT))));
+		emit_min_r1(b);
+		bf_emit_ja(b, skip);
+		bf_label_bind(b, hd);
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, (int32_t)(k << 2 | 2)));
+		emit_min_r1(b);
+		bf_label_bind(b, skip);
+	}
+	return bf_builder_err(b);
+}
+
+static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
+		      const struct bf_classify_labels *l)
+{
+	bf_label skip = {0};
 	struct bf_entry ge = {0};
 	struct bf_emit_ctx ctx = {
 		.b = b,
 		.family = NFPROTO_IPV4,
 		.prog_ctx = pctx,
 		.entry = &ge,
-		.miss = skip,
-		.hotdrop = skip,
 		.drop = l->drop,
 		.accept = l->accept,
-		.cont = skip,
 	};
 	int r;
 
+	if (crun->cls_size[c] <= BF_CL_INLINE_MAX)
+		return emit_inline_class(cl, b, pctx, crun, c, l);
+	skip = bf_label_new(b);
+	ctx.miss = ctx.hotdrop = ctx.cont = skip;
 	ge.ip.v4 = s->ip;
 	bf_comment(b, "class %u: guard", c);
+	emit_skip_if_found(b, crun->cls_first[c], skip);
 	r = bf_emit_ipmatch(&ctx, &ge);
 	if (r)
 		return r;
@@ -1121,7 +1217,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 		if (seen)
 			continue; /* emitted with its group */
 		if (!grouped) {
-			r = emit_class(b, pctx, id, (uint8_t)c, &run->classes[c], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)c, &run->classes[c], l);
 			if (r)
 				return r;
 			continue;
@@ -1135,7 +1231,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 
 			if (kp->proto != ip->proto || (kp->invflags & IPT_INV_PROTO))
 				continue;
-			r = emit_class(b, pctx, id, (uint8_t)k, &run->classes[k], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)k, &run->classes[k], l);
 			if (r)
 				return r;
 		}
