@@ -373,11 +373,12 @@ class LargeRuleGen(RuleGen):
         """A prefix over the traffic's addresses: a host, a fixed net or a random length."""
         r = self.r
         k = r.random()
-        if k < 0.4:
+        # mostly narrow, so that packets get past the first warm rules
+        if k < 0.6:
             return r.choice(warm_hosts) + "/32"
         if k < 0.7:
             return r.choice(WARM_NETS)
-        return "%s/%d" % (r.choice(warm_hosts), r.randint(8, 31))
+        return "%s/%d" % (r.choice(warm_hosts), r.randint(16, 31))
 
     def cold_addr(self):
         """A prefix in a space the traffic never uses, nested with other cold ones."""
@@ -518,6 +519,111 @@ class LargeRuleGen(RuleGen):
             out += body
         out.append("COMMIT")
         return "\n".join(out) + "\n"
+
+
+def aimed_traffic(rnd, prefix, rules, n_aims):
+    """Client packets aimed at rules of the router's ruleset (--large): for chains INPUT and
+    FORWARD and the big user chains, the first, a middle and the last rule that a client packet
+    can match, plus rules drawn at random, each gets a packet built to match it (an earlier rule
+    may still take it: the kernel decides); and packets no rule expects (ports nobody lists)."""
+    import ipaddress
+
+    ifs = ifnames(prefix)
+
+    def inside(addr, spec, inv):
+        a, _, m = spec.partition("/")
+        m = m or "32"
+        msk = int(ipaddress.ip_address(m)) if "." in m else (0xffffffff << (32 - int(m))) & \
+            0xffffffff
+        ok = int(ipaddress.ip_address(addr)) & msk == int(ipaddress.ip_address(a)) & msk
+        return ok != inv
+
+    def port_ok(port, spec, inv):
+        lo, _, hi = spec.partition(":")
+        lo = int(lo) if lo else 0
+        hi = int(hi) if _ and hi else (65535 if _ else lo)
+        return (lo <= port <= hi) != inv
+
+    def build(rule, dsts):
+        w = rule.split()
+        inv = False
+        f = {}
+        i = 2
+        while i < len(w):
+            if w[i] == "!":
+                inv = True
+                i += 1
+                continue
+            if w[i] in ("-s", "-d", "-p", "--sport", "--dport", "--icmp-type", "-i", "-o"):
+                f[w[i]] = (w[i + 1], inv)
+                i += 2
+            elif w[i] == "--syn":
+                f["--syn"] = ("", inv)
+                i += 1
+            else:
+                i += 1
+            inv = False
+        if "-o" in f or ("-i" in f and f["-i"] != (ifs["rc"], False)):
+            return None
+        srcs = [a for a in CLIENT_ADDRS if "-s" not in f or inside(a, *f["-s"])]
+        dsts = [a for a in dsts if "-d" not in f or inside(a, *f["-d"])]
+        if not srcs or not dsts:
+            return None
+        proto, pinv = f.get("-p", (None, False))
+        if pinv:
+            proto = None
+        if proto is None:
+            proto = rnd.choice(["tcp", "udp"])
+        line = ["via=packet", "dev=" + ifs["c"], "dmac=" + MAC["rc"], "src=" + rnd.choice(srcs),
+                "dst=" + rnd.choice(dsts), "proto=" + proto]
+        if proto in ("tcp", "udp"):
+            # never 0, never the source ports of real connections (30000+, pktsend)
+            cands = [22, 53, 80, 443, 1000, 1023, 1024, 5000, 40000, 40500, 65535] + [
+                x for x in (rnd.randint(1, 65535) for _ in range(20)) if not 30000 <= x < 31000]
+            for k in ("--sport", "--dport"):
+                ok = [x for x in cands if k not in f or port_ok(x, *f[k])]
+                if not ok:
+                    return None
+                # the edges of a range first: off-by-one errors live there
+                line.append("%s=%d" % (k[2:], ok[0] if k in f and rnd.random() < 0.5 else
+                                       rnd.choice(ok)))
+            if proto == "tcp":
+                syn = "--syn" in f and not f["--syn"][1]
+                line += ["flags=" + ("S" if syn else rnd.choice(["A", "PA", "S", "SA"])),
+                         "seq=%d" % rnd.randint(0, 2**32 - 1)]
+        elif proto == "icmp":
+            t = f.get("--icmp-type", ("echo-request", False))[0]
+            tc = {"echo-request": (8, 0), "echo-reply": (0, 0), "3/3": (3, 3)}.get(t, (8, 0))
+            line += ["type=%d" % tc[0], "code=%d" % tc[1], "seq=1"]
+        else:
+            return None
+        line.append("payload=%d" % rnd.choice([0, 16, 100]))
+        return "ip " + " ".join(line)
+
+    chains = {"INPUT": ROUTER_ADDRS, "FORWARD": SERVER_ADDRS + UNOWNED}
+    by_chain = {}
+    for line in rules.splitlines():
+        w = line.split()
+        if len(w) > 2 and w[0] == "-A":
+            by_chain.setdefault(w[1], []).append(line)
+    out = []
+    for ch, lines in sorted(by_chain.items()):
+        dsts = chains.get(ch, SERVER_ADDRS + UNOWNED if "big" in ch else None)
+        if dsts is None:
+            continue
+        pkts = [p for p in (build(x, dsts) for x in lines) if p]
+        if not pkts:
+            continue
+        picks = [pkts[0], pkts[len(pkts) // 2], pkts[-1]]
+        picks += [rnd.choice(pkts) for _ in range(n_aims)]
+        out += picks
+    for _ in range(n_aims):
+        dst = rnd.choice(ROUTER_ADDRS + SERVER_ADDRS)
+        out.append("ip via=packet dev=%s dmac=%s src=%s dst=%s proto=udp sport=%d dport=%d "
+                   "payload=8" % (ifs["c"], MAC["rc"], rnd.choice(CLIENT_ADDRS), dst,
+                                  rnd.randint(32000, 39999), rnd.choice([7, 9, 31337, 12345])))
+    rnd.shuffle(out)
+    return "ns client\n" + "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1033,10 +1139,16 @@ def case(a):
             sys.exit("gen.py: --large is IPv4 only")
         rr = random.Random("router-large%d-%d" % (a.large, a.seed))
         rs = random.Random("server-large%d-%d" % (a.large, a.seed))
+        router = LargeRuleGen(rr, a.prefix, "router").ruleset_large(a.scale, a.large)
         with open(os.path.join(a.out, "router.rules"), "w") as f:
-            f.write(LargeRuleGen(rr, a.prefix, "router").ruleset_large(a.scale, a.large))
+            f.write(router)
         with open(os.path.join(a.out, "server.rules"), "w") as f:
             f.write(LargeRuleGen(rs, a.prefix, "server").ruleset_large(a.scale, a.large))
+        ra = random.Random("aimed-large%d-%d" % (a.large, a.seed))
+        with open(os.path.join(a.out, "traffic"), "w") as f:
+            f.write(tg(rt, a.prefix).traffic(a.scale))
+            f.write(aimed_traffic(ra, a.prefix, router, 25 * a.scale))
+        return
     else:
         with open(os.path.join(a.out, "router.rules"), "w") as f:
             f.write(rg(rr, a.prefix, "router").ruleset(a.scale))
