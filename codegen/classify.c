@@ -737,10 +737,15 @@ static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct
 }
 
 /* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
- * same keyed fields; an exact port field and a prefix one unify as a prefix field. */
-static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, struct cl_sig *out)
+ * same keyed fields; unless `strict`, an exact port field and a prefix one unify as a prefix
+ * field (with two prefix fields or more that may copy many entries under wide prefixes: set
+ * pruning). */
+static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, bool strict,
+		     struct cl_sig *out)
 {
 	if (memcmp(c, s, offsetof(struct cl_sig, mode)))
+		return false;
+	if (strict && memcmp(c->mode, s->mode, sizeof(c->mode)))
 		return false;
 	for (int f = 0; f < CF_N; f++)
 		if ((c->mode[f] == CM_NONE) != (s->mode[f] == CM_NONE))
@@ -755,7 +760,8 @@ static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, struct cl_s
 /* The class of every entry of [first, end) (cls_of), joined in entry order; false if they
  * need more than BF_CL_MAX_CLASSES or one cannot be classified. */
 static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint32_t end,
-			   struct cl_sig *classes, uint32_t *n_classes, uint8_t *cls_of)
+			   bool strict, struct cl_sig *classes, uint32_t *n_classes,
+			   uint8_t *cls_of)
 {
 	struct cl_ent ce;
 	uint32_t n = 0;
@@ -767,7 +773,7 @@ static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint3
 		if (cl_entry(m, &m->entries[j], &ce))
 			return false;
 		for (uint32_t k = 0; k < n && c < 0; k++)
-			if (sig_join(&classes[k], &ce.sig, &joined)) {
+			if (sig_join(&classes[k], &ce.sig, strict, &joined)) {
 				classes[k] = joined;
 				c = (int)k;
 			}
@@ -781,6 +787,73 @@ static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint3
 	}
 	*n_classes = n;
 	return true;
+}
+
+static bool same_field(const struct cl_val *a, const struct cl_val *b, int f)
+{
+	if ((a->inv ^ b->inv) & (1u << f))
+		return false;
+	if (f == CF_SRC || f == CF_DST)
+		return a->addr[f - CF_SRC] == b->addr[f - CF_SRC] &&
+		       a->msk[f - CF_SRC] == b->msk[f - CF_SRC];
+	return a->lo[f] == b->lo[f] && a->hi[f] == b->hi[f];
+}
+
+/* Put a field back into the guard of class s, with the value v every entry has. */
+static void guard_field(struct cl_sig *s, const struct cl_val *v, int f)
+{
+	bool inv = v->inv & (1u << f);
+	bool tcp = s->l4 == &bf_match_tcp;
+	uint16_t *pts;
+	uint8_t *invflags;
+
+	s->mode[f] = CM_NONE;
+	if (f == CF_SRC) {
+		s->ip.src.s_addr = v->addr[0];
+		s->ip.smsk.s_addr = v->msk[0];
+		s->ip.invflags |= inv ? IPT_INV_SRCIP : 0;
+		return;
+	}
+	if (f == CF_DST) {
+		s->ip.dst.s_addr = v->addr[1];
+		s->ip.dmsk.s_addr = v->msk[1];
+		s->ip.invflags |= inv ? IPT_INV_DSTIP : 0;
+		return;
+	}
+	if (tcp) {
+		pts = f == CF_SPORT ? s->l4data.tcp.spts : s->l4data.tcp.dpts;
+		invflags = &s->l4data.tcp.invflags;
+	} else {
+		pts = f == CF_SPORT ? s->l4data.udp.spts : s->l4data.udp.dpts;
+		invflags = &s->l4data.udp.invflags;
+	}
+	pts[0] = v->lo[f];
+	pts[1] = v->hi[f];
+	if (inv)
+		*invflags |= f == CF_SPORT ? (tcp ? XT_TCP_INV_SRCPT : XT_UDP_INV_SRCPT)
+					   : (tcp ? XT_TCP_INV_DSTPT : XT_UDP_INV_DSTPT);
+}
+
+/* A keyed field with the same value in every entry of its class is tested once by the guard
+ * instead: one level and its keys fewer (e.g. "! --dport 5000:5010" on a whole list). */
+static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
+{
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_rent *e0 = NULL;
+		bool same[CF_N] = {true, true, true, true};
+
+		for (uint32_t k = 0; k < n; k++) {
+			if (ents[k].cls != c)
+				continue;
+			if (!e0)
+				e0 = &ents[k];
+			for (int f = 0; f < CF_N; f++)
+				same[f] = same[f] && same_field(&e0->v, &ents[k].v, f);
+		}
+		for (int f = 0; e0 && f < CF_N; f++)
+			if (same[f] && run->classes[c].mode[f] != CM_NONE)
+				guard_field(&run->classes[c], &e0->v, f);
+	}
 }
 
 static bool worth_it(uint32_t n_entries, uint32_t n_classes)
@@ -810,7 +883,8 @@ void bf_classify_free(struct bf_classify *cl)
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
  */
 static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
-			  uint32_t first, uint32_t end, uint8_t *cls_of, const struct bf_log *log)
+			  uint32_t first, uint32_t end, bool strict, uint8_t *cls_of,
+			  const struct bf_log *log)
 {
 	uint32_t n = end - first, mid;
 	struct cl_run run = {.first = first, .end = end};
@@ -823,10 +897,17 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
 	if (!run.classes)
 		return -ENOMEM;
-	if (!assign_classes(m, first, end, run.classes, &run.n_classes, cls_of) ||
+	if (!assign_classes(m, first, end, strict, run.classes, &run.n_classes, cls_of) ||
 	    !worth_it(n, run.n_classes)) {
 		free(run.classes);
-		return 0;
+		/* Strict classes may be too many: halves have fewer. */
+		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
+			return 0;
+		mid = first + n / 2;
+		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		if (!r)
+			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+		return r;
 	}
 	ents = calloc(n, sizeof(*ents));
 	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
@@ -850,6 +931,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		ents[k].cls = cls_of[first + k];
 		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
 	}
+	guard_constant_fields(&run, ents, n);
 	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
 	if (r) {
 		v->n = keys_before;
@@ -859,14 +941,17 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		free(run.cls_size);
 		if (r != -E2BIG)
 			return r;
-		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: split",
-			first, end - 1);
+		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: %s", first,
+			end - 1, strict ? "split" : "strict classes");
+		/* First without unified modes (what makes set pruning copy), then in halves. */
+		if (!strict)
+			return classify_range(cl, m, v, first, end, true, cls_of, log);
 		if (n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
 		mid = first + n / 2;
-		r = classify_range(cl, m, v, first, mid, cls_of, log);
+		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
 		if (!r)
-			r = classify_range(cl, m, v, mid, end, cls_of, log);
+			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
 		return r;
 	}
 	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys",
@@ -906,7 +991,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
 			for (uint32_t k = 0; k < n && c < 0; k++)
-				if (sig_join(&classes[k], &ce.sig, &joined)) {
+				if (sig_join(&classes[k], &ce.sig, false, &joined)) {
 					classes[k] = joined;
 					c = (int)k;
 				}
@@ -923,7 +1008,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 			i += j > i + 1 ? (j - i) / 2 : 1;
 			continue;
 		}
-		r = classify_range(cl, m, v, i, best, cls_of, log);
+		r = classify_range(cl, m, v, i, best, false, cls_of, log);
 		if (r)
 			return r;
 		i = best;
