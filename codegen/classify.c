@@ -68,8 +68,8 @@
 #define BF_CL_TAG_BAD 0x80
 /* Keys a run may store: set pruning copies the entries of a prefix under every stored prefix
  * it contains, which nested prefixes can make quadratic. */
-#define BF_CL_KEYS_PER_ENTRY 64
-#define BF_CL_KEYS_SLACK 65536
+#define BF_CL_KEYS_PER_ENTRY 32
+#define BF_CL_KEYS_SLACK 16384
 #define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
 #define BF_CL_NODE_BIT 0x80000000u
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
@@ -1107,12 +1107,22 @@ static void emit_min_r1(struct bf_builder *b);
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
 static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const struct cl_sig *s,
-			bool bad, bf_label done)
+			bool bad, uint32_t const_val, bf_label done)
 {
 	uint32_t scope = htobe32(run << 8 | tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
+	bool keyed = false;
 
 	class_fields(s, bad, mode, lf, &n_lf);
+	for (int f = 0; f < CF_N; f++)
+		keyed |= mode[f] != CM_NONE;
+	if (!keyed) {
+		/* Nothing keyed: every entry of the class tests the same, the first one wins. */
+		bf_comment(b, "class %u: its first entry", tag & ~BF_CL_TAG_BAD);
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, (int32_t)const_val));
+		emit_min_r1(b);
+		return;
+	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
@@ -1228,6 +1238,7 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		      const struct bf_classify_labels *l)
 {
 	bf_label skip = {0};
+	uint32_t first, val;
 	struct bf_entry ge = {0};
 	struct bf_emit_ctx ctx = {
 		.b = b,
@@ -1241,6 +1252,8 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 
 	if (crun->cls_size[c] <= BF_CL_INLINE_MAX)
 		return emit_inline_class(cl, b, pctx, crun, c, l);
+	first = crun->cls_first[c];
+	val = first << 2 | (cl->m->entries[first].target.kind == BF_TGT_ACCEPT);
 	skip = bf_label_new(b);
 	ctx.miss = ctx.hotdrop = ctx.cont = skip;
 	ge.ip.v4 = s->ip;
@@ -1258,12 +1271,12 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, run, c, s, false, skip);
+		emit_lookup(b, run, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, run, c | BF_CL_TAG_BAD, s, true, skip);
+		emit_lookup(b, run, c | BF_CL_TAG_BAD, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, run, c, s, false, skip);
+		emit_lookup(b, run, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
