@@ -1147,7 +1147,7 @@ def case(a):
         ra = random.Random("aimed-large%d-%d" % (a.large, a.seed))
         with open(os.path.join(a.out, "traffic"), "w") as f:
             f.write(tg(rt, a.prefix).traffic(a.scale))
-            f.write(aimed_traffic(ra, a.prefix, router, 25 * a.scale))
+            f.write(aimed_traffic(ra, a.prefix, router, 12 * a.scale))
         return
     else:
         with open(os.path.join(a.out, "router.rules"), "w") as f:
