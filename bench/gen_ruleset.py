@@ -22,6 +22,9 @@ Rule shapes, in equal shares (seeded PRNG: the same N always gives the same file
                   address and port
   mixed:          5-tuple rules with inversions (! -d, ! -s, ! --dport, ! --sport,
                   ! --tcp-flags) and icmp types
+--shape SHAPE generates one shape alone for the per-shape datapath cost (bench/run (a)):
+blocklist, ports or tuple (the "mixed" rules) between the first and the last rule of INPUT, or
+chains: the same kinds spread over 4 user chains entered one after the other.
 Only extensions bpfilter registers are used (tcp, udp, icmp, comment, standard targets).
 """
 import argparse
@@ -106,14 +109,54 @@ def shape_mixed(r, i):
     return "-s %s -p icmp -m icmp --icmp-type %d -j DROP" % (rand_prefix(r), r.choice((0, 3, 8, 11)))
 
 
-def generate(n, seed):
+SHAPES = ("all", "blocklist", "ports", "tuple", "chains")
+
+
+def generate_shape(n, seed, shape, first, last):
+    """One shape alone (bench (a)): INPUT = first, N-2 rules of the shape, last; "chains": the
+    rules spread over 4 user chains that INPUT enters one after the other."""
+    r = random.Random("%s-%d-%d" % (shape, seed, n))
+    fill = n - 2
+    makers = {"blocklist": shape_blocklist, "ports": shape_ports, "tuple": shape_mixed}
+    out = ["# bpfilter benchmark ruleset: %d rules, shape %s (bench/gen_ruleset.py %d --shape %s"
+           " --seed %d)" % (n, shape, n, shape, seed),
+           "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    if shape != "chains":
+        out.append("-A INPUT %s" % first)
+        out += ["-A INPUT %s" % makers[shape](r, i) for i in range(fill)]
+        out.append("-A INPUT %s" % last)
+    else:
+        # The same number of chains at every size: the cost of entering them is not a cost
+        # of the number of rules.
+        k = min(4, fill)
+        chains = ["bench_c%d" % i for i in range(k)]
+        out += [":%s - [0:0]" % c for c in chains]
+        out.append("-A INPUT %s" % first)
+        out += ["-A INPUT -j %s" % c for c in chains]
+        out.append("-A INPUT %s" % last)
+        kinds = (shape_blocklist, shape_ports, shape_mixed)
+        for i in range(fill - k):
+            c = i % k
+            out.append("-A %s %s" % (chains[c], kinds[c % 3](r, i // k)))
+    out.append("COMMIT")
+    assert sum(1 for x in out if x.startswith("-A ")) == n
+    return "\n".join(out) + "\n"
+
+
+def generate(n, seed, shape="all"):
     if n < 1:
         raise ValueError("a ruleset needs at least 1 rule")
+    if shape not in SHAPES:
+        raise ValueError("unknown shape %s" % shape)
+    if shape != "all" and n < 2:
+        raise ValueError("a shape needs at least 2 rules")
     r = random.Random(seed * 1000003 + n)
     first = ("-s %s/32 -p udp -m udp --dport %d -m comment --comment bench-first -j ACCEPT"
              % (SRC, FIRST_PORT))
     last = ("-s %s/32 -d %s/32 -p udp -m udp --dport %d -m comment --comment bench-last -j DROP"
             % (SRC, DST, LAST_PORT))
+    if shape != "all":
+        return generate_shape(n, seed, shape, first, last)
     if n == 1:
         # The baseline of the live test: the counting rule alone.
         return "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
@@ -156,10 +199,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("n", type=int, help="number of rules (>= 1)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", default="all", choices=SHAPES,
+                    help="all: every shape mixed, user chains included (the default); or one "
+                    "shape alone in INPUT (chains: spread over user chains)")
     ap.add_argument("-o", "--output", help="file to write (default stdout)")
     a = ap.parse_args()
     try:
-        text = generate(a.n, a.seed)
+        text = generate(a.n, a.seed, a.shape)
     except ValueError as e:
         print("gen_ruleset: %s" % e, file=sys.stderr)
         return 2

@@ -7,7 +7,8 @@ Input: the results file bench/run writes, one measurement per line:
     KEY !REASON        the measurement failed; the cell shows "fail (REASON)"
     KEY =TEXT          an annotation (e.g. a.tc.last.10000.repeat =100000)
 Keys:
-    a.<tc|xdp>.<first|last|none>.<N>   ns/packet (BPF_PROG_TEST_RUN duration) of one run
+    a.<tc|xdp>.<shape>.<first|last|none>.<N>   ns/packet (BPF_PROG_TEST_RUN duration) of one
+                                       run, with the ruleset of gen_ruleset.py --shape <shape>
     b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
     c.rss.<N>                          bpfilterd's VmHWM, KiB
@@ -97,48 +98,62 @@ def show(title, head, rows, notes=()):
     print()
 
 
-def table_a(r, sizes, modes):
+def table_a(r, sizes, modes, shapes):
     pkts = ("first", "last", "none")
     base = sizes[0]
-    head = ["rules"]
     for m in modes:
-        head += ["%s %s" % (m, p) for p in pkts] + ["%s none/@%d" % (m, base)]
-    head += ["kernel last (b)", "kernel filter (b)"]
-    rows, reduced = [], []
-    for n in sizes:
-        row = [str(n)]
-        for m in modes:
-            for p in pkts:
-                k = "a.%s.%s.%d" % (m, p, n)
-                c = r.cell(k, fmt_ns)
-                rep = r.notes.get(k + ".repeat")
-                if rep and r.notes.get(k + ".reduced") == "1" and k not in r.fails:
-                    c += "*"
-                    reduced.append("%s=%s" % (k[2:], rep))
-                row.append(c)
-            row.append(ratio(r.med("a.%s.none.%d" % (m, n)), r.med("a.%s.none.%d" % (m, base))))
-        kl = r.med("b.legacy.%d" % n)
-        k1 = r.med("b.legacy.1")
-        row.append(fmt_ns(1e9 / kl) if kl else r.cell("b.legacy.%d" % n, fmt_ns))
-        if kl and k1:
-            d = 1e9 / kl - 1e9 / k1
-            # Below the run-to-run noise of the live test: say so rather than print a negative cost.
-            row.append(fmt_ns(d) if d > 0 else "<0 (noise)")
-        else:
-            row.append("-")
-        rows.append(row)
-    notes = [
-        "ns/packet: BPF_PROG_TEST_RUN duration of the dispatcher bpfilterd attached to the",
-        "receiving veth (tc: TC ingress; xdp: the XDP program of bpfilterd --xdp), median of 5",
-        "runs; first/last: the packet matches rule 1 / rule N; none: no rule (policy).",
-        "none/@%d: cost of 'none' relative to the %d-rule ruleset." % (base, base),
-        "kernel: there is no BPF program to run; derived from live throughput (b) of",
-        "iptables-legacy: 'last' = 1e9/pps (the whole receive path), 'filter' = that minus",
-        "the same with a 1-rule ruleset (the cost of the rules in front of the match).",
-    ]
-    if reduced:
-        notes.append("* repeat lowered below 1e6 to bound the run time: " + ", ".join(reduced))
-    show("(a) datapath cost per packet, ns", head, rows, notes)
+        head = ["shape", "rules"] + list(pkts) + ["%s/@%d" % (p, base) for p in pkts]
+        if "all" in shapes:
+            head += ["kernel last (b)", "kernel filter (b)"]
+        rows, reduced = [], []
+        for sh in shapes:
+            for n in sizes:
+                row = [sh, str(n)]
+                for p in pkts:
+                    k = "a.%s.%s.%s.%d" % (m, sh, p, n)
+                    c = r.cell(k, fmt_ns)
+                    rep = r.notes.get(k + ".repeat")
+                    if rep and r.notes.get(k + ".reduced") == "1" and k not in r.fails:
+                        c += "*"
+                        reduced.append("%s=%s" % (k[2:], rep))
+                    row.append(c)
+                for p in pkts:
+                    row.append(ratio(r.med("a.%s.%s.%s.%d" % (m, sh, p, n)),
+                                     r.med("a.%s.%s.%s.%d" % (m, sh, p, base))))
+                if "all" in shapes:
+                    kl = r.med("b.legacy.%d" % n) if sh == "all" else None
+                    k1 = r.med("b.legacy.1")
+                    if sh != "all":
+                        row += ["", ""]
+                    else:
+                        row.append(fmt_ns(1e9 / kl) if kl else r.cell("b.legacy.%d" % n, fmt_ns))
+                        if kl and k1:
+                            d = 1e9 / kl - 1e9 / k1
+                            # Below the run-to-run noise of the live test: say so rather than
+                            # print a negative cost.
+                            row.append(fmt_ns(d) if d > 0 else "<0 (noise)")
+                        else:
+                            row.append("-")
+                rows.append(row)
+        notes = [
+            "ns/packet: BPF_PROG_TEST_RUN duration of the dispatcher bpfilterd attached to the",
+            "receiving veth (tc: TC ingress; xdp: the XDP program of bpfilterd --xdp), median of 5",
+            "runs; first/last: the packet matches rule 1 / rule N; none: no rule (policy).",
+            "X/@%d: cost of packet X relative to the same shape's %d-rule ruleset." % (base, base),
+            "shapes (bench/gen_ruleset.py --shape): all = every shape mixed with 3 user chains",
+            "(the ruleset of (b) and (c)); blocklist = -s addresses and prefixes; ports = per-port",
+            "accept lists; tuple = 5-tuple rules with inversions; chains = the kinds spread over",
+            "4 user chains entered in turn (at every size).",
+        ]
+        if "all" in shapes:
+            notes += [
+                "kernel: there is no BPF program to run; derived from live throughput (b) of",
+                "iptables-legacy: 'last' = 1e9/pps (the whole receive path), 'filter' = that minus",
+                "the same with a 1-rule ruleset (the cost of the rules in front of the match).",
+            ]
+        if reduced:
+            notes.append("* repeat lowered below 1e6 to bound the run time: " + ", ".join(reduced))
+        show("(a) datapath cost per packet, ns, bpfilter %s" % m.upper(), head, rows, notes)
 
 
 def table_b(r, sizes, sides):
@@ -197,7 +212,8 @@ def main():
     sides = r.notes.get("sides", "legacy nft tc xdp").split()
     parts = r.notes.get("parts", "abc")
     if "a" in parts:
-        table_a(r, sizes, [m for m in ("tc", "xdp") if m in sides])
+        table_a(r, sizes, [m for m in ("tc", "xdp") if m in sides],
+                r.notes.get("shapes", "all").split())
     if "b" in parts:
         table_b(r, sizes, sides)
     if "c" in parts:

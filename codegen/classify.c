@@ -8,28 +8,37 @@
  * give the index of the first entry of the run the packet matches, then counts that entry (its
  * counter block looked up by index) and applies its verdict; no match continues after the run.
  *
- * Keys. Each entry's tests split into key fields and a guard:
- *   - key: a non-inverted -s or -d prefix (the trie's prefix part, "Y"), optionally the other
- *     address when it is a /32 ("X"), and a non-inverted --dport of tcp/udp covering at most
- *     BF_CL_MAX_PORTS ports (expanded, one key each);
- *   - guard: everything else the entry tests (interfaces, inverted addresses, -p, -f, the rest of
- *     a tcp/udp/icmp match), which must be identical for all entries of a *class*.
- * A run has at most BF_CL_MAX_CLASSES classes. Per class the packet evaluates the guard once
- * (the same emitters as the linear code) and makes one lookup; the smallest index over all classes
- * wins. A trie key is (run, class, dport, X, Y/plen); since LPM returns the longest matching
- * prefix only, each stored prefix holds the minimum index over itself and every stored prefix of
- * the same class that contains it (shorter ones included), which is exactly the first entry of
- * that class whose prefix contains the address.
+ * Fields. Four fields of an entry can be *keyed*: the source and destination address and the
+ * tcp/udp source and destination port. Each keyed field is, per entry, a set of prefixes: an
+ * address prefix; an inverted address prefix as its complement (at most 32 prefixes); a port
+ * range split into prefixes, an inverted one as the prefixes of the two ranges around it. A
+ * /32 address and a range of at most BF_CL_MAX_PORTS ports may instead be *exact*: one key per
+ * value, folded into the first lookup. Everything else the entry tests is its *guard*
+ * (interfaces, -p, -f, non-contiguous masks, tcp flags, icmp types), which must be identical
+ * for all entries of a *class*, and so must the modes (exact / prefix / not keyed) of its
+ * fields: the tuple-space idea, one class per field pattern and guard.
+ *
+ * Lookups. A class evaluates its guard (the same emitters as the linear code), then walks its
+ * prefix fields one LPM lookup each, in a fixed order: the first key holds (run, class, exact
+ * fields, first prefix field); its value names a *node*, the next key holds (node, next prefix
+ * field), and so on; the last value is the smallest entry index. Set pruning makes that exact:
+ * a node made for prefix p of a field holds every entry whose prefix for that field contains
+ * p (p's own and its stored ancestors'), so the longest match at each level leads to exactly
+ * the entries that match the fields so far; at the last level each stored prefix holds the
+ * minimum index over itself and its ancestors. A class with no prefix field makes one exact
+ * lookup. The smallest index over all classes of the run wins (first match).
  *
  * Exactness around hotdrop: a tcp/udp/icmp match hotdrops (truncated header, tcp fragment at
  * offset 1) at the first entry whose IP part matched, before its port tests; a non-first fragment
- * misses. So a class with such a match looks up, for a "bad" packet, a second key without the
- * port ((class | 0x80), X, Y) whose value is the first such entry flagged "hotdrop"; the
- * smallest index over all classes still decides, so an earlier matching entry wins over a later
- * hotdrop, as in ipt_do_table. Entries whose IP part can never match hold no key at all.
+ * misses. So a class with such a match looks up, for a "bad" packet, keys built without the port
+ * fields (tag | 0x80) whose value is the first such entry flagged "hotdrop"; the smallest index
+ * over all classes still decides, so an earlier matching entry wins over a later hotdrop, as in
+ * ipt_do_table. Entries whose fields can never match hold no key at all.
  *
- * Values: (index << 2) | (hotdrop << 1) | accept, so the minimum value is the minimum index;
- * 1 << 32 stands for "no entry".
+ * Values: (index << 2) | (hotdrop << 1) | accept at the last level, so the minimum value is the
+ * minimum index; 1 << 32 stands for "no entry". Node values are the next key's first word.
+ * Keys per run are bounded (set pruning copies entries under nested prefixes): a run over the
+ * bound is left to the linear code.
  */
 #include "classify.h"
 
@@ -57,14 +66,29 @@
 #define BF_CL_MIN_ENTRIES 8
 #define BF_CL_ENTRIES_PER_CLASS 3
 #define BF_CL_TAG_BAD 0x80
+/* Keys a run may store: set pruning copies the entries of a prefix under every stored prefix
+ * it contains, which nested prefixes can make quadratic. */
+#define BF_CL_KEYS_PER_ENTRY 32
+#define BF_CL_KEYS_SLACK 16384
+#define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
+#define BF_CL_NODE_BIT 0x80000000u
+/* A class of at most this many entries is tested entry by entry inside the run (the linear
+ * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
+#define BF_CL_INLINE_MAX 2
 
-/* Stack: the key at [fp-120, fp-100), the best value so far at fp-96 (below FP_CNT, abi.h). */
-#define FP_KEY (-120)
+/* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
+ * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
+ * FP_BEST (both below FP_CNT, abi.h). */
+#define FP_KEY (-128)
 #define FP_BEST (-96)
-#define KEY_DATA 16
-#define KEY_FIXED_BITS 96 /* run, class, pad, dport, X */
+#define KEY_DATA 20
+#define KEY_FIXED 16 /* bytes before the prefix field */
+#define KEY_FIXED_BITS (KEY_FIXED * 8)
 
-enum { CL_ADDR_NONE, CL_ADDR_SRC, CL_ADDR_DST };
+enum { CF_SPORT, CF_DPORT, CF_SRC, CF_DST, CF_N };
+enum { CM_NONE, CM_EXACT, CM_PREFIX };
+/* The order prefix fields are looked up in. */
+static const uint8_t lpm_order[CF_N] = {CF_SRC, CF_DST, CF_DPORT, CF_SPORT};
 
 static bool cl_enabled = true;
 
@@ -73,33 +97,45 @@ void bf_classify_set_enabled(bool on)
 	cl_enabled = on;
 }
 
-/* What the entries of one class share: the guard and which fields the key holds. Compared with
- * memcmp, so always built from zeroed memory. */
+/* What the entries of one class share: the guard and the field modes. Compared with memcmp up
+ * to `mode`, so always built from zeroed memory. */
 struct cl_sig {
-	struct ipt_ip ip;	 /* the IP part with the key fields cleared */
+	struct ipt_ip ip;	 /* the IP part with the keyed fields cleared */
 	const struct bf_ext *l4; /* tcp, udp or icmp, or NULL */
 	union {
 		struct xt_tcp tcp;
 		struct xt_udp udp;
 		struct ipt_icmp icmp;
-	} l4data; /* with the keyed dport widened to 0:65535 */
-	uint8_t keyed_dport;
-	uint8_t xkind, ykind;
+	} l4data; /* with keyed ports widened to 0:65535, not inverted */
+	uint8_t mode[CF_N];
 };
 
-/* One entry's part of the key. */
+/* One entry's keyed values (before they become prefixes or exact values). */
+struct cl_val {
+	uint32_t addr[2], msk[2]; /* network order: src, dst */
+	uint16_t lo[2], hi[2];	  /* host order: sport, dport */
+	uint8_t inv;		  /* bit f: field f inverted */
+};
+
 struct cl_ent {
 	struct cl_sig sig;
-	bool dead;     /* the IP part never matches: no key */
-	uint32_t x, y; /* network order */
-	uint8_t ylen;
-	uint16_t plo, phi; /* keyed dport range, host order */
+	struct cl_val v;
+};
+
+/* An entry of a run while its keys are built. */
+struct cl_rent {
+	struct cl_val v;
+	uint32_t idx;
+	uint8_t cls;
+	uint8_t accept;
 };
 
 struct cl_run {
 	uint32_t first, end;
 	uint32_t n_classes;
 	struct cl_sig *classes;
+	uint32_t *cls_first; /* per class: its first entry */
+	uint32_t *cls_size;  /* per class: its number of entries */
 };
 
 struct cl_key {
@@ -115,11 +151,14 @@ struct cl_lpm_key {
 };
 
 struct bf_classify {
+	const struct bf_table_model *m; /* for the entries of inline classes */
+	uint8_t *cls_of;		/* entry -> class in its run */
 	uint32_t n_entries;
 	int32_t *run_at; /* entry -> run id or -1 */
 	struct cl_run *runs;
 	uint32_t n_runs;
 	uint32_t n_classified;
+	uint32_t next_node;
 	int map_fd;
 };
 
@@ -162,28 +201,50 @@ static bool is_verdict(const struct bf_entry *e)
 	       e->target.kind == BF_TGT_QUEUE;
 }
 
-/* Whether the address test can be a key: non-inverted, non-zero contiguous mask. */
-static int addr_keyable(uint32_t addr, uint32_t msk, bool inv, bool *dead)
+/* The natural mode of an address test; a keyed one leaves the guard. */
+static uint8_t addr_mode(struct in_addr *a, struct in_addr *m, uint8_t *invflags, uint8_t invbit,
+			 struct cl_val *v, int f)
 {
-	int len;
+	bool inv = *invflags & invbit;
+	int len = mask_len(m->s_addr);
 
-	if (inv || !msk)
-		return -1;
-	len = mask_len(msk);
-	if (len < 0)
-		return -1;
-	if (addr & ~msk)
-		*dead = true; /* (a & msk) != addr for every packet */
-	return len;
+	if (len < 0 || (!len && !inv))
+		return CM_NONE; /* non-contiguous: tested by the guard; /0: no test */
+	v->addr[f - CF_SRC] = a->s_addr;
+	v->msk[f - CF_SRC] = m->s_addr;
+	if (inv)
+		v->inv |= 1u << f;
+	a->s_addr = 0;
+	m->s_addr = 0;
+	*invflags &= (uint8_t)~invbit;
+	/* Always a prefix field, even a /32: blocklists mix hosts and networks, and an exact
+	 * address would only save a level when two of them are keyed. */
+	return CM_PREFIX;
 }
 
-/* Split entry e into key and guard; -1 if it cannot be in a run. */
+/* The natural mode of a port range; a keyed one is widened in the guard. */
+static uint8_t port_mode(uint16_t *pts, uint8_t *invflags, uint8_t invbit, struct cl_val *v, int f)
+{
+	bool inv = *invflags & invbit;
+
+	if (!pts[0] && pts[1] == UINT16_MAX && !inv)
+		return CM_NONE;
+	v->lo[f] = pts[0];
+	v->hi[f] = pts[1];
+	if (inv)
+		v->inv |= 1u << f;
+	pts[0] = 0;
+	pts[1] = UINT16_MAX;
+	*invflags &= (uint8_t)~invbit;
+	return !inv && v->lo[f] <= v->hi[f] && v->hi[f] - v->lo[f] < BF_CL_MAX_PORTS ? CM_EXACT
+										     : CM_PREFIX;
+}
+
+/* Split entry e into keyed values and guard; -1 if it cannot be in a run. */
 static int cl_entry(const struct bf_table_model *m, const struct bf_entry *e, struct cl_ent *ce)
 {
-	const struct ipt_ip *ip = &e->ip.v4;
 	const struct bf_match *l4m = NULL;
-	int slen, dlen;
-	bool dead = false;
+	struct cl_sig *s = &ce->sig;
 
 	memset(ce, 0, sizeof(*ce));
 	if (m->family != NFPROTO_IPV4 || !is_verdict(e))
@@ -197,108 +258,134 @@ static int cl_entry(const struct bf_table_model *m, const struct bf_entry *e, st
 			return -1;
 		l4m = mt;
 	}
-	ce->sig.ip = *ip;
-	slen = addr_keyable(ip->src.s_addr, ip->smsk.s_addr, ip->invflags & IPT_INV_SRCIP, &dead);
-	dlen = addr_keyable(ip->dst.s_addr, ip->dmsk.s_addr, ip->invflags & IPT_INV_DSTIP, &dead);
-	if (slen >= 0 && dlen == 32) {
-		ce->sig.xkind = CL_ADDR_DST;
-		ce->sig.ykind = CL_ADDR_SRC;
-	} else if (slen == 32 && dlen >= 0) {
-		ce->sig.xkind = CL_ADDR_SRC;
-		ce->sig.ykind = CL_ADDR_DST;
-	} else if (slen >= 0) {
-		ce->sig.ykind = CL_ADDR_SRC;
-	} else if (dlen >= 0) {
-		ce->sig.ykind = CL_ADDR_DST;
-	}
-	/* With no address key, Y is a /0 of zeroes and both address tests stay in the guard. */
-	if (ce->sig.ykind == CL_ADDR_SRC) {
-		ce->y = ip->src.s_addr & ip->smsk.s_addr;
-		ce->ylen = (uint8_t)slen;
-	} else if (ce->sig.ykind == CL_ADDR_DST) {
-		ce->y = ip->dst.s_addr & ip->dmsk.s_addr;
-		ce->ylen = (uint8_t)dlen;
-	}
-	if (ce->sig.xkind == CL_ADDR_SRC)
-		ce->x = ip->src.s_addr;
-	else if (ce->sig.xkind == CL_ADDR_DST)
-		ce->x = ip->dst.s_addr;
-	/* Key fields leave the guard. */
-	if (ce->sig.xkind == CL_ADDR_SRC || ce->sig.ykind == CL_ADDR_SRC) {
-		ce->sig.ip.src.s_addr = 0;
-		ce->sig.ip.smsk.s_addr = 0;
-	}
-	if (ce->sig.xkind == CL_ADDR_DST || ce->sig.ykind == CL_ADDR_DST) {
-		ce->sig.ip.dst.s_addr = 0;
-		ce->sig.ip.dmsk.s_addr = 0;
-	}
+	s->ip = e->ip.v4;
+	s->mode[CF_SRC] =
+		addr_mode(&s->ip.src, &s->ip.smsk, &s->ip.invflags, IPT_INV_SRCIP, &ce->v, CF_SRC);
+	s->mode[CF_DST] =
+		addr_mode(&s->ip.dst, &s->ip.dmsk, &s->ip.invflags, IPT_INV_DSTIP, &ce->v, CF_DST);
+	if (!l4m)
+		return 0;
+	s->l4 = l4m->ext;
+	if (l4m->ext == &bf_match_tcp) {
+		const struct xt_tcp *t = l4m->data;
 
-	if (l4m) {
-		uint16_t lo = 0, hi = UINT16_MAX;
-		bool inv = true;
+		if (t->option)
+			return -1; /* tcp_find_option has hotdrops of its own */
+		s->l4data.tcp = *t;
+		s->mode[CF_SPORT] = port_mode(s->l4data.tcp.spts, &s->l4data.tcp.invflags,
+					      XT_TCP_INV_SRCPT, &ce->v, CF_SPORT);
+		s->mode[CF_DPORT] = port_mode(s->l4data.tcp.dpts, &s->l4data.tcp.invflags,
+					      XT_TCP_INV_DSTPT, &ce->v, CF_DPORT);
+	} else if (l4m->ext == &bf_match_udp) {
+		const struct xt_udp *u = l4m->data;
 
-		ce->sig.l4 = l4m->ext;
-		if (l4m->ext == &bf_match_tcp) {
-			const struct xt_tcp *t = l4m->data;
+		/* field by field: the struct has a padding byte */
+		s->l4data.udp.spts[0] = u->spts[0];
+		s->l4data.udp.spts[1] = u->spts[1];
+		s->l4data.udp.dpts[0] = u->dpts[0];
+		s->l4data.udp.dpts[1] = u->dpts[1];
+		s->l4data.udp.invflags = u->invflags;
+		s->mode[CF_SPORT] = port_mode(s->l4data.udp.spts, &s->l4data.udp.invflags,
+					      XT_UDP_INV_SRCPT, &ce->v, CF_SPORT);
+		s->mode[CF_DPORT] = port_mode(s->l4data.udp.dpts, &s->l4data.udp.invflags,
+					      XT_UDP_INV_DSTPT, &ce->v, CF_DPORT);
+	} else {
+		const struct ipt_icmp *ic = l4m->data;
 
-			if (t->option)
-				return -1; /* tcp_find_option has hotdrops of its own */
-			ce->sig.l4data.tcp = *t;
-			lo = t->dpts[0];
-			hi = t->dpts[1];
-			inv = t->invflags & XT_TCP_INV_DSTPT;
-		} else if (l4m->ext == &bf_match_udp) {
-			const struct xt_udp *u = l4m->data;
-
-			/* field by field: the struct has a padding byte */
-			ce->sig.l4data.udp.spts[0] = u->spts[0];
-			ce->sig.l4data.udp.spts[1] = u->spts[1];
-			ce->sig.l4data.udp.dpts[0] = u->dpts[0];
-			ce->sig.l4data.udp.dpts[1] = u->dpts[1];
-			ce->sig.l4data.udp.invflags = u->invflags;
-			lo = u->dpts[0];
-			hi = u->dpts[1];
-			inv = u->invflags & XT_UDP_INV_DSTPT;
-		} else {
-			const struct ipt_icmp *ic = l4m->data;
-
-			ce->sig.l4data.icmp.type = ic->type;
-			ce->sig.l4data.icmp.code[0] = ic->code[0];
-			ce->sig.l4data.icmp.code[1] = ic->code[1];
-			ce->sig.l4data.icmp.invflags = ic->invflags;
-		}
-		if (l4m->ext != &bf_match_icmp && !inv && lo <= hi && (lo || hi != UINT16_MAX) &&
-		    hi - lo < BF_CL_MAX_PORTS) {
-			ce->sig.keyed_dport = 1;
-			ce->plo = lo;
-			ce->phi = hi;
-			if (l4m->ext == &bf_match_tcp) {
-				ce->sig.l4data.tcp.dpts[0] = 0;
-				ce->sig.l4data.tcp.dpts[1] = UINT16_MAX;
-			} else {
-				ce->sig.l4data.udp.dpts[0] = 0;
-				ce->sig.l4data.udp.dpts[1] = UINT16_MAX;
-			}
-		}
+		s->l4data.icmp.type = ic->type;
+		s->l4data.icmp.code[0] = ic->code[0];
+		s->l4data.icmp.code[1] = ic->code[1];
+		s->l4data.icmp.invflags = ic->invflags;
 	}
-	ce->dead = dead;
 	return 0;
 }
 
-static void put_key(struct cl_key *k, uint32_t run, uint8_t tag, uint16_t dport, uint32_t x,
-		    uint32_t y, uint8_t ylen, uint32_t val)
-{
-	uint32_t run_n = htobe32(run);
-	uint16_t dport_n = htobe16(dport);
+/* Prefixes (value in network order in the field's bytes, length) of one 32- or 16-bit field. */
+struct cl_pfx {
+	uint32_t v; /* host order, left-aligned to bit 31 */
+	uint8_t len;
+};
 
-	memset(k, 0, sizeof(*k));
-	memcpy(k->d, &run_n, 4);
-	k->d[4] = tag;
-	memcpy(k->d + 6, &dport_n, 2);
-	memcpy(k->d + 8, &x, 4);
-	memcpy(k->d + 12, &y, 4);
-	k->plen = KEY_FIXED_BITS + ylen;
-	k->val = val;
+/* The prefixes covering [lo, hi] of a `bits`-wide field, left-aligned. */
+static int range_pfx(uint32_t lo, uint32_t hi, unsigned int bits, struct cl_pfx *out, int n)
+{
+	while (lo <= hi) {
+		unsigned int k = 0;
+
+		/* the largest aligned block starting at lo that stays inside [lo, hi] */
+		while (k < bits && !(lo & (1u << k)) && lo + (2u << k) - 1 <= hi)
+			k++;
+		if (n >= BF_CL_MAX_PFX)
+			return -E2BIG;
+		out[n].v = lo << (32 - bits);
+		out[n].len = (uint8_t)(bits - k);
+		n++;
+		if (lo + (1u << k) - 1 >= hi)
+			break;
+		lo += 1u << k;
+	}
+	return n;
+}
+
+/* The prefixes of field f of an entry (mode CM_PREFIX). */
+static int field_pfx(const struct cl_val *v, int f, struct cl_pfx *out)
+{
+	bool inv = v->inv & (1u << f);
+
+	if (f == CF_SRC || f == CF_DST) {
+		uint32_t a = be32toh(v->addr[f - CF_SRC]), m = be32toh(v->msk[f - CF_SRC]);
+		int len = __builtin_popcount(m), n = 0;
+
+		if (!inv) {
+			if (a & ~m)
+				return 0; /* (addr & msk) != a for every packet */
+			out[0].v = a;
+			out[0].len = (uint8_t)len;
+			return 1;
+		}
+		if (a & ~m) {
+			out[0].v = 0; /* always different: the inverted test always matches */
+			out[0].len = 0;
+			return 1;
+		}
+		/* The complement of a/len: for each bit k < len, the first k bits of a, bit k
+		 * flipped. */
+		for (int k = 0; k < len; k++) {
+			uint32_t keep = k ? ~0u << (32 - k) : 0;
+
+			out[n].v = (a & keep) | ((~a) & (1u << (31 - k)));
+			out[n].len = (uint8_t)(k + 1);
+			n++;
+		}
+		return n;
+	}
+	if (!inv)
+		return v->lo[f] <= v->hi[f] ? range_pfx(v->lo[f], v->hi[f], 16, out, 0) : 0;
+	if (v->lo[f] > v->hi[f])
+		return range_pfx(0, UINT16_MAX, 16, out, 0);
+	{
+		int n = 0;
+
+		if (v->lo[f] > 0)
+			n = range_pfx(0, v->lo[f] - 1u, 16, out, 0);
+		if (n >= 0 && v->hi[f] < UINT16_MAX)
+			n = range_pfx(v->hi[f] + 1u, UINT16_MAX, 16, out, n);
+		return n;
+	}
+}
+
+static void put_field(uint8_t *d, int f, uint32_t val_left)
+{
+	if (f == CF_SRC || f == CF_DST) {
+		uint32_t n = htobe32(val_left);
+
+		memcpy(d, &n, 4);
+	} else {
+		uint16_t n = htobe16((uint16_t)(val_left >> 16));
+
+		memcpy(d, &n, 2);
+		d[2] = d[3] = 0;
+	}
 }
 
 struct keyvec {
@@ -321,89 +408,301 @@ static int keyvec_push(struct keyvec *v, const struct cl_key *k)
 	return 0;
 }
 
-static int entry_keys(struct keyvec *v, const struct cl_ent *ce, uint32_t run, uint8_t cls,
-		      uint32_t idx, bool accept)
-{
-	struct cl_key k;
-	int r = 0;
+/* A key of one level before grouping: which run entry it comes from. */
+struct cl_pk {
+	uint8_t d[KEY_DATA];
+	uint8_t len; /* of the prefix field */
+	uint32_t ent;
+};
 
-	if (ce->dead)
-		return 0;
-	if (ce->sig.keyed_dport) {
-		for (uint32_t p = ce->plo; p <= ce->phi; p++) {
-			put_key(&k, run, cls, (uint16_t)p, ce->x, ce->y, ce->ylen,
-				idx << 2 | accept);
-			r = keyvec_push(v, &k);
-			if (r)
-				return r;
-		}
-	} else {
-		put_key(&k, run, cls, 0, ce->x, ce->y, ce->ylen, idx << 2 | accept);
-		r = keyvec_push(v, &k);
-		if (r)
-			return r;
-	}
-	if (ce->sig.l4) {
-		put_key(&k, run, cls | BF_CL_TAG_BAD, 0, ce->x, ce->y, ce->ylen, idx << 2 | 2);
-		r = keyvec_push(v, &k);
-	}
-	return r;
-}
-
-static int key_cmp(const void *a, const void *b)
+static int pk_cmp(const void *a, const void *b)
 {
-	const struct cl_key *x = a, *y = b;
+	const struct cl_pk *x = a, *y = b;
 	int c = memcmp(x->d, y->d, KEY_DATA);
 
 	if (c)
 		return c;
-	return x->plen < y->plen ? -1 : x->plen > y->plen;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->ent < y->ent ? -1 : x->ent > y->ent;
 }
 
 /* Whether prefix a (shorter or equal) contains prefix b. */
-static bool key_contains(const struct cl_key *a, const struct cl_key *b)
+static bool pk_contains(const struct cl_pk *a, const struct cl_pk *b)
 {
-	uint32_t ya, yb, alen = a->plen - KEY_FIXED_BITS, msk;
+	uint32_t ya, yb, msk;
 
-	if (a->plen > b->plen || memcmp(a->d, b->d, 12))
+	if (a->len > b->len || memcmp(a->d, b->d, KEY_FIXED))
 		return false;
-	memcpy(&ya, a->d + 12, 4);
-	memcpy(&yb, b->d + 12, 4);
-	msk = alen ? htobe32(~0u << (32 - alen)) : 0;
+	memcpy(&ya, a->d + KEY_FIXED, 4);
+	memcpy(&yb, b->d + KEY_FIXED, 4);
+	msk = a->len ? htobe32(~0u << (32 - a->len)) : 0;
 	return (yb & msk) == ya;
 }
 
-/*
- * Sort, merge equal prefixes (first entry wins) and give each prefix the minimum over the stored
- * prefixes containing it: in (address, length) order a prefix's ancestors come before it and
- * its descendants follow it contiguously, so a stack of open ancestors suffices.
- */
-static int finish_keys(struct keyvec *v)
-{
-	_cleanup_free_ size_t *stack = NULL;
-	size_t n = 0, sp = 0;
+/* Building the keys of one class (normal or "bad"). */
+struct cl_build {
+	struct bf_classify *cl;
+	struct keyvec *v;
+	const struct cl_rent *ents;
+	uint8_t lf[CF_N]; /* prefix fields, in lookup order */
+	uint8_t n_lf;
+	uint8_t mode[CF_N]; /* with the ports off for "bad" */
+	bool bad;
+	size_t max_keys;
+};
 
-	if (!v->n)
-		return 0;
-	qsort(v->k, v->n, sizeof(*v->k), key_cmp);
-	for (size_t i = 0; i < v->n; i++) {
-		if (n && !key_cmp(&v->k[n - 1], &v->k[i])) {
-			if (v->k[i].val < v->k[n - 1].val)
-				v->k[n - 1].val = v->k[i].val;
-			continue;
-		}
-		v->k[n++] = v->k[i];
+static uint32_t ent_val(const struct cl_build *bc, const struct cl_rent *r)
+{
+	return r->idx << 2 | (bc->bad ? 2u : r->accept);
+}
+
+/* The exact values of field f of an entry (mode CM_EXACT). */
+static int field_exact(const struct cl_val *v, int f, uint32_t *out)
+{
+	int n = 0;
+
+	if (f == CF_SRC || f == CF_DST) {
+		out[0] = v->addr[f - CF_SRC];
+		return 1;
 	}
-	v->n = n;
-	stack = malloc(sizeof(*stack) * (n + 1));
-	if (!stack)
+	for (uint32_t p = v->lo[f]; p <= v->hi[f]; p++)
+		out[n++] = htobe16((uint16_t)p);
+	return n;
+}
+
+struct pkvec {
+	struct cl_pk *k;
+	size_t n, cap;
+};
+
+static int pkvec_push(struct pkvec *v, const struct cl_pk *k)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 256;
+		struct cl_pk *p = realloc(v->k, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		v->k = p;
+		v->cap = cap;
+	}
+	v->k[v->n++] = *k;
+	return 0;
+}
+
+/* Level 0 keys of one entry: every combination of its exact values, times its prefixes of the
+ * first prefix field. */
+static int level0_keys(const struct cl_build *bc, uint32_t scope, uint32_t e, struct pkvec *pv)
+{
+	const struct cl_val *v = &bc->ents[e].v;
+	uint32_t ex[CF_N][BF_CL_MAX_PORTS];
+	int nex[CF_N];
+	struct cl_pfx pf[BF_CL_MAX_PFX];
+	int npf = 1;
+	struct cl_pk k;
+	int r;
+
+	for (int f = 0; f < CF_N; f++) {
+		nex[f] = 1;
+		ex[f][0] = 0;
+		if (bc->mode[f] == CM_EXACT)
+			nex[f] = field_exact(v, f, ex[f]);
+		if (!nex[f])
+			return 0;
+	}
+	pf[0].v = 0;
+	pf[0].len = 0;
+	if (bc->n_lf) {
+		npf = field_pfx(v, bc->lf[0], pf);
+		if (npf <= 0)
+			return npf;
+	}
+	memset(&k, 0, sizeof(k));
+	memcpy(k.d, &scope, 4);
+	k.ent = e;
+	for (int a = 0; a < nex[CF_SPORT]; a++)
+		for (int b = 0; b < nex[CF_DPORT]; b++)
+			for (int p = 0; p < npf; p++) {
+				uint16_t sp = (uint16_t)ex[CF_SPORT][a],
+					 dp = (uint16_t)ex[CF_DPORT][b];
+
+				memcpy(k.d + 4, &sp, 2);
+				memcpy(k.d + 6, &dp, 2);
+				memcpy(k.d + 8, &ex[CF_SRC][0], 4);
+				memcpy(k.d + 12, &ex[CF_DST][0], 4);
+				if (bc->n_lf)
+					put_field(k.d + KEY_FIXED, bc->lf[0], pf[p].v);
+				k.len = pf[p].len;
+				r = pkvec_push(pv, &k);
+				if (r)
+					return r;
+			}
+	return 0;
+}
+
+static int level_keys(const struct cl_build *bc, uint32_t scope, unsigned int lvl, uint32_t e,
+		      struct pkvec *pv)
+{
+	struct cl_pfx pf[BF_CL_MAX_PFX];
+	struct cl_pk k;
+	int n, r;
+
+	if (!lvl)
+		return level0_keys(bc, scope, e, pv);
+	n = field_pfx(&bc->ents[e].v, bc->lf[lvl], pf);
+	if (n < 0)
+		return n;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.d, &scope, 4);
+	k.ent = e;
+	for (int p = 0; p < n; p++) {
+		put_field(k.d + KEY_FIXED, bc->lf[lvl], pf[p].v);
+		k.len = pf[p].len;
+		r = pkvec_push(pv, &k);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* An open ancestor while a level's sorted keys are walked: its key and, below the last level,
+ * the entries of its node (its own and its ancestors'), else the minimum value. */
+struct cl_frame {
+	const struct cl_pk *k;
+	uint32_t *ents;
+	size_t n;
+	uint32_t min;
+};
+
+static int build_level(struct cl_build *bc, uint32_t scope, unsigned int lvl, const uint32_t *ents,
+		       size_t n_ents);
+
+static int emit_group(struct cl_build *bc, unsigned int lvl, const struct cl_pk *g, size_t n_g,
+		      struct cl_frame *top, struct cl_frame *fr)
+{
+	bool last = lvl + 1 >= bc->n_lf;
+	struct cl_key key;
+	int r;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->k = g;
+	memcpy(key.d, g->d, KEY_DATA);
+	key.plen = KEY_FIXED_BITS + g->len;
+	if (last) {
+		fr->min = top ? top->min : UINT32_MAX;
+		for (size_t j = 0; j < n_g; j++) {
+			uint32_t val = ent_val(bc, &bc->ents[g[j].ent]);
+
+			fr->min = val < fr->min ? val : fr->min;
+		}
+		key.val = fr->min;
+	} else {
+		uint32_t node = BF_CL_NODE_BIT | bc->cl->next_node++;
+		uint32_t scope = htobe32(node);
+
+		if (bc->cl->next_node >= BF_CL_NODE_BIT)
+			return -E2BIG;
+		fr->n = n_g + (top ? top->n : 0);
+		fr->ents = malloc(sizeof(*fr->ents) * fr->n);
+		if (!fr->ents)
+			return -ENOMEM;
+		for (size_t j = 0; j < n_g; j++)
+			fr->ents[j] = g[j].ent;
+		if (top && top->n)
+			memcpy(fr->ents + n_g, top->ents, sizeof(*fr->ents) * top->n);
+		memcpy(&key.val, &scope, 4);
+		r = build_level(bc, scope, lvl + 1, fr->ents, fr->n);
+		if (r)
+			return r;
+	}
+	if (bc->v->n >= bc->max_keys)
+		return -E2BIG;
+	return keyvec_push(bc->v, &key);
+}
+
+static int build_level(struct cl_build *bc, uint32_t scope, unsigned int lvl, const uint32_t *ents,
+		       size_t n_ents)
+{
+	struct pkvec pv = {0};
+	_cleanup_free_ struct cl_frame *st = NULL;
+	size_t sp = 0, i = 0;
+	int r = 0;
+
+	for (size_t j = 0; j < n_ents && !r; j++)
+		r = level_keys(bc, scope, lvl, ents[j], &pv);
+	if (r || !pv.n)
+		goto out;
+	if (pv.n > bc->max_keys) {
+		r = -E2BIG;
+		goto out;
+	}
+	qsort(pv.k, pv.n, sizeof(*pv.k), pk_cmp);
+	st = calloc(pv.n, sizeof(*st));
+	if (!st) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (i < pv.n && !r) {
+		size_t j = i + 1;
+
+		while (j < pv.n && !memcmp(pv.k[j].d, pv.k[i].d, KEY_DATA) &&
+		       pv.k[j].len == pv.k[i].len)
+			j++;
+		while (sp && !pk_contains(st[sp - 1].k, &pv.k[i]))
+			free(st[--sp].ents);
+		r = emit_group(bc, lvl, &pv.k[i], j - i, sp ? &st[sp - 1] : NULL, &st[sp]);
+		sp++;
+		i = j;
+	}
+	while (sp)
+		free(st[--sp].ents);
+out:
+	free(pv.k);
+	return r;
+}
+
+/* The prefix fields of a class, in lookup order, and its modes (ports off for "bad"). */
+static void class_fields(const struct cl_sig *s, bool bad, uint8_t mode[CF_N], uint8_t *lf,
+			 uint8_t *n_lf)
+{
+	*n_lf = 0;
+	for (int f = 0; f < CF_N; f++)
+		mode[f] = bad && (f == CF_SPORT || f == CF_DPORT) ? CM_NONE : s->mode[f];
+	for (int k = 0; k < CF_N; k++)
+		if (mode[lpm_order[k]] == CM_PREFIX)
+			lf[(*n_lf)++] = lpm_order[k];
+}
+
+/* The keys of one run: per class, and per class with a transport match, its "bad" keys. */
+static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
+		    const struct cl_run *run, const struct cl_rent *ents, size_t n)
+{
+	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
+	struct cl_build bc = {.cl = cl, .v = v, .ents = ents};
+	int r;
+
+	if (!sel)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		while (sp && !key_contains(&v->k[stack[sp - 1]], &v->k[i]))
-			sp--;
-		if (sp && v->k[stack[sp - 1]].val < v->k[i].val)
-			v->k[i].val = v->k[stack[sp - 1]].val;
-		stack[sp++] = i;
+	bc.max_keys = v->n + n * BF_CL_KEYS_PER_ENTRY + BF_CL_KEYS_SLACK;
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_sig *s = &run->classes[c];
+		size_t ns = 0;
+
+		if (run->cls_size[c] <= BF_CL_INLINE_MAX)
+			continue; /* tested entry by entry: no keys */
+		for (size_t j = 0; j < n; j++)
+			if (ents[j].cls == c)
+				sel[ns++] = (uint32_t)j;
+		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
+			uint32_t scope = htobe32(run_id << 8 | c | (bad ? BF_CL_TAG_BAD : 0));
+
+			bc.bad = bad;
+			class_fields(s, bad, bc.mode, bc.lf, &bc.n_lf);
+			r = build_level(&bc, scope, 0, sel, ns);
+			if (r)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -437,21 +736,142 @@ static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct
 	return 0;
 }
 
-static int sig_find(const struct cl_run *r, const struct cl_sig *s)
+/* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
+ * same keyed fields; unless `strict`, an exact port field and a prefix one unify as a prefix
+ * field (with two prefix fields or more that may copy many entries under wide prefixes: set
+ * pruning). */
+static bool sig_join(const struct cl_sig *c, const struct cl_sig *s, bool strict,
+		     struct cl_sig *out)
 {
-	for (uint32_t c = 0; c < r->n_classes; c++)
-		if (!memcmp(&r->classes[c], s, sizeof(*s)))
-			return (int)c;
-	return -1;
+	if (memcmp(c, s, offsetof(struct cl_sig, mode)))
+		return false;
+	if (strict && memcmp(c->mode, s->mode, sizeof(c->mode)))
+		return false;
+	for (int f = 0; f < CF_N; f++)
+		if ((c->mode[f] == CM_NONE) != (s->mode[f] == CM_NONE))
+			return false;
+	*out = *c;
+	for (int f = 0; f < CF_N; f++)
+		if (c->mode[f] != s->mode[f])
+			out->mode[f] = CM_PREFIX;
+	return true;
+}
+
+/* The class of every entry of [first, end) (cls_of), joined in entry order; false if they
+ * need more than BF_CL_MAX_CLASSES or one cannot be classified. */
+static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint32_t end,
+			   bool strict, struct cl_sig *classes, uint32_t *n_classes,
+			   uint8_t *cls_of)
+{
+	struct cl_ent ce;
+	uint32_t n = 0;
+
+	for (uint32_t j = first; j < end; j++) {
+		struct cl_sig joined;
+		int c = -1;
+
+		if (cl_entry(m, &m->entries[j], &ce))
+			return false;
+		for (uint32_t k = 0; k < n && c < 0; k++)
+			if (sig_join(&classes[k], &ce.sig, strict, &joined)) {
+				classes[k] = joined;
+				c = (int)k;
+			}
+		if (c < 0) {
+			if (n == BF_CL_MAX_CLASSES)
+				return false;
+			c = (int)n++;
+			classes[c] = ce.sig;
+		}
+		cls_of[j] = (uint8_t)c;
+	}
+	*n_classes = n;
+	return true;
+}
+
+static bool same_field(const struct cl_val *a, const struct cl_val *b, int f)
+{
+	if ((a->inv ^ b->inv) & (1u << f))
+		return false;
+	if (f == CF_SRC || f == CF_DST)
+		return a->addr[f - CF_SRC] == b->addr[f - CF_SRC] &&
+		       a->msk[f - CF_SRC] == b->msk[f - CF_SRC];
+	return a->lo[f] == b->lo[f] && a->hi[f] == b->hi[f];
+}
+
+/* Put a field back into the guard of class s, with the value v every entry has. */
+static void guard_field(struct cl_sig *s, const struct cl_val *v, int f)
+{
+	bool inv = v->inv & (1u << f);
+	bool tcp = s->l4 == &bf_match_tcp;
+	uint16_t *pts;
+	uint8_t *invflags;
+
+	s->mode[f] = CM_NONE;
+	if (f == CF_SRC) {
+		s->ip.src.s_addr = v->addr[0];
+		s->ip.smsk.s_addr = v->msk[0];
+		s->ip.invflags |= inv ? IPT_INV_SRCIP : 0;
+		return;
+	}
+	if (f == CF_DST) {
+		s->ip.dst.s_addr = v->addr[1];
+		s->ip.dmsk.s_addr = v->msk[1];
+		s->ip.invflags |= inv ? IPT_INV_DSTIP : 0;
+		return;
+	}
+	if (tcp) {
+		pts = f == CF_SPORT ? s->l4data.tcp.spts : s->l4data.tcp.dpts;
+		invflags = &s->l4data.tcp.invflags;
+	} else {
+		pts = f == CF_SPORT ? s->l4data.udp.spts : s->l4data.udp.dpts;
+		invflags = &s->l4data.udp.invflags;
+	}
+	pts[0] = v->lo[f];
+	pts[1] = v->hi[f];
+	if (inv)
+		*invflags |= f == CF_SPORT ? (tcp ? XT_TCP_INV_SRCPT : XT_UDP_INV_SRCPT)
+					   : (tcp ? XT_TCP_INV_DSTPT : XT_UDP_INV_DSTPT);
+}
+
+/* A keyed field with the same value in every entry of its class is tested once by the guard
+ * instead: one level and its keys fewer (e.g. "! --dport 5000:5010" on a whole list). */
+static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
+{
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_rent *e0 = NULL;
+		bool same[CF_N] = {true, true, true, true};
+
+		for (uint32_t k = 0; k < n; k++) {
+			if (ents[k].cls != c)
+				continue;
+			if (!e0)
+				e0 = &ents[k];
+			for (int f = 0; f < CF_N; f++)
+				same[f] = same[f] && same_field(&e0->v, &ents[k].v, f);
+		}
+		for (int f = 0; e0 && f < CF_N; f++)
+			if (same[f] && run->classes[c].mode[f] != CM_NONE)
+				guard_field(&run->classes[c], &e0->v, f);
+	}
+}
+
+static bool worth_it(uint32_t n_entries, uint32_t n_classes)
+{
+	return n_entries >= BF_CL_MIN_ENTRIES && n_entries >= BF_CL_ENTRIES_PER_CLASS * n_classes;
 }
 
 void bf_classify_free(struct bf_classify *cl)
 {
 	if (!cl)
 		return;
-	for (uint32_t r = 0; r < cl->n_runs; r++)
+	for (uint32_t r = 0; r < cl->n_runs; r++) {
 		free(cl->runs[r].classes);
+		free(cl->runs[r].cls_first);
+		free(cl->runs[r].cls_size);
+	}
 	free(cl->runs);
+	free(cl->cls_of);
 	free(cl->run_at);
 	if (cl->map_fd >= 0)
 		close(cl->map_fd);
@@ -459,74 +879,139 @@ void bf_classify_free(struct bf_classify *cl)
 }
 
 /*
+ * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
+ * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
+ */
+static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
+			  uint32_t first, uint32_t end, bool strict, uint8_t *cls_of,
+			  const struct bf_log *log)
+{
+	uint32_t n = end - first, mid;
+	struct cl_run run = {.first = first, .end = end};
+	_cleanup_free_ struct cl_rent *ents = NULL;
+	size_t keys_before = v->n;
+	uint32_t nodes_before = cl->next_node;
+	struct cl_ent ce;
+	int r;
+
+	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
+	if (!run.classes)
+		return -ENOMEM;
+	if (!assign_classes(m, first, end, strict, run.classes, &run.n_classes, cls_of) ||
+	    !worth_it(n, run.n_classes)) {
+		free(run.classes);
+		/* Strict classes may be too many: halves have fewer. */
+		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
+			return 0;
+		mid = first + n / 2;
+		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		if (!r)
+			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+		return r;
+	}
+	ents = calloc(n, sizeof(*ents));
+	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
+	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
+	if (!ents || !run.cls_first || !run.cls_size) {
+		free(run.classes);
+		free(run.cls_first);
+		free(run.cls_size);
+		return -ENOMEM;
+	}
+	for (uint32_t k = end; k-- > first;) {
+		run.cls_first[cls_of[k]] = k;
+		run.cls_size[cls_of[k]]++;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		const struct bf_entry *e = &m->entries[first + k];
+
+		cl_entry(m, e, &ce);
+		ents[k].v = ce.v;
+		ents[k].idx = first + k;
+		ents[k].cls = cls_of[first + k];
+		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
+	}
+	guard_constant_fields(&run, ents, n);
+	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
+	if (r) {
+		v->n = keys_before;
+		cl->next_node = nodes_before;
+		free(run.classes);
+		free(run.cls_first);
+		free(run.cls_size);
+		if (r != -E2BIG)
+			return r;
+		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: %s", first,
+			end - 1, strict ? "split" : "strict classes");
+		/* First without unified modes (what makes set pruning copy), then in halves. */
+		if (!strict)
+			return classify_range(cl, m, v, first, end, true, cls_of, log);
+		if (n < 2 * BF_CL_MIN_ENTRIES)
+			return 0;
+		mid = first + n / 2;
+		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		if (!r)
+			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+		return r;
+	}
+	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys",
+		cl->n_runs, first, end - 1, run.n_classes, v->n - keys_before);
+	for (uint32_t k = first; k < end; k++)
+		cl->run_at[k] = (int32_t)cl->n_runs;
+	cl->n_classified += n;
+	cl->runs[cl->n_runs++] = run;
+	return 0;
+}
+
+/*
  * Greedy: from each classifiable entry, extend while entries are classifiable, no region starts
- * and the classes fit; keep the run if it is long enough for its number of classes.
+ * and the classes fit; keep the longest prefix worth it.
  */
 static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
-		     const int32_t *region_at, struct keyvec *v)
+		     const int32_t *region_at, struct keyvec *v, const struct bf_log *log)
 {
-	_cleanup_free_ uint8_t *cls_of = NULL;
+	uint8_t *cls_of = cl->cls_of;
+	_cleanup_free_ struct cl_sig *classes = malloc(sizeof(*classes) * BF_CL_MAX_CLASSES);
 	struct cl_ent ce;
 	uint32_t i = 0;
+	int r;
 
-	cls_of = malloc(m->n_entries);
 	cl->runs = calloc(m->n_entries / BF_CL_MIN_ENTRIES + 1, sizeof(*cl->runs));
-	if (!cls_of || !cl->runs)
+	if (!classes || !cl->runs)
 		return -ENOMEM;
 	while (i < m->n_entries) {
-		struct cl_run run = {.first = i};
-		uint32_t j = i, best = i, best_classes = 0;
-		int r;
+		uint32_t j = i, best = i, n = 0;
 
-		run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
-		if (!run.classes)
-			return -ENOMEM;
 		for (; j < m->n_entries; j++) {
-			int c;
+			struct cl_sig joined;
+			int c = -1;
 
 			if (j > i && region_at[j] >= 0)
 				break;
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
-			c = sig_find(&run, &ce.sig);
+			for (uint32_t k = 0; k < n && c < 0; k++)
+				if (sig_join(&classes[k], &ce.sig, false, &joined)) {
+					classes[k] = joined;
+					c = (int)k;
+				}
 			if (c < 0) {
-				if (run.n_classes == BF_CL_MAX_CLASSES)
+				if (n == BF_CL_MAX_CLASSES)
 					break;
-				c = (int)run.n_classes++;
-				memcpy(&run.classes[c], &ce.sig, sizeof(ce.sig));
+				classes[n++] = ce.sig;
 			}
-			cls_of[j] = (uint8_t)c;
-			/* The longest prefix worth it: classes appear in entry order, so the
-			 * first best_classes of them are the prefix's classes. */
-			if (j + 1 - i >= BF_CL_MIN_ENTRIES &&
-			    j + 1 - i >= BF_CL_ENTRIES_PER_CLASS * run.n_classes) {
+			if (worth_it(j + 1 - i, n))
 				best = j + 1;
-				best_classes = run.n_classes;
-			}
 		}
 		if (best == i) {
-			free(run.classes);
-			i = j > i ? j : i + 1;
+			/* Too many classes from here: a later start may do better. */
+			i += j > i + 1 ? (j - i) / 2 : 1;
 			continue;
 		}
-		j = best;
-		run.end = j;
-		run.n_classes = best_classes;
-		/* Entries are split again rather than kept: 100k of them would weigh 13 MB. */
-		for (uint32_t k = i; k < j; k++) {
-			r = cl_entry(m, &m->entries[k], &ce);
-			if (!r)
-				r = entry_keys(v, &ce, cl->n_runs, cls_of[k], k,
-					       m->entries[k].target.kind == BF_TGT_ACCEPT);
-			if (r) {
-				free(run.classes);
-				return r < 0 ? r : -EINVAL;
-			}
-			cl->run_at[k] = (int32_t)cl->n_runs;
-		}
-		cl->n_classified += j - i;
-		cl->runs[cl->n_runs++] = run;
-		i = j;
+		r = classify_range(cl, m, v, i, best, false, cls_of, log);
+		if (r)
+			return r;
+		i = best;
 	}
 	return 0;
 }
@@ -541,18 +1026,23 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	if (!cl)
 		return -ENOMEM;
 	cl->map_fd = -1;
+	cl->m = m;
 	cl->n_entries = m->n_entries;
+	cl->cls_of = malloc(m->n_entries ? m->n_entries : 1);
+	if (!cl->cls_of) {
+		free(cl);
+		return -ENOMEM;
+	}
 	cl->run_at = malloc(sizeof(*cl->run_at) * m->n_entries);
 	if (!cl->run_at) {
+		free(cl->cls_of);
 		free(cl);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < m->n_entries; i++)
 		cl->run_at[i] = -1;
 	if (cl_enabled)
-		err = find_runs(cl, m, region_at, &v);
-	if (!err)
-		err = finish_keys(&v);
+		err = find_runs(cl, m, region_at, &v, log);
 	if (!err && cl->n_runs)
 		err = fill_map(cl, &v, log);
 	free(v.k);
@@ -584,46 +1074,100 @@ void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32
 	*n_runs = cl->n_runs;
 }
 
-/* Copy an address of the packet into the key at `off`, or store zero. */
-static void key_addr(struct bf_builder *b, uint8_t kind, int16_t off)
+/* Copy field f of the packet into the key at `off` (ports: 2 bytes, then 2 zero bytes). */
+static void key_field(struct bf_builder *b, int f, int16_t off)
 {
-	if (kind == CL_ADDR_NONE) {
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, off, 0));
+	static const int16_t pkt_off[CF_N] = {
+		[CF_SPORT] = BF_PKT_OFF(sport),
+		[CF_DPORT] = BF_PKT_OFF(dport),
+		[CF_SRC] = BF_PKT_OFF(saddr[0]),
+		[CF_DST] = BF_PKT_OFF(daddr[0]),
+	};
+
+	if (f == CF_SRC || f == CF_DST) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, pkt_off[f]));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, off));
 		return;
 	}
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7,
-			      kind == CL_ADDR_SRC ? BF_PKT_OFF(saddr[0]) : BF_PKT_OFF(daddr[0])));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, off));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, off, 0));
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, pkt_off[f]));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
 }
 
-/* Build the packet's key for (run, tag), look it up, keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const struct cl_sig *s,
-			bool with_dport, bf_label done)
+static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 {
-	uint32_t run_n = htobe32(run), w;
-	uint8_t tagw[4] = {tag, 0, 0, 0};
-
-	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
-		   tag & BF_CL_TAG_BAD ? ", hotdrop" : "");
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
-	memcpy(&w, &run_n, 4);
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
-	memcpy(&w, tagw, 4);
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, (int32_t)w));
-	if (with_dport) {
-		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(dport)));
-		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_KEY + 10));
-	}
-	key_addr(b, s->xkind, FP_KEY + 12);
-	key_addr(b, s->ykind, FP_KEY + 16);
 	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
-	/* best = min(best, value) without a branch: a branch per class would give the verifier
-	 * one more state to explore at every join. Both are in [0, 2^32]. */
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
+}
+
+static void emit_min_r1(struct bf_builder *b);
+
+/* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
+static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const struct cl_sig *s,
+			bool bad, uint32_t const_val, bf_label done)
+{
+	uint32_t scope = htobe32(run << 8 | tag), w;
+	uint8_t mode[CF_N], lf[CF_N], n_lf;
+	bool keyed = false;
+
+	class_fields(s, bad, mode, lf, &n_lf);
+	for (int f = 0; f < CF_N; f++)
+		keyed |= mode[f] != CM_NONE;
+	if (!keyed) {
+		/* Nothing keyed: every entry of the class tests the same, the first one wins. */
+		bf_comment(b, "class %u: its first entry", tag & ~BF_CL_TAG_BAD);
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, (int32_t)const_val));
+		emit_min_r1(b);
+		return;
+	}
+	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
+		   bad ? ", hotdrop" : "");
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
+	memcpy(&w, &scope, 4);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
+	if (mode[CF_SPORT] == CM_EXACT) {
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(sport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_KEY + 8));
+	}
+	if (mode[CF_DPORT] == CM_EXACT) {
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(dport)));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_KEY + 10));
+	}
+	if (mode[CF_SRC] == CM_EXACT)
+		key_field(b, CF_SRC, FP_KEY + 12);
+	else
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
+	if (mode[CF_DST] == CM_EXACT)
+		key_field(b, CF_DST, FP_KEY + 16);
+	else
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
+	if (n_lf)
+		key_field(b, lf[0], FP_KEY + 4 + KEY_FIXED);
+	else
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4 + KEY_FIXED, 0));
+	emit_map_lookup(b, done);
+	for (unsigned int l = 1; l < n_lf; l++) {
+		bf_comment(b, "next level: (node, field %u)", lf[l]);
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_KEY + 4));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
+		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
+		emit_map_lookup(b, done);
+	}
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+	emit_min_r1(b);
+}
+
+/* best = min(best, R1) without a branch: a branch per class would give the verifier one more
+ * state to explore at every join. Both are in [0, 2^32]. */
+static void emit_min_r1(struct bf_builder *b)
+{
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
 	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_1));
@@ -633,26 +1177,88 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
 }
 
-static int emit_class(struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t run, uint8_t c,
-		      const struct cl_sig *s, const struct bf_classify_labels *l)
+/* Skip what follows when an entry before `idx` already matched (the minimum cannot change). */
+static void emit_skip_if_found(struct bf_builder *b, uint32_t idx, bf_label skip)
 {
-	bf_label skip = bf_label_new(b);
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, (int32_t)(idx << 2), skip);
+}
+
+/* A small class: each entry's own tests (as the linear code has them); a match or a hotdrop
+ * offers its value to the minimum. */
+static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
+			     enum bf_prog_ctx pctx, const struct cl_run *run, uint8_t c,
+			     const struct bf_classify_labels *l)
+{
+	for (uint32_t k = run->first; k < run->end; k++) {
+		const struct bf_entry *e = &cl->m->entries[k];
+		bf_label skip, hd;
+		struct bf_emit_ctx ctx;
+		int r;
+
+		if (cl->cls_of[k] != c)
+			continue;
+		skip = bf_label_new(b);
+		hd = bf_label_new(b);
+		ctx = (struct bf_emit_ctx){
+			.b = b,
+			.family = NFPROTO_IPV4,
+			.prog_ctx = pctx,
+			.entry = e,
+			.miss = skip,
+			.hotdrop = hd,
+			.drop = l->drop,
+			.accept = l->accept,
+			.cont = skip,
+		};
+		bf_comment(b, "entry %u, tested inline", k);
+		emit_skip_if_found(b, k, skip);
+		/* never taken (R7 is not NULL): keeps the hotdrop block in the CFG when no test
+		 * can hotdrop */
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_7, 0, hd);
+		r = bf_emit_ipmatch(&ctx, e);
+		for (uint32_t i = 0; !r && i < e->n_matches; i++)
+			r = e->matches[i].ext->emit(&ctx, e->matches[i].data);
+		if (r)
+			return r;
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1,
+					(int32_t)(k << 2 | (e->target.kind == BF_TGT_ACCEPT))));
+		emit_min_r1(b);
+		bf_emit_ja(b, skip);
+		bf_label_bind(b, hd);
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, (int32_t)(k << 2 | 2)));
+		emit_min_r1(b);
+		bf_label_bind(b, skip);
+	}
+	return bf_builder_err(b);
+}
+
+static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
+		      const struct bf_classify_labels *l)
+{
+	bf_label skip = {0};
+	uint32_t first, val;
 	struct bf_entry ge = {0};
 	struct bf_emit_ctx ctx = {
 		.b = b,
 		.family = NFPROTO_IPV4,
 		.prog_ctx = pctx,
 		.entry = &ge,
-		.miss = skip,
-		.hotdrop = skip,
 		.drop = l->drop,
 		.accept = l->accept,
-		.cont = skip,
 	};
 	int r;
 
+	if (crun->cls_size[c] <= BF_CL_INLINE_MAX)
+		return emit_inline_class(cl, b, pctx, crun, c, l);
+	first = crun->cls_first[c];
+	val = first << 2 | (cl->m->entries[first].target.kind == BF_TGT_ACCEPT);
+	skip = bf_label_new(b);
+	ctx.miss = ctx.hotdrop = ctx.cont = skip;
 	ge.ip.v4 = s->ip;
 	bf_comment(b, "class %u: guard", c);
+	emit_skip_if_found(b, crun->cls_first[c], skip);
 	r = bf_emit_ipmatch(&ctx, &ge);
 	if (r)
 		return r;
@@ -665,12 +1271,12 @@ static int emit_class(struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t run,
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, run, c, s, s->keyed_dport, skip);
+		emit_lookup(b, run, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, run, c | BF_CL_TAG_BAD, s, false, skip);
+		emit_lookup(b, run, c | BF_CL_TAG_BAD, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, run, c, s, false, skip);
+		emit_lookup(b, run, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
@@ -709,7 +1315,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 		if (seen)
 			continue; /* emitted with its group */
 		if (!grouped) {
-			r = emit_class(b, pctx, id, (uint8_t)c, &run->classes[c], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)c, &run->classes[c], l);
 			if (r)
 				return r;
 			continue;
@@ -723,7 +1329,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 
 			if (kp->proto != ip->proto || (kp->invflags & IPT_INV_PROTO))
 				continue;
-			r = emit_class(b, pctx, id, (uint8_t)k, &run->classes[k], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)k, &run->classes[k], l);
 			if (r)
 				return r;
 		}

@@ -3,7 +3,7 @@
 """Topology, rulesets and traffic of the differential test (tests/diff/run).
 
     gen.py topo --prefix P --client NS --router NS --server NS [--family 6]  (bash on stdout)
-    gen.py case --seed N --prefix P --out DIR [--scale K] [--family 6]
+    gen.py case --seed N --prefix P --out DIR [--scale K] [--family 6] [--large N]
 
 --family 6: the same topology with IPv6 addresses only, ip6tables rulesets and IPv6 traffic
 (see "IPv6" below).
@@ -345,6 +345,285 @@ class RuleGen:
                 out.append(self.rule(u, None, users, users[i + 1:]))
         out.append("COMMIT")
         return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Large rulesets (--large N, IPv4): the classifier's first-match semantics against the kernel
+
+# Spaces the traffic never uses: rules with one field here never match, but their other fields
+# overlap the traffic's, so their prefixes and ranges nest with those of rules that do match.
+COLD_NETS = ["172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "203.0.113.0/24",
+             "11.0.0.0/8", "9.0.0.0/8"]
+WARM_NETS = ["10.0.0.0/8", "10.0.0.0/14", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16",
+             "10.1.0.0/24", "10.2.0.0/24", "10.3.0.0/24", "10.1.0.0/25", "10.1.0.128/25",
+             "10.2.0.0/30", "10.2.0.2/31", "10.1.0.2/31", "0.0.0.0/1", "8.0.0.0/6"]
+
+
+class LargeRuleGen(RuleGen):
+    """About N rules per ruleset (--large N): the small random ruleset of RuleGen with long
+    blocks of classifiable rules inserted in INPUT, FORWARD, OUTPUT and in two big user chains
+    that the builtin chains jump to. A block is made of segments of similar rules (a template:
+    fields, protocol, inversions), as tools generate them; values are prefixes that nest (warm
+    ones over the traffic's addresses, cold ones beside them), port ranges, single ports and
+    inversions. About one rule in 40 can match traffic, so packets stop at the first, in the
+    middle, at the end of a block or in none of it. RETURN, count-only rules and RuleGen's
+    rules are sprinkled in and cut the blocks."""
+
+    def big_addr(self, warm_hosts):
+        """A prefix over the traffic's addresses: a host, a fixed net or a random length."""
+        r = self.r
+        k = r.random()
+        # mostly narrow, so that packets get past the first warm rules
+        if k < 0.6:
+            return r.choice(warm_hosts) + "/32"
+        if k < 0.7:
+            return r.choice(WARM_NETS)
+        return "%s/%d" % (r.choice(warm_hosts), r.randint(16, 31))
+
+    def cold_addr(self):
+        """A prefix in a space the traffic never uses, nested with other cold ones."""
+        r = self.r
+        base, plen = r.choice(COLD_NETS).split("/")
+        o = [int(x) for x in base.split(".")]
+        o[1] |= r.randint(0, 255) & ~(0xff << (16 - int(plen)) if int(plen) < 16 else 0xff) & 0xff
+        o[2], o[3] = r.randint(0, 255), r.randint(0, 255)
+        return "%d.%d.%d.%d/%d" % (o[0], o[1], o[2], o[3], r.choice(
+            [int(plen), 16, 20, 24, 24, 28, 32, 32, 32]) if int(plen) <= 16 else r.choice(
+            [int(plen), 28, 32]))
+
+    def big_port(self):
+        r = self.r
+        k = r.random()
+        ports = [p for p in PORTS if p] + [22, 80, 53, 443]
+        if k < 0.5:
+            return str(r.choice(ports))
+        if k < 0.8:
+            a = r.choice(ports + [40000, 40500])
+            return "%d:%d" % (a, min(65535, a + r.choice([1, 3, 7, 15, 100, 999, 5000])))
+        if k < 0.9:
+            return "%d:%d" % (r.randint(1, 30000), r.randint(30000, 65535))
+        return str(r.randint(1, 65535))
+
+    def template(self):
+        """The shape of a segment of similar rules (a blocklist, a port list...): which fields
+        it tests, the protocol, and how often a field is inverted."""
+        r = self.r
+        fields = []
+        if r.random() < 0.7:
+            fields.append("s")
+        if r.random() < 0.4:
+            fields.append("d")
+        proto = r.choice(["tcp", "tcp", "udp", "udp", "icmp", None, None])
+        if proto in ("tcp", "udp") and r.random() < 0.7:
+            fields.append("dport")
+        if proto in ("tcp", "udp") and r.random() < 0.25:
+            fields.append("sport")
+        if not fields:
+            fields.append("s")
+        icmp = r.choice([None, "echo-request", "3/3"]) if proto == "icmp" else None
+        return {"fields": fields, "proto": proto, "inv": r.choice([0, 0, 0.1, 0.3]),
+                "syn": proto == "tcp" and r.random() < 0.15, "icmp": icmp}
+
+    def big_rule(self, chain, builtin, t):
+        r = self.r
+        mine = ROUTER_ADDRS if self.role == "router" else SERVER_ADDRS
+        hosts = CLIENT_ADDRS + ROUTER_ADDRS + SERVER_ADDRS + UNOWNED + ["127.0.0.1"]
+        near_s = {"INPUT": CLIENT_ADDRS + SERVER_ADDRS, "OUTPUT": mine}.get(builtin, hosts)
+        near_d = {"INPUT": mine, "OUTPUT": CLIENT_ADDRS + SERVER_ADDRS}.get(builtin, hosts)
+        fields, proto = t["fields"], t["proto"]
+        # Most rules get one address from a space the traffic never uses ("cold"): about one
+        # rule in 40 can match at all.
+        addr_fields = [f for f in fields if f in ("s", "d")]
+        cold_field = r.choice(addr_fields) if addr_fields and r.random() > 0.025 else None
+        p = ["-A", chain]
+        for f in ("s", "d"):
+            if f not in fields:
+                continue
+            if f == cold_field:
+                p += ["-" + f, self.cold_addr()]
+            else:
+                inv = "! " if r.random() < t["inv"] else ""
+                p += [inv + "-" + f, self.big_addr(near_s if f == "s" else near_d)]
+        if proto:
+            p += ["-p", proto]
+        if proto in ("tcp", "udp"):
+            ext = []
+            for f in ("sport", "dport"):
+                if f in fields:
+                    inv = "! " if r.random() < t["inv"] else ""
+                    ext.append("%s--%s %s" % (inv, f, self.big_port()))
+            if t["syn"]:
+                ext.append("--syn")
+            if ext:
+                p += ["-m", proto] + ext
+        elif proto == "icmp" and t["icmp"]:
+            p += ["-m", "icmp", "--icmp-type", t["icmp"]]
+        k = r.random()
+        if k < 0.47:
+            p += ["-j", "ACCEPT"]
+        elif k < 0.94:
+            p += ["-j", "DROP"]
+        elif k < 0.98 and not builtin:
+            p += ["-j", "RETURN"]
+        elif k < 0.99:
+            pass  # count only
+        else:
+            p += ["-j", "DROP"]
+        return " ".join(p)
+
+    def block(self, chain, builtin, later, n):
+        """n rules; RuleGen's rules (jumps among them) are rare: a packet may make at most 33
+        tail calls in bpfilter (doc/design.md), and each jump taken costs two."""
+        out = []
+        while len(out) < n:
+            # a segment: 1 to 4 templates interleaved (so runs hold several classes), 20 to
+            # 300 rules
+            ts = [self.template() for _ in range(self.r.randint(1, 4))]
+            for _ in range(min(n - len(out), self.r.randint(20, 300))):
+                if self.r.random() < 0.002:
+                    out.append(self.rule(chain, builtin, [], []))
+                else:
+                    out.append(self.big_rule(chain, builtin, self.r.choice(ts)))
+        return out
+
+    def ruleset_large(self, scale, n):
+        r = self.r
+        nuser = r.randint(0, 3)
+        users = ["%s_c%d" % (self.role[0], i) for i in range(nuser)]
+        bigs = ["%s_big%d" % (self.role[0], i) for i in range(2)]
+        # jumps go to chains defined later in this list only: no loops
+        order = bigs + users
+        out = ["*filter"]
+        for b in ("INPUT", "FORWARD", "OUTPUT"):
+            out.append(":%s %s [0:0]" % (b, "DROP" if self.chance(0.2) else "ACCEPT"))
+        for u in order:
+            out.append(":%s - [0:0]" % u)
+        share = {"INPUT": 0.25, "FORWARD": 0.3, "OUTPUT": 0.1}
+        for b in ("INPUT", "FORWARD", "OUTPUT"):
+            small = [self.rule(b, b, users, users) for _ in range(r.randint(0, 10 * scale))]
+            big = self.block(b, b, order, int(n * share[b]))
+            # the big chains are entered from the middle of the block
+            cut = r.randint(0, len(big))
+            big[cut:cut] = ["-A %s -j %s" % (b, bigs[0])]
+            at = r.randint(0, len(small))
+            out += small[:at] + big + small[at:]
+        for i, u in enumerate(order):
+            later = order[i + 1:]
+            if u in bigs:
+                body = self.block(u, None, later, int(n * (0.2 if u == bigs[0] else 0.15)))
+                if u == bigs[0]:
+                    cut = r.randint(0, len(body))
+                    body[cut:cut] = ["-A %s -j %s" % (u, bigs[1])]
+            else:
+                body = [self.rule(u, None, users, later) for _ in range(r.randint(0, 6 * scale))]
+            out += body
+        out.append("COMMIT")
+        return "\n".join(out) + "\n"
+
+
+def aimed_traffic(rnd, prefix, rules, n_aims):
+    """Client packets aimed at rules of the router's ruleset (--large): for chains INPUT and
+    FORWARD and the big user chains, the first, a middle and the last rule that a client packet
+    can match, plus rules drawn at random, each gets a packet built to match it (an earlier rule
+    may still take it: the kernel decides); and packets no rule expects (ports nobody lists)."""
+    import ipaddress
+
+    ifs = ifnames(prefix)
+
+    def inside(addr, spec, inv):
+        a, _, m = spec.partition("/")
+        m = m or "32"
+        msk = int(ipaddress.ip_address(m)) if "." in m else (0xffffffff << (32 - int(m))) & \
+            0xffffffff
+        ok = int(ipaddress.ip_address(addr)) & msk == int(ipaddress.ip_address(a)) & msk
+        return ok != inv
+
+    def port_ok(port, spec, inv):
+        lo, _, hi = spec.partition(":")
+        lo = int(lo) if lo else 0
+        hi = int(hi) if _ and hi else (65535 if _ else lo)
+        return (lo <= port <= hi) != inv
+
+    def build(rule, dsts):
+        w = rule.split()
+        inv = False
+        f = {}
+        i = 2
+        while i < len(w):
+            if w[i] == "!":
+                inv = True
+                i += 1
+                continue
+            if w[i] in ("-s", "-d", "-p", "--sport", "--dport", "--icmp-type", "-i", "-o"):
+                f[w[i]] = (w[i + 1], inv)
+                i += 2
+            elif w[i] == "--syn":
+                f["--syn"] = ("", inv)
+                i += 1
+            else:
+                i += 1
+            inv = False
+        if "-o" in f or ("-i" in f and f["-i"] != (ifs["rc"], False)):
+            return None
+        srcs = [a for a in CLIENT_ADDRS if "-s" not in f or inside(a, *f["-s"])]
+        dsts = [a for a in dsts if "-d" not in f or inside(a, *f["-d"])]
+        if not srcs or not dsts:
+            return None
+        proto, pinv = f.get("-p", (None, False))
+        if pinv:
+            proto = None
+        if proto is None:
+            proto = rnd.choice(["tcp", "udp"])
+        line = ["via=packet", "dev=" + ifs["c"], "dmac=" + MAC["rc"], "src=" + rnd.choice(srcs),
+                "dst=" + rnd.choice(dsts), "proto=" + proto]
+        if proto in ("tcp", "udp"):
+            # never 0, never the source ports of real connections (30000+, pktsend)
+            cands = [22, 53, 80, 443, 1000, 1023, 1024, 5000, 40000, 40500, 65535] + [
+                x for x in (rnd.randint(1, 65535) for _ in range(20)) if not 30000 <= x < 31000]
+            for k in ("--sport", "--dport"):
+                ok = [x for x in cands if k not in f or port_ok(x, *f[k])]
+                if not ok:
+                    return None
+                # the edges of a range first: off-by-one errors live there
+                line.append("%s=%d" % (k[2:], ok[0] if k in f and rnd.random() < 0.5 else
+                                       rnd.choice(ok)))
+            if proto == "tcp":
+                syn = "--syn" in f and not f["--syn"][1]
+                line += ["flags=" + ("S" if syn else rnd.choice(["A", "PA", "S", "SA"])),
+                         "seq=%d" % rnd.randint(0, 2**32 - 1)]
+        elif proto == "icmp":
+            t = f.get("--icmp-type", ("echo-request", False))[0]
+            tc = {"echo-request": (8, 0), "echo-reply": (0, 0), "3/3": (3, 3)}.get(t, (8, 0))
+            line += ["type=%d" % tc[0], "code=%d" % tc[1], "seq=1"]
+        else:
+            return None
+        line.append("payload=%d" % rnd.choice([0, 16, 100]))
+        return "ip " + " ".join(line)
+
+    chains = {"INPUT": ROUTER_ADDRS, "FORWARD": SERVER_ADDRS + UNOWNED}
+    by_chain = {}
+    for line in rules.splitlines():
+        w = line.split()
+        if len(w) > 2 and w[0] == "-A":
+            by_chain.setdefault(w[1], []).append(line)
+    out = []
+    for ch, lines in sorted(by_chain.items()):
+        dsts = chains.get(ch, SERVER_ADDRS + UNOWNED if "big" in ch else None)
+        if dsts is None:
+            continue
+        pkts = [p for p in (build(x, dsts) for x in lines) if p]
+        if not pkts:
+            continue
+        picks = [pkts[0], pkts[len(pkts) // 2], pkts[-1]]
+        picks += [rnd.choice(pkts) for _ in range(n_aims)]
+        out += picks
+    for _ in range(n_aims):
+        dst = rnd.choice(ROUTER_ADDRS + SERVER_ADDRS)
+        out.append("ip via=packet dev=%s dmac=%s src=%s dst=%s proto=udp sport=%d dport=%d "
+                   "payload=8" % (ifs["c"], MAC["rc"], rnd.choice(CLIENT_ADDRS), dst,
+                                  rnd.randint(32000, 39999), rnd.choice([7, 9, 31337, 12345])))
+    rnd.shuffle(out)
+    return "ns client\n" + "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -855,10 +1134,26 @@ def case(a):
     rr = random.Random("router%s-%d" % (tag, a.seed))
     rs = random.Random("server%s-%d" % (tag, a.seed))
     rt = random.Random("traffic%s-%d" % (tag, a.seed))
-    with open(os.path.join(a.out, "router.rules"), "w") as f:
-        f.write(rg(rr, a.prefix, "router").ruleset(a.scale))
-    with open(os.path.join(a.out, "server.rules"), "w") as f:
-        f.write(rg(rs, a.prefix, "server").ruleset(a.scale))
+    if a.large:
+        if v6:
+            sys.exit("gen.py: --large is IPv4 only")
+        rr = random.Random("router-large%d-%d" % (a.large, a.seed))
+        rs = random.Random("server-large%d-%d" % (a.large, a.seed))
+        router = LargeRuleGen(rr, a.prefix, "router").ruleset_large(a.scale, a.large)
+        with open(os.path.join(a.out, "router.rules"), "w") as f:
+            f.write(router)
+        with open(os.path.join(a.out, "server.rules"), "w") as f:
+            f.write(LargeRuleGen(rs, a.prefix, "server").ruleset_large(a.scale, a.large))
+        ra = random.Random("aimed-large%d-%d" % (a.large, a.seed))
+        with open(os.path.join(a.out, "traffic"), "w") as f:
+            f.write(tg(rt, a.prefix).traffic(a.scale))
+            f.write(aimed_traffic(ra, a.prefix, router, 12 * a.scale))
+        return
+    else:
+        with open(os.path.join(a.out, "router.rules"), "w") as f:
+            f.write(rg(rr, a.prefix, "router").ruleset(a.scale))
+        with open(os.path.join(a.out, "server.rules"), "w") as f:
+            f.write(rg(rs, a.prefix, "server").ruleset(a.scale))
     with open(os.path.join(a.out, "traffic"), "w") as f:
         f.write(tg(rt, a.prefix).traffic(a.scale))
 
@@ -878,6 +1173,8 @@ def main():
     c.add_argument("--out", required=True)
     c.add_argument("--scale", type=int, default=1)
     c.add_argument("--family", type=int, choices=(4, 6), default=4)
+    c.add_argument("--large", type=int, default=0,
+                   help="about N rules per ruleset (IPv4): long classifiable blocks")
     a = ap.parse_args()
     if len(a.prefix) > 8:
         sys.exit("gen.py: prefix too long for interface names")

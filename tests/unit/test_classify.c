@@ -474,6 +474,8 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
+	fprintf(stderr, "classify: seed %llu: %u of %u entries classified\n",
+		(unsigned long long)seed, n_cls, n);
 	ck_assert_msg(n_cls >= n / 6, "seed %llu: only %u of %u entries classified",
 		      (unsigned long long)seed, n_cls, n);
 	s = seed ^ 0x5555;
