@@ -314,10 +314,24 @@ int bf_builder_finish(struct bf_builder *b, const int map_fds[BF_MAP_SLOT_MAX],
 	return 0;
 }
 
-static const char *const map_slot_names[BF_MAP_EXT0] = {
-	[BF_MAP_CTX] = "ctx",	    [BF_MAP_COUNTERS] = "counters", [BF_MAP_PROGS] = "progs",
-	[BF_MAP_ROOT] = "root",	    [BF_MAP_IFNAME] = "ifname",	    [BF_MAP_LROUTE] = "lroute",
+static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
+	[BF_MAP_CTX] = "ctx",
+	[BF_MAP_COUNTERS] = "counters",
+	[BF_MAP_PROGS] = "progs",
+	[BF_MAP_ROOT] = "root",
+	[BF_MAP_IFNAME] = "ifname",
+	[BF_MAP_LROUTE] = "lroute",
 	[BF_MAP_ERRORS] = "errors",
+	[BF_MAP_LROUTE6] = "lroute6",
+	[BF_MAP_REJECT_PROGS] = "reject_progs",
+	[BF_MAP_LOG_RB] = "log_rb",
+	[BF_MAP_LOG_DROPS] = "log_drops",
+	[BF_MAP_RTYPE] = "rtype",
+	[BF_MAP_RTYPE6] = "rtype6",
+	[BF_MAP_XRULE] = "xrule",
+	[BF_MAP_RECENT] = "recent",
+	[BF_MAP_CT] = "ct",
+	[BF_MAP_CLASSIFY] = "classify",
 };
 
 void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log)
@@ -344,11 +358,8 @@ void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log)
 						 f->arg);
 				else
 					snprintf(target, sizeof(target), " -> %u", pos);
-			} else if (f->arg < BF_MAP_EXT0) {
-				snprintf(target, sizeof(target), " map %s", map_slot_names[f->arg]);
 			} else {
-				snprintf(target, sizeof(target), " map ext%u",
-					 f->arg - BF_MAP_EXT0);
+				snprintf(target, sizeof(target), " map %s", map_slot_names[f->arg]);
 			}
 		}
 		bf_logf(log, BF_LOG_DEBUG, "%5zu: %02x %x %x %6d %11d%s%s%s", i, in->code,

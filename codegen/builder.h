@@ -34,8 +34,19 @@ enum bf_map_slot {
 	BF_MAP_LROUTE, /* local route LPM trie */
 	BF_MAP_ERRORS, /* this generation's error counters */
 	BF_MAP_LROUTE6, /* IPv6 local route LPM trie */
-	BF_MAP_EXT0, /* first slot for extension-owned maps */
-	BF_MAP_SLOT_MAX = BF_MAP_EXT0 + 16,
+	/* Maps of the extensions and of the tracker, all listed here so that no two share a
+	 * slot. Owner and type in the comment; the map itself is made where it is owned. */
+	BF_MAP_EXT0,
+	BF_MAP_REJECT_PROGS = BF_MAP_EXT0, /* target/reject*.c: PROG_ARRAY, 2 slots (TC) */
+	BF_MAP_LOG_RB, /* target/log.c: RINGBUF of bf_log_rec */
+	BF_MAP_LOG_DROPS, /* target/log.c: PERCPU_ARRAY, 1 x u64 */
+	BF_MAP_RTYPE, /* match/addrtype.c: IPv4 route types, LPM trie */
+	BF_MAP_RTYPE6, /* match/addrtype.c: IPv6 route types, LPM trie */
+	BF_MAP_XRULE, /* extstate.c: this generation's rule-instance state, HASH */
+	BF_MAP_RECENT, /* extstate.c: recent's named tables, ARRAY */
+	BF_MAP_CT, /* ct.c: connections, LRU_HASH */
+	BF_MAP_CLASSIFY, /* classify.c: this generation's classifier tries */
+	BF_MAP_SLOT_MAX,
 };
 
 int bf_builder_new(struct bf_builder **out, const struct bf_log *log);

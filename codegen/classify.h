@@ -17,7 +17,6 @@
 
 /* The map slot of the generation's classifier trie: the last extension slot, which no extension
  * module uses (builder.h has no slot of its own for it). */
-#define BF_MAP_CLASSIFY ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 1))
 
 struct bf_classify;
 

@@ -49,8 +49,6 @@ struct bf_rtype {
 };
 
 #define BF_RTYPE_F_GATEWAY (1u << 0) /* the route has a gateway (RTF_GATEWAY) */
-#define BF_MAP_RTYPE ((enum bf_map_slot)(BF_MAP_EXT0 + 8))
-#define BF_MAP_RTYPE6 ((enum bf_map_slot)(BF_MAP_EXT0 + 9))
 
 /* Set (v != NULL) or remove (v == NULL) the route of a prefix in the route-type trie. */
 int bf_runtime_set_rtype(struct bf_runtime *rt, int family, const void *addr, uint8_t plen,

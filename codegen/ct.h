@@ -15,7 +15,6 @@
 #include "log.h"
 
 /* The runtime's connection table: the second-to-last map slot (the last is the classifier's). */
-#define BF_MAP_CT ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 2))
 
 /* Entries of bf_ct (an LRU hash: when full, the least recently used connection is evicted). */
 #define BF_CT_MAX 65536

@@ -20,8 +20,6 @@
 #include "model.h"
 
 /* Map slots, taken from the top of the extension range (classify and ct use the last two). */
-#define BF_MAP_XRULE ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 4))	/* generation: HASH */
-#define BF_MAP_RECENT ((enum bf_map_slot)(BF_MAP_SLOT_MAX - 3)) /* runtime: ARRAY of tables */
 
 struct bf_xrule_key {
 	uint32_t entry; /* entry index in the table */

@@ -12,9 +12,6 @@
 #include "../log.h"
 
 /* Runtime maps the targets reference (slots of the builder's extension range). */
-#define BF_MAP_REJECT_PROGS ((enum bf_map_slot)(BF_MAP_EXT0 + 0)) /* PROG_ARRAY, 2 slots (TC) */
-#define BF_MAP_LOG_RB ((enum bf_map_slot)(BF_MAP_EXT0 + 1))	  /* RINGBUF of bf_log_rec */
-#define BF_MAP_LOG_DROPS ((enum bf_map_slot)(BF_MAP_EXT0 + 2))	  /* PERCPU_ARRAY, 1 x u64 */
 
 /* Size of the LOG ring buffer: about 2,000 records of 512 bytes. */
 #define BF_LOG_RB_SIZE (1u << 20)
