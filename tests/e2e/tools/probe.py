@@ -108,6 +108,12 @@ def probe(src, specs):
 
 def hold(ip, port, seconds):
     s = socket.create_connection((ip, int(port)), timeout=2)
+    # `ufw reload` deletes ufw's chains while INPUT's policy is still DROP (ufw-init's
+    # ufw_stop: delete_chains, then -P INPUT ACCEPT): with the kernel as with bpfilter, an
+    # echo sent in that window is lost and TCP retransmits it (200 ms, then 400, 800...). The window lasts as long as a few iptables commands,
+    # which is longer with bpfilter (a replace compiles and verifies programs). What must
+    # hold is the connection, not a deadline: every echo answered, none reset.
+    s.settimeout(15)
     ok = total = 0
     end = time.time() + float(seconds)
     while time.time() < end:

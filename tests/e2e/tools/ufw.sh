@@ -106,7 +106,7 @@ reload_hold()
 {
 	local s=$1 f
 	f="$(tl_dir "$s")/hold"
-	bf_nsexec "${s}c" timeout 30 python3 "$TL_DIR/probe.py" hold 10.9.0.1 22 3 >"$f" 2>&1 &
+	bf_nsexec "${s}c" timeout 60 python3 "$TL_DIR/probe.py" hold 10.9.0.1 22 3 >"$f" 2>&1 &
 	local pid=$!
 	sleep 0.5
 	ufw_ "$s" reload
