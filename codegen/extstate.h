@@ -36,6 +36,9 @@ struct bf_limit_state {
 	uint32_t pad;
 };
 
+/* The kernel's jiffies now, from /proc/timer_list: 0 or -errno. */
+int bf_kernel_jiffies(uint64_t *jiffies);
+
 /* The kernel's HZ (CONFIG_HZ), measured once from /proc/timer_list: 0 or -errno. */
 int bf_kernel_hz(const struct bf_log *log, uint32_t *hz);
 
@@ -211,10 +214,15 @@ struct bf_hl_name {
 
 struct bf_hl_reg {
 	int ents_fd;
-	int tabs_fd;
+	int tabs_fd; /* BPF_F_MMAPABLE: the collector decrements counts in place */
 	int names_fd;
 	uint32_t refs[BF_HL_TABLES];
 	bool keep; /* as bf_recent_reg.keep */
+	/* The garbage collector (htable_gc): a thread started by the first bf_hl_acquire. */
+	bool gc_started;
+	int gc_stop; /* set atomically to end the thread */
+	uint64_t gc_next[BF_HL_TABLES]; /* jiffies of each table's next collection */
+	unsigned long gc_thread;	/* pthread_t */
 };
 
 /* Create bf_hl (with the BTF of its spin lock), bf_hl_tab and bf_hl_nm. */
@@ -223,6 +231,13 @@ int bf_hl_maps_create(const struct bf_log *log, int *ents_fd, int *tabs_fd, int 
 int bf_hl_acquire(struct bf_hl_reg *reg, const struct bf_table_model *m, const struct bf_log *log,
 		  uint32_t **ids, uint32_t *n);
 void bf_hl_release(struct bf_hl_reg *reg, const uint32_t *ids, uint32_t n);
+/*
+ * htable_gc for every table whose time has come at jiffies `now` (all of them with `all`):
+ * entries with time_after_eq(now, expires) are removed and counted out. 0 or -errno.
+ */
+int bf_hl_gc(struct bf_hl_reg *reg, uint64_t now, bool all);
+/* Stop the collector thread (runtime teardown). */
+void bf_hl_gc_stop(struct bf_hl_reg *reg);
 /* The emitter's lookup in the bound registry. */
 int bf_hl_find(const char *name, int family, struct bf_hl_name *out);
 void bf_hl_bind(struct bf_hl_reg *reg);

@@ -71,6 +71,7 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->log_drops_fd);
 	closefd(&rt->recent.tables_fd);
 	closefd(&rt->recent.names_fd);
+	bf_hl_gc_stop(&rt->hl);
 	closefd(&rt->hl.ents_fd);
 	closefd(&rt->hl.tabs_fd);
 	closefd(&rt->hl.names_fd);

@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -277,8 +279,10 @@ int bf_hl_maps_create(const struct bf_log *log, int *ents_fd, int *tabs_fd, int 
 	err = e < 0 ? -errno : 0;
 	btf__free(btf);
 	if (!err) {
+		LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+
 		t = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bf_hl_tab", sizeof(uint32_t),
-				   sizeof(struct bf_hl_tab), BF_HL_TABLES, NULL);
+				   sizeof(struct bf_hl_tab), BF_HL_TABLES, &mo);
 		err = t < 0 ? -errno : 0;
 	}
 	if (!err) {
@@ -297,6 +301,8 @@ int bf_hl_maps_create(const struct bf_log *log, int *ents_fd, int *tabs_fd, int 
 }
 
 static _Thread_local struct bf_hl_reg *hl_bound;
+
+static void hl_gc_start(struct bf_hl_reg *reg);
 
 void bf_hl_bind(struct bf_hl_reg *reg)
 {
@@ -431,6 +437,7 @@ int bf_hl_acquire(struct bf_hl_reg *reg, const struct bf_table_model *m, const s
 	int err = 0;
 
 	hl_bound = reg;
+	hl_gc_start(reg);
 	out = calloc(BF_HL_TABLES, sizeof(*out));
 	if (!out)
 		return -ENOMEM;
@@ -488,6 +495,97 @@ void bf_hl_release(struct bf_hl_reg *reg, const uint32_t *ids, uint32_t n)
 		cur = next;
 		prev = &cur;
 	}
+}
+
+/* ---- garbage collection (htable_gc / select_gc) ---- */
+
+int bf_hl_gc(struct bf_hl_reg *reg, uint64_t now, bool all)
+{
+	size_t len = sizeof(struct bf_hl_tab) * BF_HL_TABLES;
+	struct bf_hl_name_key nk, ncur;
+	struct bf_hl_key cur, next;
+	bool due[BF_HL_TABLES] = {false}, any = false;
+	struct bf_hl_tab *tabs;
+	void *prev = NULL;
+	uint32_t hz;
+
+	if (bf_kernel_hz(NULL, &hz))
+		return -EIO;
+	while (!bpf_map_get_next_key(reg->names_fd, prev, &nk)) {
+		struct bf_hl_name o;
+
+		if (!bpf_map_lookup_elem(reg->names_fd, &nk, &o) && o.id < BF_HL_TABLES) {
+			uint64_t *nx = &reg->gc_next[o.id];
+
+			/* the first look at a table starts its period (the kernel's timer starts
+			 * when the table is created) */
+			if (!*nx)
+				*nx = now + msecs_to_jiffies(hz, o.cfg.gc_interval);
+			if (all || (int64_t)(now - *nx) >= 0) {
+				due[o.id] = any = true;
+				*nx = now + msecs_to_jiffies(hz, o.cfg.gc_interval);
+			}
+		}
+		ncur = nk;
+		prev = &ncur;
+	}
+	if (!any)
+		return 0;
+	tabs = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, reg->tabs_fd, 0);
+	if (tabs == MAP_FAILED)
+		return -errno;
+	prev = NULL;
+	while (!bpf_map_get_next_key(reg->ents_fd, prev, &next)) {
+		struct bf_hl_ent e;
+
+		if (next.table < BF_HL_TABLES && due[next.table] &&
+		    !bpf_map_lookup_elem_flags(reg->ents_fd, &next, &e, BPF_F_LOCK) &&
+		    (int64_t)(now - e.expires) >= 0 && !bpf_map_delete_elem(reg->ents_fd, &next)) {
+			__atomic_sub_fetch(&tabs[next.table].count, 1, __ATOMIC_SEQ_CST);
+			prev = NULL; /* start over: the walk's position is gone */
+			continue;
+		}
+		cur = next;
+		prev = &cur;
+	}
+	munmap(tabs, len);
+	return 0;
+}
+
+static void *hl_gc_thread(void *arg)
+{
+	struct bf_hl_reg *reg = arg;
+
+	while (!__atomic_load_n(&reg->gc_stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now;
+
+		if (!bf_kernel_jiffies(&now))
+			bf_hl_gc(reg, now, false);
+		usleep(50000);
+	}
+	return NULL;
+}
+
+static void hl_gc_start(struct bf_hl_reg *reg)
+{
+	pthread_t t;
+
+	if (reg->gc_started)
+		return;
+	__atomic_store_n(&reg->gc_stop, 0, __ATOMIC_RELEASE);
+	if (!pthread_create(&t, NULL, hl_gc_thread, reg)) {
+		reg->gc_thread = (unsigned long)t;
+		reg->gc_started = true;
+	}
+}
+
+void bf_hl_gc_stop(struct bf_hl_reg *reg)
+{
+	if (!reg->gc_started)
+		return;
+	__atomic_store_n(&reg->gc_stop, 1, __ATOMIC_RELEASE);
+	pthread_join((pthread_t)reg->gc_thread, NULL);
+	reg->gc_started = false;
 }
 
 /* ---- code generation ---- */

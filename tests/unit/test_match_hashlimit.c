@@ -40,6 +40,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	bf_hl_gc_stop(&reg);
 	close(reg.ents_fd);
 	close(reg.tabs_fd);
 	close(reg.names_fd);
@@ -308,7 +309,9 @@ START_TEST(test_full_and_expiry)
 	struct xt_hashlimit_mtinfo3 f = info("F", XT_HASHLIMIT_HASH_SIP, 1, false);
 	struct bf_hl_key cur, next;
 	struct bf_hl_name nm;
+	struct bf_hl_tab tab;
 	void *prev = NULL;
+	uint64_t now;
 	char a[32];
 	struct rule r;
 
@@ -338,7 +341,16 @@ START_TEST(test_full_and_expiry)
 	}
 	ck_assert_int_eq(run(&r, "10.1.0.1", "10.0.0.9"), 1);
 	ck_assert_int_eq(run(&r, "10.1.0.1", "10.0.0.9"), 0);
+	/* the collector takes the 15 expired entries away and counts them out: room again */
+	ck_assert_int_eq(bf_kernel_jiffies(&now), 0);
+	ck_assert_int_eq(bf_hl_gc(&reg, now, true), 0);
+	ck_assert_int_eq(count_entries(), 1);
+	ck_assert_int_eq(bpf_map_lookup_elem(reg.tabs_fd, &nm.id, &tab), 0);
+	ck_assert_int_eq(tab.count, 1);
+	ck_assert_int_eq(run(&r, "10.1.1.1", "10.0.0.9"), 1);
+	ck_assert_int_eq(run(&r, "10.1.0.1", "10.0.0.9"), 0);
 	rule_free(&r);
+	ck_assert_int_eq(count_entries(), 0);
 }
 END_TEST
 
