@@ -914,18 +914,14 @@ static int hl_emit(struct bf_emit_ctx *ctx, const void *data, int rev)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_8));
 	bf_emit(b, BF_CALL(BPF_FUNC_spin_lock));
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, NOW_OFF));
-	/* dh->expires = now + msecs_to_jiffies(expire), after reading the old one */
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_8, E_OFF(expires)));
+	/* dh->expires = now + msecs_to_jiffies(expire). An entry past its expiry that the
+	 * collector has not taken yet is refilled, as in the kernel. */
 	ld_imm64(b, BPF_REG_3, exp_j);
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_3, BPF_REG_1));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_8, BPF_REG_3, E_OFF(expires)));
+	/* prev == 0: created by this packet or another one (the kernel's race) not initialised */
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_8, E_OFF(prev)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, init);
-	/* An entry past its expiry is one the kernel's garbage collector frees (select_gc):
-	 * it starts afresh here (doc/stateful.md). time_after_eq(now, expires) */
-	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_1));
-	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_0, BPF_REG_2));
-	bf_emit_jmp_imm(b, BPF_JSGE, BPF_REG_0, 0, init);
 	emit_recalc(b, &t.cfg, rev, &k, charge);
 	bf_label_bind(b, init);
 	emit_init(b, &t.cfg, rev, &k);
