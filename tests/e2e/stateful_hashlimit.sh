@@ -9,12 +9,17 @@
 # a table shared by two rules, byte mode, rate-match, a full table (new flows hotdropped), an
 # entry that expired (and was collected) starting afresh, then a replace (the named tables and
 # their entries survive it in the kernel) and a replace without the rules (the tables go).
+# Last, bpfilterd is stopped and then killed: its successor adopts the pinned tables, so the
+# flows keep counting as the kernel's (which has nothing to restart) do.
 # Counters of the rules must equal the kernel's.
 set -u
 . "$(dirname "$0")/../lib/bf.sh"
 bf_init stateful-hashlimit
 bf_require_built
 bf_require_cmd python3
+. "$(dirname "$0")/traffic_lib.sh"
+. "$(dirname "$0")/restart_lib.sh"
+rs_init
 
 read -r -d '' SEND_PY <<'EOF'
 import socket, sys
@@ -41,7 +46,7 @@ for s in k b; do
 	bf_nsexec "${s}c" ip -6 addr add fd09:0:0:1::2/48 dev c0 nodad || bf_die "addr6"
 	bf_nsexec "${s}h" ip -6 addr add fd09::1/48 dev h0 nodad || bf_die "addr6"
 done
-bf_daemon_start bh || bf_die "bpfilterd does not start"
+rs_start bh || bf_die "bpfilterd does not start"
 
 cmp_rules()
 {
@@ -152,6 +157,18 @@ run()
 	send "$ip" 5000 5 "$a" 41000
 	send "$ip" 5009 3 "$b" 41010
 	cmp_rules "$fam" "after the tables went"
+	# The tables and their entries survive a restart of bpfilterd (pinned maps).
+	bf_daemon_stop bh || bf_fail "stop"
+	rs_start bh || bf_die "bpfilterd does not restart"
+	send "$ip" 5000 2 "$a" 41000
+	send "$ip" 5009 1 "$b" 41010
+	send "$ip" 5003 2 "$b" 41004
+	cmp_rules "$fam" "after a daemon restart"
+	rs_kill bh
+	rs_start bh || bf_die "bpfilterd does not start after a kill"
+	send "$ip" 5000 1 "$a" 41000
+	send "$ip" 5003 4 "$b" 41004
+	cmp_rules "$fam" "after a daemon kill"
 }
 
 run 4 10.9.0.1 10.9.0.2 10.9.0.3 10.9.0.4 10.9.7.2 24
