@@ -365,22 +365,49 @@ static void hl_size(struct bf_hl_cfg *c)
 		c->max = c->size;
 }
 
-/* Remove every entry of table id from bf_hl and zero its count (htable_destroy). */
-static void hl_table_flush(struct bf_hl_reg *reg, uint32_t id)
+/* The keys of bf_hl whose table is selected, collected before any is deleted (a deletion
+ * would lose the walk's position): *keys malloc'd. */
+static int hl_keys(struct bf_hl_reg *reg, const bool sel[BF_HL_TABLES], struct bf_hl_key **keys,
+		   size_t *n)
 {
+	_cleanup_free_ struct bf_hl_key *v = NULL;
 	struct bf_hl_key cur, next;
-	struct bf_hl_tab z = {0};
+	size_t len = 0, cap = 0;
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(reg->ents_fd, prev, &next)) {
-		if (next.table == id) {
-			bpf_map_delete_elem(reg->ents_fd, &next);
-			prev = NULL;
-			continue;
+		if (next.table < BF_HL_TABLES && sel[next.table]) {
+			if (len == cap) {
+				size_t ncap = cap ? 2 * cap : 64;
+				struct bf_hl_key *nv = realloc(v, ncap * sizeof(*nv));
+
+				if (!nv)
+					return -ENOMEM;
+				v = nv;
+				cap = ncap;
+			}
+			v[len++] = next;
 		}
 		cur = next;
 		prev = &cur;
 	}
+	*keys = TAKE_PTR(v);
+	*n = len;
+	return 0;
+}
+
+/* Remove every entry of table id from bf_hl and zero its count (htable_destroy). */
+static void hl_table_flush(struct bf_hl_reg *reg, uint32_t id)
+{
+	_cleanup_free_ struct bf_hl_key *keys = NULL;
+	bool sel[BF_HL_TABLES] = {false};
+	struct bf_hl_tab z = {0};
+	size_t n = 0;
+
+	sel[id] = true;
+	if (!hl_keys(reg, sel, &keys, &n))
+		for (size_t i = 0; i < n; i++)
+			bpf_map_delete_elem(reg->ents_fd, &keys[i]);
 	bpf_map_update_elem(reg->tabs_fd, &id, &z, BPF_ANY);
 }
 
@@ -501,13 +528,14 @@ void bf_hl_release(struct bf_hl_reg *reg, const uint32_t *ids, uint32_t n)
 
 int bf_hl_gc(struct bf_hl_reg *reg, uint64_t now, bool all)
 {
-	size_t len = sizeof(struct bf_hl_tab) * BF_HL_TABLES;
-	struct bf_hl_name_key nk, ncur;
-	struct bf_hl_key cur, next;
+	size_t len = sizeof(struct bf_hl_tab) * BF_HL_TABLES, n = 0;
+	_cleanup_free_ struct bf_hl_key *keys = NULL;
 	bool due[BF_HL_TABLES] = {false}, any = false;
+	struct bf_hl_name_key nk, ncur;
 	struct bf_hl_tab *tabs;
 	void *prev = NULL;
 	uint32_t hz;
+	int err;
 
 	if (bf_kernel_hz(NULL, &hz))
 		return -EIO;
@@ -531,22 +559,18 @@ int bf_hl_gc(struct bf_hl_reg *reg, uint64_t now, bool all)
 	}
 	if (!any)
 		return 0;
+	err = hl_keys(reg, due, &keys, &n);
+	if (err)
+		return err;
 	tabs = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, reg->tabs_fd, 0);
 	if (tabs == MAP_FAILED)
 		return -errno;
-	prev = NULL;
-	while (!bpf_map_get_next_key(reg->ents_fd, prev, &next)) {
+	for (size_t i = 0; i < n; i++) {
 		struct bf_hl_ent e;
 
-		if (next.table < BF_HL_TABLES && due[next.table] &&
-		    !bpf_map_lookup_elem_flags(reg->ents_fd, &next, &e, BPF_F_LOCK) &&
-		    (int64_t)(now - e.expires) >= 0 && !bpf_map_delete_elem(reg->ents_fd, &next)) {
-			__atomic_sub_fetch(&tabs[next.table].count, 1, __ATOMIC_SEQ_CST);
-			prev = NULL; /* start over: the walk's position is gone */
-			continue;
-		}
-		cur = next;
-		prev = &cur;
+		if (!bpf_map_lookup_elem_flags(reg->ents_fd, &keys[i], &e, BPF_F_LOCK) &&
+		    (int64_t)(now - e.expires) >= 0 && !bpf_map_delete_elem(reg->ents_fd, &keys[i]))
+			__atomic_sub_fetch(&tabs[keys[i].table].count, 1, __ATOMIC_SEQ_CST);
 	}
 	munmap(tabs, len);
 	return 0;
