@@ -671,10 +671,15 @@ static void emit_ports(struct bf_emit_ctx *ctx, uint32_t mode)
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, p0[i], at0);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, IPPROTO_AH, at4);
 	bf_emit_ja(b, none);
+	/* skb_header_pointer() stops at the IP packet's end (l4_len), not the frame's */
 	bf_label_bind(b, at0);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(l4_len)));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 4, ctx->hotdrop);
 	bf_emit_load_pkt(b, ctx->prog_ctx, BF_PKT_OFF(l4_off), 0, PORTS_OFF, 4, ctx->hotdrop);
 	bf_emit_ja(b, got);
 	bf_label_bind(b, at4);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(l4_len)));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 8, ctx->hotdrop);
 	bf_emit_load_pkt(b, ctx->prog_ctx, BF_PKT_OFF(l4_off), 4, PORTS_OFF, 4, ctx->hotdrop);
 	bf_label_bind(b, got);
 	if (mode & XT_HASHLIMIT_HASH_SPT) {
