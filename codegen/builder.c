@@ -330,6 +330,8 @@ static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
 	[BF_MAP_RTYPE6] = "rtype6",
 	[BF_MAP_XRULE] = "xrule",
 	[BF_MAP_RECENT] = "recent",
+	[BF_MAP_HL] = "hl",
+	[BF_MAP_HL_TAB] = "hl_tab",
 	[BF_MAP_CT] = "ct",
 	[BF_MAP_CLASSIFY] = "classify",
 };

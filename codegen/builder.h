@@ -44,6 +44,8 @@ enum bf_map_slot {
 	BF_MAP_RTYPE6, /* match/addrtype.c: IPv6 route types, LPM trie */
 	BF_MAP_XRULE, /* extstate.c: this generation's rule-instance state, HASH */
 	BF_MAP_RECENT, /* extstate.c: recent's named tables, ARRAY */
+	BF_MAP_HL, /* extstate.c: hashlimit's entries, HASH */
+	BF_MAP_HL_TAB, /* extstate.c: hashlimit's tables, ARRAY */
 	BF_MAP_CT, /* ct.c: connections, LRU_HASH */
 	BF_MAP_CLASSIFY, /* classify.c: this generation's classifier tries */
 	BF_MAP_SLOT_MAX,

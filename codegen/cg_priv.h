@@ -42,6 +42,8 @@ struct bf_runtime {
 	int rtype6_fd;
 	/* recent's named tables (extstate.h): maps and the generations' references */
 	struct bf_recent_reg recent;
+	/* hashlimit's named tables (extstate.h) */
+	struct bf_hl_reg hl;
 };
 
 /* Slots of the root prog arrays: one entry program per family's table. */

@@ -39,6 +39,13 @@ static int timer_list_read(uint64_t *ns, uint64_t *jiffies)
 	return -ENOENT;
 }
 
+int bf_kernel_jiffies(uint64_t *jiffies)
+{
+	uint64_t ns;
+
+	return timer_list_read(&ns, jiffies);
+}
+
 int bf_kernel_hz(const struct bf_log *log, uint32_t *hz)
 {
 	/* The values CONFIG_HZ can take. */

@@ -34,6 +34,9 @@ struct bf_limit_state {
 	uint32_t pad;
 };
 
+/* The kernel's jiffies now, from /proc/timer_list: 0 or -errno. */
+int bf_kernel_jiffies(uint64_t *jiffies);
+
 /* The kernel's HZ (CONFIG_HZ), measured once from /proc/timer_list: 0 or -errno. */
 int bf_kernel_hz(const struct bf_log *log, uint32_t *hz);
 
@@ -138,5 +141,101 @@ int bf_recent_ctl_write(struct bf_recent_reg *reg, const char *name, const char 
 			size_t *ret);
 /* Bind a registry for bf_recent_find (unit tests; bf_recent_acquire does it). */
 void bf_recent_bind(struct bf_recent_reg *reg);
+
+/*
+ * hashlimit's named tables (xt_hashlimit.c, doc/stateful.md). A table is found by name and
+ * family (htable_find_get) and keeps the configuration of the rule that created it. Its
+ * entries, of every table, live in the runtime's HASH bf_hl keyed by (table id, the masked
+ * dsthash_dst); bf_hl_tab holds each table's entry count (the kernel's ht->count, checked
+ * against cfg.max before a new entry) and a zeroed entry to insert from; bf_hl_nm maps
+ * (name, family) to the table id and its configuration. All three are pinned: tables survive
+ * replaces and restarts, and the last rule naming a table takes it away with its entries.
+ */
+#define BF_HL_TABLES 64
+#define BF_HL_ENTRIES (1u << 20) /* bf_hl's capacity, every table together (HASHLIMIT_MAX_SIZE) */
+#define BF_HL_NAME_LEN 255	 /* NAME_MAX */
+
+struct bf_hl_key {
+	uint32_t table;
+	uint16_t sport; /* network order */
+	uint16_t dport;
+	uint32_t src[4]; /* masked, network order; IPv4 in src[0] */
+	uint32_t dst[4];
+};
+
+/* struct dsthash_ent's lock, expires and rateinfo, with the kernel's union laid out the same
+ * way (credit/credit_cap/cost over interval,prev_window/current_rate/rate/burst): a rule whose
+ * mode differs from its table's reads the other interpretation, as in the kernel. */
+struct bf_hl_ent {
+	uint32_t lock; /* struct bpf_spin_lock */
+	uint32_t pad;
+	uint64_t expires; /* jiffies */
+	uint64_t prev;	  /* jiffies; 0: not initialised yet */
+	uint64_t f0;	  /* credit | interval (low 32 bits), prev_window (high 32 bits) */
+	uint64_t f1;	  /* credit_cap | current_rate */
+	uint64_t f2;	  /* cost | rate */
+	uint64_t f3;	  /* burst */
+};
+
+struct bf_hl_tab {
+	uint64_t count;			/* entries in bf_hl for this table */
+	struct bf_hl_ent zero;		/* never written: the value a new entry starts from */
+};
+
+struct bf_hl_name_key {
+	char name[BF_HL_NAME_LEN];
+	uint8_t family;
+};
+
+/* The table's configuration (struct hashlimit_cfg3 after htable_create's sizing). */
+struct bf_hl_cfg {
+	uint64_t avg;
+	uint64_t burst;
+	uint32_t mode;
+	uint32_t size;
+	uint32_t max;
+	uint32_t gc_interval;
+	uint32_t expire;
+	uint32_t interval;
+	uint8_t srcmask;
+	uint8_t dstmask;
+	uint8_t pad[6];
+};
+
+struct bf_hl_name {
+	uint32_t id;
+	uint32_t pad;
+	struct bf_hl_cfg cfg;
+};
+
+struct bf_hl_reg {
+	int ents_fd;
+	int tabs_fd; /* BPF_F_MMAPABLE: the collector decrements counts in place */
+	int names_fd;
+	uint32_t refs[BF_HL_TABLES];
+	bool keep; /* as bf_recent_reg.keep */
+	/* The garbage collector (htable_gc): a thread started by the first bf_hl_acquire. */
+	bool gc_started;
+	int gc_stop; /* set atomically to end the thread */
+	uint64_t gc_next[BF_HL_TABLES]; /* jiffies of each table's next collection */
+	unsigned long gc_thread;	/* pthread_t */
+};
+
+/* Create bf_hl (with the BTF of its spin lock), bf_hl_tab and bf_hl_nm. */
+int bf_hl_maps_create(const struct bf_log *log, int *ents_fd, int *tabs_fd, int *names_fd);
+/* As bf_recent_acquire / bf_recent_release, for hashlimit's tables (hashlimit_mt_check). */
+int bf_hl_acquire(struct bf_hl_reg *reg, const struct bf_table_model *m, const struct bf_log *log,
+		  uint32_t **ids, uint32_t *n);
+void bf_hl_release(struct bf_hl_reg *reg, const uint32_t *ids, uint32_t n);
+/*
+ * htable_gc for every table whose time has come at jiffies `now` (all of them with `all`):
+ * entries with time_after_eq(now, expires) are removed and counted out. 0 or -errno.
+ */
+int bf_hl_gc(struct bf_hl_reg *reg, uint64_t now, bool all);
+/* Stop the collector thread (runtime teardown). */
+void bf_hl_gc_stop(struct bf_hl_reg *reg);
+/* The emitter's lookup in the bound registry. */
+int bf_hl_find(const char *name, int family, struct bf_hl_name *out);
+void bf_hl_bind(struct bf_hl_reg *reg);
 
 #endif /* BF_EXTSTATE_H */

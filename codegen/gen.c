@@ -69,6 +69,10 @@ struct bf_gen {
 	struct bf_recent_reg *recent;
 	uint32_t *recent_ids;
 	uint32_t n_recent;
+	/* hashlimit tables, the same way */
+	struct bf_hl_reg *hl;
+	uint32_t *hl_ids;
+	uint32_t n_hl;
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
 	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
 };
@@ -208,6 +212,9 @@ void bf_gen_free(struct bf_gen *g)
 	if (g->recent)
 		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
 	free(g->recent_ids);
+	if (g->hl)
+		bf_hl_release(g->hl, g->hl_ids, g->n_hl);
+	free(g->hl_ids);
 	free(g);
 }
 
@@ -1222,6 +1229,11 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	err = bf_recent_acquire(&rt->recent, m, rt->log, &g->recent_ids, &g->n_recent);
 	if (!err)
 		g->recent = &rt->recent;
+	/* hashlimit_mt_check: the same for hashlimit's tables (htable_find_get / htable_create) */
+	if (!err)
+		err = bf_hl_acquire(&rt->hl, m, rt->log, &g->hl_ids, &g->n_hl);
+	if (!err)
+		g->hl = &rt->hl;
 	t0 = bf_now_ns();
 	if (!err)
 		err = gen_compile(&c, xdp);

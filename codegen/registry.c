@@ -68,6 +68,12 @@ static const struct bf_ext *const bf_exts[] = {
 	&bf_match_recent1,
 	&bf_match_recent0_6,
 	&bf_match_recent1_6,
+	&bf_match_hashlimit1,
+	&bf_match_hashlimit2,
+	&bf_match_hashlimit3,
+	&bf_match_hashlimit1_6,
+	&bf_match_hashlimit2_6,
+	&bf_match_hashlimit3_6,
 };
 
 const struct bf_ext *bf_ext_at(unsigned int i)

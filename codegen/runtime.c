@@ -71,6 +71,10 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->log_drops_fd);
 	closefd(&rt->recent.tables_fd);
 	closefd(&rt->recent.names_fd);
+	bf_hl_gc_stop(&rt->hl);
+	closefd(&rt->hl.ents_fd);
+	closefd(&rt->hl.tabs_fd);
+	closefd(&rt->hl.names_fd);
 	free(rt);
 }
 
@@ -128,6 +132,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
 	rt->rtype_fd = rt->rtype6_fd = -1;
 	rt->recent.tables_fd = rt->recent.names_fd = -1;
+	rt->hl.ents_fd = rt->hl.tabs_fd = rt->hl.names_fd = -1;
 	rt->log = log;
 
 	map_new_into(log, &rt->ctx_fd, &err, BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", sizeof(uint32_t),
@@ -169,6 +174,8 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     sizeof(uint32_t), sizeof(uint64_t), 1, 0, -1);
 	if (!err)
 		err = bf_recent_maps_create(log, &rt->recent.tables_fd, &rt->recent.names_fd);
+	if (!err)
+		err = bf_hl_maps_create(log, &rt->hl.ents_fd, &rt->hl.tabs_fd, &rt->hl.names_fd);
 	if (!err)
 		runtime_load_reject(rt);
 	if (err) {
@@ -223,6 +230,8 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_RTYPE] = rt->rtype_fd;
 	map_fds[BF_MAP_RTYPE6] = rt->rtype6_fd;
 	map_fds[BF_MAP_RECENT] = rt->recent.tables_fd;
+	map_fds[BF_MAP_HL] = rt->hl.ents_fd;
+	map_fds[BF_MAP_HL_TAB] = rt->hl.tabs_fd;
 }
 
 int bf_runtime_set_ifname(struct bf_runtime *rt, uint32_t ifindex, const char *name)
@@ -358,6 +367,9 @@ static const struct {
 	{"rtype6", offsetof(struct bf_runtime, rtype6_fd)},
 	{"recent", offsetof(struct bf_runtime, recent.tables_fd)},
 	{"recent_nm", offsetof(struct bf_runtime, recent.names_fd)},
+	{"hl", offsetof(struct bf_runtime, hl.ents_fd)},
+	{"hl_tab", offsetof(struct bf_runtime, hl.tabs_fd)},
+	{"hl_nm", offsetof(struct bf_runtime, hl.names_fd)},
 };
 
 static int *rt_field(struct bf_runtime *rt, size_t off)
@@ -520,4 +532,5 @@ int bf_runtime_recent_write(struct bf_runtime *rt, const char *name, const char 
 void bf_runtime_recent_keep(struct bf_runtime *rt)
 {
 	rt->recent.keep = true;
+	rt->hl.keep = true;
 }
