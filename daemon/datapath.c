@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -85,6 +88,17 @@ struct bfd_datapath {
 	struct xt_store *store;
 	/* Roots of an incompatible predecessor, held until our dispatchers replaced its own. */
 	int old_root_fd[2];
+	/*
+	 * The watch thread (bfd_datapath_watch_start): from its start to its join it alone uses
+	 * watch, ifs, disp and the runtime's ifname and lroute maps; the request path (prepare,
+	 * commit, read, release, persistence) uses the generations, tables and state and never
+	 * those. Neither reads what the other writes, so no lock is needed; pthread_create and
+	 * pthread_join order the hand-over. Whatever the request path is doing (a replace can
+	 * compile for seconds), a new interface is attached within milliseconds.
+	 */
+	pthread_t watch_thread;
+	bool watch_running;
+	int watch_stop_fd; /* eventfd: tells the thread to return */
 };
 
 static uint64_t now_ns(void)
@@ -227,9 +241,10 @@ static void on_link_add(void *ctx, uint32_t ifindex, const char *name, uint16_t 
 	}
 	if (r)
 		return; /* logged with the interface name; what is attached is detached at exit */
+	/* tests/e2e/churn.sh reads this line: the delay from RTM_NEWLINK to attached. */
 	bf_logf(&dp->log, BF_LOG_DEBUG,
-		"%s (ifindex %u): dispatchers attached %.3f ms after it appeared", name, ifindex,
-		(double)(now_ns() - seen_ns) / 1e6);
+		"%s (ifindex %u): dispatchers attached %.3f ms after RTM_NEWLINK was read", name,
+		ifindex, (double)(now_ns() - seen_ns) / 1e6);
 }
 
 static void on_link_rename(void *ctx, uint32_t ifindex, const char *name)
@@ -299,6 +314,7 @@ static int gen_dir(const struct bfd_datapath *dp, uint64_t id, char *buf, size_t
 }
 
 static void gen_free(struct bfd_datapath *dp, struct bf_gen *g);
+static void watch_stop(struct bfd_datapath *dp);
 
 static int xt_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 {
@@ -908,6 +924,7 @@ int bfd_datapath_new(const struct bfd_datapath_opts *opts, const struct bf_log *
 	if (log)
 		dp->log = *log;
 	dp->old_root_fd[0] = dp->old_root_fd[1] = -1;
+	dp->watch_stop_fd = -1;
 	for (size_t w = 0; w < DP_WHERE_N; w++)
 		for (size_t l = 0; l < DP_L2_N; l++)
 			dp->disp[w][l][0] = dp->disp[w][l][1] = -1;
@@ -991,6 +1008,7 @@ void bfd_datapath_free(struct bfd_datapath *dp)
 	keep = dp->pin_dir && !dp->opts.flush_on_exit;
 	if (dp->state)
 		bfd_state_set_hook(NULL, NULL);
+	watch_stop(dp);
 	bfd_ifwatch_free(dp->watch);
 	for (size_t i = 0; i < dp->n_ifs && !keep; i++)
 		bfd_detach(&dp->log, dp->ifs[i].name, &dp->ifs[i].att);
@@ -1027,11 +1045,6 @@ const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp)
 	return &dp->xt;
 }
 
-int bfd_datapath_fd(const struct bfd_datapath *dp)
-{
-	return bfd_ifwatch_fd(dp->watch);
-}
-
 int bfd_datapath_log_fds(const struct bfd_datapath *dp, int *rb_fd, int *drops_fd)
 {
 	int rb = bf_runtime_map_fd(dp->rt, BF_MAP_LOG_RB);
@@ -1044,7 +1057,69 @@ int bfd_datapath_log_fds(const struct bfd_datapath *dp, int *rb_fd, int *drops_f
 	return 0;
 }
 
-int bfd_datapath_process(struct bfd_datapath *dp)
+static void *watch_main(void *arg)
 {
-	return bfd_ifwatch_process(dp->watch);
+	struct bfd_datapath *dp = arg;
+	struct pollfd pfd[2] = {
+		{.fd = bfd_ifwatch_fd(dp->watch), .events = POLLIN},
+		{.fd = dp->watch_stop_fd, .events = POLLIN},
+	};
+	int r;
+
+	for (;;) {
+		if (poll(pfd, BF_ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			bf_logf(&dp->log, BF_LOG_ERR,
+				"rtnetlink watch stopped: %s; new interfaces are NOT filtered",
+				strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!pfd[0].revents)
+			continue;
+		r = bfd_ifwatch_process(dp->watch);
+		if (r < 0)
+			bf_logf(&dp->log, BF_LOG_WARN, "processing rtnetlink events: %s",
+				strerror(-r));
+	}
+	return NULL;
+}
+
+static void watch_stop(struct bfd_datapath *dp)
+{
+	uint64_t one = 1;
+
+	if (dp->watch_running) {
+		/* An eventfd write of 1 cannot fail short of a bad fd. */
+		if (write(dp->watch_stop_fd, &one, sizeof(one)) != sizeof(one))
+			bf_logf(&dp->log, BF_LOG_ERR, "cannot stop the watch thread: %s",
+				strerror(errno));
+		else
+			pthread_join(dp->watch_thread, NULL);
+		dp->watch_running = false;
+	}
+	if (dp->watch_stop_fd >= 0)
+		close(dp->watch_stop_fd);
+	dp->watch_stop_fd = -1;
+}
+
+int bfd_datapath_watch_start(struct bfd_datapath *dp)
+{
+	int r;
+
+	if (!dp->watch || dp->watch_running)
+		return 0;
+	dp->watch_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dp->watch_stop_fd < 0)
+		return -errno;
+	r = -pthread_create(&dp->watch_thread, NULL, watch_main, dp);
+	if (r) {
+		close(dp->watch_stop_fd);
+		dp->watch_stop_fd = -1;
+		return r;
+	}
+	dp->watch_running = true;
+	return 0;
 }

@@ -237,7 +237,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	r = bfd_server_run(srv, store, dp);
+	/* After the drop: capabilities are per thread, and the watch thread inherits ours. */
+	if (dp) {
+		r = bfd_datapath_watch_start(dp);
+		if (r < 0) {
+			bfd_err("cannot start the rtnetlink watch thread: %s", strerror(-r));
+			goto out;
+		}
+	}
+
+	r = bfd_server_run(srv, store);
 	if (r < 0)
 		bfd_err("server loop failed: %s", strerror(-r));
 
