@@ -16,6 +16,7 @@
 #   - no leak in the daemon: open fds (BPF programs and maps among them) back to their level
 #     after warm-up, resident memory within 2 MiB (4 MiB with --long) of it, and TC filters only
 #     on interfaces that exist.
+# tests/run: alone (it measures how fast a new interface is attached)
 . "$(dirname "$0")/../lib/bf.sh"
 bf_init churn
 bf_require_built
