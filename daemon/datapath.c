@@ -14,11 +14,13 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -35,10 +37,14 @@
 #include "../codegen/codegen.h"
 #include "../codegen/target/targets.h"
 #include "attach.h"
+#include "caps.h"
 #include "ifwatch.h"
 #include "state.h"
 
 #define DP_WHERE_N (BF_DISPATCH_XDP + 1)
+/* The rtnetlink thread's nice value: ahead of the request path and of ordinary processes, so
+ * that on a loaded machine a new interface still gets its filter before it is configured. */
+#define DP_WATCH_NICE (-10)
 
 enum dp_l2 { DP_L2_ETH, DP_L2_NONE, DP_L2_N };
 
@@ -99,6 +105,8 @@ struct bfd_datapath {
 	pthread_t watch_thread;
 	bool watch_running;
 	int watch_stop_fd; /* eventfd: tells the thread to return */
+	sem_t watch_ready; /* posted once the thread set its priority and dropped capabilities */
+	int watch_init_r;
 };
 
 static uint64_t now_ns(void)
@@ -925,6 +933,20 @@ int bfd_datapath_new(const struct bfd_datapath_opts *opts, const struct bf_log *
 		dp->log = *log;
 	dp->old_root_fd[0] = dp->old_root_fd[1] = -1;
 	dp->watch_stop_fd = -1;
+	/* Still privileged here: let the rtnetlink thread, started after the capabilities are
+	 * dropped, raise its priority (nice values down to DP_WATCH_NICE). */
+	{
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NICE, &rl) && rl.rlim_cur < (rlim_t)(20 - DP_WATCH_NICE)) {
+			rl.rlim_cur = 20 - DP_WATCH_NICE;
+			if (rl.rlim_max < rl.rlim_cur)
+				rl.rlim_max = rl.rlim_cur;
+			if (setrlimit(RLIMIT_NICE, &rl) < 0)
+				bf_logf(&dp->log, BF_LOG_DEBUG, "cannot raise RLIMIT_NICE: %s",
+					strerror(errno));
+		}
+	}
 	for (size_t w = 0; w < DP_WHERE_N; w++)
 		for (size_t l = 0; l < DP_L2_N; l++)
 			dp->disp[w][l][0] = dp->disp[w][l][1] = -1;
@@ -1066,6 +1088,17 @@ static void *watch_main(void *arg)
 	};
 	int r;
 
+	/* Per thread on Linux: with CAP_SYS_NICE, still ours (bfd_datapath_watch_start runs before
+	 * the daemon drops capabilities), or within RLIMIT_NICE (bfd_datapath_new). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DP_WATCH_NICE) < 0)
+		bf_logf(&dp->log, BF_LOG_INFO, "rtnetlink thread: cannot raise its priority: %s",
+			strerror(errno));
+	/* Capabilities are per thread too: drop to the daemon's run-time set before any event. */
+	dp->watch_init_r = bfd_caps_drop(bfd_caps_runtime());
+	sem_post(&dp->watch_ready);
+	if (dp->watch_init_r < 0)
+		return NULL;
+
 	for (;;) {
 		if (poll(pfd, BF_ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
@@ -1114,12 +1147,27 @@ int bfd_datapath_watch_start(struct bfd_datapath *dp)
 	dp->watch_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dp->watch_stop_fd < 0)
 		return -errno;
+	if (sem_init(&dp->watch_ready, 0, 0) < 0) {
+		r = -errno;
+		close(dp->watch_stop_fd);
+		dp->watch_stop_fd = -1;
+		return r;
+	}
 	r = -pthread_create(&dp->watch_thread, NULL, watch_main, dp);
 	if (r) {
+		sem_destroy(&dp->watch_ready);
 		close(dp->watch_stop_fd);
 		dp->watch_stop_fd = -1;
 		return r;
 	}
 	dp->watch_running = true;
+	while (sem_wait(&dp->watch_ready) < 0 && errno == EINTR)
+		;
+	sem_destroy(&dp->watch_ready);
+	if (dp->watch_init_r < 0) {
+		bf_logf(&dp->log, BF_LOG_ERR, "rtnetlink thread: cannot drop capabilities: %s",
+			strerror(-dp->watch_init_r));
+		return dp->watch_init_r;
+	}
 	return 0;
 }

@@ -48,10 +48,12 @@ int bfd_datapath_start(struct bfd_datapath *dp);
 const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp);
 /*
  * From now on, handle rtnetlink (new, renamed and removed interfaces, local routes) in a thread of
- * its own, so that a new interface is attached at once whatever the request path is doing (a
- * replace being compiled). Call after dropping capabilities: the thread inherits the caller's
- * set (capabilities are per thread). Its callbacks run on that thread: see the comment on
- * struct bfd_datapath for what each thread owns. Stopped and joined by bfd_datapath_free().
+ * its own, at a raised priority, so that a new interface is attached at once whatever the request
+ * path is doing (a replace being compiled) and however loaded the machine is. Call while still
+ * privileged (after bfd_datapath_start): the thread raises its priority (CAP_SYS_NICE, or
+ * RLIMIT_NICE) and then drops to bfd_caps_runtime() itself, before this returns (capabilities
+ * are per thread). Its callbacks run on that thread: see the comment on struct bfd_datapath for
+ * what each thread owns. Stopped and joined by bfd_datapath_free().
  */
 int bfd_datapath_watch_start(struct bfd_datapath *dp);
 /* The LOG target's ring buffer and drop counter (daemon/logsink.h); owned by the datapath. */
