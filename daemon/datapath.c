@@ -12,10 +12,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -32,10 +37,14 @@
 #include "../codegen/codegen.h"
 #include "../codegen/target/targets.h"
 #include "attach.h"
+#include "caps.h"
 #include "ifwatch.h"
 #include "state.h"
 
 #define DP_WHERE_N (BF_DISPATCH_XDP + 1)
+/* The rtnetlink thread's nice value: ahead of the request path and of ordinary processes, so
+ * that on a loaded machine a new interface still gets its filter before it is configured. */
+#define DP_WATCH_NICE (-10)
 
 enum dp_l2 { DP_L2_ETH, DP_L2_NONE, DP_L2_N };
 
@@ -85,6 +94,19 @@ struct bfd_datapath {
 	struct xt_store *store;
 	/* Roots of an incompatible predecessor, held until our dispatchers replaced its own. */
 	int old_root_fd[2];
+	/*
+	 * The watch thread (bfd_datapath_watch_start): from its start to its join it alone uses
+	 * watch, ifs, disp and the runtime's ifname and lroute maps; the request path (prepare,
+	 * commit, read, release, persistence) uses the generations, tables and state and never
+	 * those. Neither reads what the other writes, so no lock is needed; pthread_create and
+	 * pthread_join order the hand-over. Whatever the request path is doing (a replace can
+	 * compile for seconds), a new interface is attached within milliseconds.
+	 */
+	pthread_t watch_thread;
+	bool watch_running;
+	int watch_stop_fd; /* eventfd: tells the thread to return */
+	sem_t watch_ready; /* posted once the thread set its priority and dropped capabilities */
+	int watch_init_r;
 };
 
 static uint64_t now_ns(void)
@@ -227,9 +249,10 @@ static void on_link_add(void *ctx, uint32_t ifindex, const char *name, uint16_t 
 	}
 	if (r)
 		return; /* logged with the interface name; what is attached is detached at exit */
+	/* tests/e2e/churn.sh reads this line: the delay from RTM_NEWLINK to attached. */
 	bf_logf(&dp->log, BF_LOG_DEBUG,
-		"%s (ifindex %u): dispatchers attached %.3f ms after it appeared", name, ifindex,
-		(double)(now_ns() - seen_ns) / 1e6);
+		"%s (ifindex %u): dispatchers attached %.3f ms after RTM_NEWLINK was read", name,
+		ifindex, (double)(now_ns() - seen_ns) / 1e6);
 }
 
 static void on_link_rename(void *ctx, uint32_t ifindex, const char *name)
@@ -317,6 +340,7 @@ static int gen_dir(const struct bfd_datapath *dp, uint64_t id, char *buf, size_t
 }
 
 static void gen_free(struct bfd_datapath *dp, struct bf_gen *g);
+static void watch_stop(struct bfd_datapath *dp);
 
 static int xt_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 {
@@ -958,6 +982,21 @@ int bfd_datapath_new(const struct bfd_datapath_opts *opts, const struct bf_log *
 	if (log)
 		dp->log = *log;
 	dp->old_root_fd[0] = dp->old_root_fd[1] = -1;
+	dp->watch_stop_fd = -1;
+	/* Still privileged here: let the rtnetlink thread, started after the capabilities are
+	 * dropped, raise its priority (nice values down to DP_WATCH_NICE). */
+	{
+		struct rlimit rl;
+
+		if (!getrlimit(RLIMIT_NICE, &rl) && rl.rlim_cur < (rlim_t)(20 - DP_WATCH_NICE)) {
+			rl.rlim_cur = 20 - DP_WATCH_NICE;
+			if (rl.rlim_max < rl.rlim_cur)
+				rl.rlim_max = rl.rlim_cur;
+			if (setrlimit(RLIMIT_NICE, &rl) < 0)
+				bf_logf(&dp->log, BF_LOG_DEBUG, "cannot raise RLIMIT_NICE: %s",
+					strerror(errno));
+		}
+	}
 	for (size_t w = 0; w < DP_WHERE_N; w++)
 		for (size_t l = 0; l < DP_L2_N; l++)
 			dp->disp[w][l][0] = dp->disp[w][l][1] = -1;
@@ -1042,6 +1081,7 @@ void bfd_datapath_free(struct bfd_datapath *dp)
 	keep = dp->pin_dir && !dp->opts.flush_on_exit;
 	if (dp->state)
 		bfd_state_set_hook(NULL, NULL);
+	watch_stop(dp);
 	bfd_ifwatch_free(dp->watch);
 	for (size_t i = 0; i < dp->n_ifs && !keep; i++)
 		bfd_detach(&dp->log, dp->ifs[i].name, &dp->ifs[i].att);
@@ -1084,11 +1124,6 @@ const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp)
 	return &dp->xt;
 }
 
-int bfd_datapath_fd(const struct bfd_datapath *dp)
-{
-	return bfd_ifwatch_fd(dp->watch);
-}
-
 int bfd_datapath_log_fds(const struct bfd_datapath *dp, int *rb_fd, int *drops_fd)
 {
 	int rb = bf_runtime_map_fd(dp->rt, BF_MAP_LOG_RB);
@@ -1101,7 +1136,95 @@ int bfd_datapath_log_fds(const struct bfd_datapath *dp, int *rb_fd, int *drops_f
 	return 0;
 }
 
-int bfd_datapath_process(struct bfd_datapath *dp)
+static void *watch_main(void *arg)
 {
-	return bfd_ifwatch_process(dp->watch);
+	struct bfd_datapath *dp = arg;
+	struct pollfd pfd[2] = {
+		{.fd = bfd_ifwatch_fd(dp->watch), .events = POLLIN},
+		{.fd = dp->watch_stop_fd, .events = POLLIN},
+	};
+	int r;
+
+	/* Per thread on Linux: with CAP_SYS_NICE, still ours (bfd_datapath_watch_start runs before
+	 * the daemon drops capabilities), or within RLIMIT_NICE (bfd_datapath_new). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DP_WATCH_NICE) < 0)
+		bf_logf(&dp->log, BF_LOG_INFO, "rtnetlink thread: cannot raise its priority: %s",
+			strerror(errno));
+	/* Capabilities are per thread too: drop to the daemon's run-time set before any event. */
+	dp->watch_init_r = bfd_caps_drop(bfd_caps_runtime());
+	sem_post(&dp->watch_ready);
+	if (dp->watch_init_r < 0)
+		return NULL;
+
+	for (;;) {
+		if (poll(pfd, BF_ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			bf_logf(&dp->log, BF_LOG_ERR,
+				"rtnetlink watch stopped: %s; new interfaces are NOT filtered",
+				strerror(errno));
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!pfd[0].revents)
+			continue;
+		r = bfd_ifwatch_process(dp->watch);
+		if (r < 0)
+			bf_logf(&dp->log, BF_LOG_WARN, "processing rtnetlink events: %s",
+				strerror(-r));
+	}
+	return NULL;
+}
+
+static void watch_stop(struct bfd_datapath *dp)
+{
+	uint64_t one = 1;
+
+	if (dp->watch_running) {
+		/* An eventfd write of 1 cannot fail short of a bad fd. */
+		if (write(dp->watch_stop_fd, &one, sizeof(one)) != sizeof(one))
+			bf_logf(&dp->log, BF_LOG_ERR, "cannot stop the watch thread: %s",
+				strerror(errno));
+		else
+			pthread_join(dp->watch_thread, NULL);
+		dp->watch_running = false;
+	}
+	if (dp->watch_stop_fd >= 0)
+		close(dp->watch_stop_fd);
+	dp->watch_stop_fd = -1;
+}
+
+int bfd_datapath_watch_start(struct bfd_datapath *dp)
+{
+	int r;
+
+	if (!dp->watch || dp->watch_running)
+		return 0;
+	dp->watch_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dp->watch_stop_fd < 0)
+		return -errno;
+	if (sem_init(&dp->watch_ready, 0, 0) < 0) {
+		r = -errno;
+		close(dp->watch_stop_fd);
+		dp->watch_stop_fd = -1;
+		return r;
+	}
+	r = -pthread_create(&dp->watch_thread, NULL, watch_main, dp);
+	if (r) {
+		sem_destroy(&dp->watch_ready);
+		close(dp->watch_stop_fd);
+		dp->watch_stop_fd = -1;
+		return r;
+	}
+	dp->watch_running = true;
+	while (sem_wait(&dp->watch_ready) < 0 && errno == EINTR)
+		;
+	sem_destroy(&dp->watch_ready);
+	if (dp->watch_init_r < 0) {
+		bf_logf(&dp->log, BF_LOG_ERR, "rtnetlink thread: cannot drop capabilities: %s",
+			strerror(-dp->watch_init_r));
+		return dp->watch_init_r;
+	}
+	return 0;
 }

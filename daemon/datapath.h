@@ -2,7 +2,8 @@
 /*
  * The daemon's datapath: the codegen runtime, the generations of each table, the dispatchers
  * attached to every interface of the namespace (TC, optionally XDP), and the rtnetlink watch that
- * keeps interfaces and local routes current. It offers the table store its `struct xt_datapath`.
+ * keeps interfaces and local routes current (in a thread of its own). It offers the table store
+ * its `struct xt_datapath`.
  */
 #ifndef BFD_DATAPATH_H
 #define BFD_DATAPATH_H
@@ -48,9 +49,16 @@ int bfd_datapath_restore(struct bfd_datapath *dp, struct bfd_state *st, struct x
 int bfd_datapath_start(struct bfd_datapath *dp);
 /* The store's view; valid until bfd_datapath_free(). */
 const struct xt_datapath *bfd_datapath_ops(struct bfd_datapath *dp);
-/* The rtnetlink socket to poll for readability, and what to call when it is readable. */
-int bfd_datapath_fd(const struct bfd_datapath *dp);
-int bfd_datapath_process(struct bfd_datapath *dp);
+/*
+ * From now on, handle rtnetlink (new, renamed and removed interfaces, local routes) in a thread of
+ * its own, at a raised priority, so that a new interface is attached at once whatever the request
+ * path is doing (a replace being compiled) and however loaded the machine is. Call while still
+ * privileged (after bfd_datapath_start): the thread raises its priority (CAP_SYS_NICE, or
+ * RLIMIT_NICE) and then drops to bfd_caps_runtime() itself, before this returns (capabilities
+ * are per thread). Its callbacks run on that thread: see the comment on struct bfd_datapath for
+ * what each thread owns. Stopped and joined by bfd_datapath_free().
+ */
+int bfd_datapath_watch_start(struct bfd_datapath *dp);
 /* The LOG target's ring buffer and drop counter (daemon/logsink.h); owned by the datapath. */
 int bfd_datapath_log_fds(const struct bfd_datapath *dp, int *rb_fd, int *drops_fd);
 

@@ -28,6 +28,8 @@
 
 #include <bpfilter/cleanup.h>
 
+#include "caps.h"
+
 #define KMSG_PATH "/dev/kmsg"
 /* /dev/kmsg rate-limits each open file to 10 lines in 5 s (printk_devkmsg=ratelimit); the
  * kernel's own LOG lines are not limited, so the file is reopened before the limit. */
@@ -695,10 +697,16 @@ static void report_drops(struct bfd_logsink *s, uint64_t now)
 static void *sink_main(void *arg)
 {
 	struct bfd_logsink *s = arg;
+	int r;
+
+	/* Capabilities are per thread, and this one starts before bpfilterd drops its own
+	 * (main.c): it keeps no more than the rest of the daemon. */
+	r = bfd_caps_drop(bfd_caps_runtime());
+	if (r < 0)
+		bf_logf(s->log, BF_LOG_ERR, "LOG: cannot drop capabilities: %s", strerror(-r));
 
 	while (!atomic_load(&s->stop)) {
 		uint64_t now = now_ms();
-		int r;
 
 		if (now - s->last_netns_ms >= NETNS_CHECK_MS) {
 			s->allowed = log_allowed(s);

@@ -235,6 +235,16 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* The rtnetlink thread raises its priority, then drops its own capabilities (they are per
+	 * thread) before this returns. */
+	if (dp) {
+		r = bfd_datapath_watch_start(dp);
+		if (r < 0) {
+			bfd_err("cannot start the rtnetlink watch thread: %s", strerror(-r));
+			goto out;
+		}
+	}
+
 	/* Everything that needs more than the run-time set is done (daemon/caps.c says why each
 	 * capability that stays does). */
 	r = bfd_caps_drop(bfd_caps_runtime());
@@ -243,7 +253,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	r = bfd_server_run(srv, store, dp);
+	r = bfd_server_run(srv, store);
 	if (r < 0)
 		bfd_err("server loop failed: %s", strerror(-r));
 

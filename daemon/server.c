@@ -35,7 +35,6 @@
 #include <bpfilter/cleanup.h>
 #include <bpfilter/protocol.h>
 
-#include "datapath.h"
 #include "log.h"
 #include "state.h"
 #include "xt_store.h"
@@ -50,7 +49,7 @@
 /* How long to stop accepting after accept() failed for lack of fds or memory. */
 #define BFD_ACCEPT_PAUSE_MS 100
 
-enum bfd_watch_kind { BFD_W_LISTEN, BFD_W_SIGNAL, BFD_W_DATAPATH, BFD_W_CONN };
+enum bfd_watch_kind { BFD_W_LISTEN, BFD_W_SIGNAL, BFD_W_CONN };
 
 /* What an epoll event points to; first member of every watched object. */
 struct bfd_watch {
@@ -86,7 +85,7 @@ struct bfd_server {
 	dev_t sock_dev;
 	ino_t sock_ino;
 	struct stat netns, userns; /* the daemon's own */
-	struct bfd_watch w_listen, w_signal, w_dp;
+	struct bfd_watch w_listen, w_signal;
 	struct bfd_conn *conns;
 	unsigned int nconns;
 	bool listening;
@@ -177,7 +176,6 @@ int bfd_server_new(const char *path, struct bfd_server **out)
 	srv->epfd = -1;
 	srv->w_listen.kind = BFD_W_LISTEN;
 	srv->w_signal.kind = BFD_W_SIGNAL;
-	srv->w_dp.kind = BFD_W_DATAPATH;
 	srv->path = strdup(path);
 	if (!srv->path)
 		return -ENOMEM;
@@ -699,8 +697,9 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 		/* [reliability] persist before answering: a success the caller sees survives a
 		 * crash (daemon/state.h). */
 		if (r >= 0)
-			bfd_state_after_request(store, req->op != BPFILTER_OP_GETSOCKOPT, req->level,
-						req->optname, payload, req->payload_len);
+			bfd_state_after_request(store, req->op != BPFILTER_OP_GETSOCKOPT,
+						req->level, req->optname, payload,
+						req->payload_len);
 	}
 	if (r > 0)
 		r = 0;
@@ -844,10 +843,9 @@ static int bfd_epoll_add(struct bfd_server *srv, int fd, struct bfd_watch *w)
 	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-int bfd_server_run(struct bfd_server *srv, struct xt_store *store, struct bfd_datapath *dp)
+int bfd_server_run(struct bfd_server *srv, struct xt_store *store)
 {
 	_cleanup_close_ int sfd = -1;
-	int dp_fd = dp ? bfd_datapath_fd(dp) : -1;
 	sigset_t mask;
 	int r;
 
@@ -860,8 +858,6 @@ int bfd_server_run(struct bfd_server *srv, struct xt_store *store, struct bfd_da
 	r = bfd_epoll_add(srv, srv->lfd, &srv->w_listen);
 	if (!r)
 		r = bfd_epoll_add(srv, sfd, &srv->w_signal);
-	if (!r && dp_fd >= 0)
-		r = bfd_epoll_add(srv, dp_fd, &srv->w_dp);
 	if (r < 0)
 		return r;
 	srv->listening = true;
@@ -890,12 +886,6 @@ int bfd_server_run(struct bfd_server *srv, struct xt_store *store, struct bfd_da
 					bfd_info("%s received, exiting", strsignal(si.ssi_signo));
 					return 0;
 				}
-				break;
-			case BFD_W_DATAPATH:
-				r = bfd_datapath_process(dp);
-				if (r < 0)
-					bfd_warn("datapath: processing rtnetlink events: %s",
-						 strerror(-r));
 				break;
 			case BFD_W_CONN:
 				bfd_conn_event(srv, store, (struct bfd_conn *)w);

@@ -11,7 +11,6 @@
 #include <bpfilter/protocol.h>
 
 struct bfd_server;
-struct bfd_datapath;
 struct xt_store;
 
 /* A connection that makes no progress for this long is closed. */
@@ -28,14 +27,15 @@ int bfd_server_new(const char *path, struct bfd_server **out);
 void bfd_server_free(struct bfd_server *srv);
 
 /*
- * Serve until SIGINT or SIGTERM (the caller has blocked both), then return 0. dp may be NULL (no
- * datapath); its rtnetlink fd is polled and bfd_datapath_process() called when readable.
+ * Serve until SIGINT or SIGTERM (the caller has blocked both), then return 0. Requests are served
+ * one at a time on the calling thread; rtnetlink is handled by the datapath's own thread
+ * (bfd_datapath_watch_start), so a long replace never delays attaching a new interface.
  */
-int bfd_server_run(struct bfd_server *srv, struct xt_store *store, struct bfd_datapath *dp);
+int bfd_server_run(struct bfd_server *srv, struct xt_store *store);
 
 /* What a peer may do, decided when its connection is accepted; the defaults refuse everything. */
 struct bfd_peer_rights {
-	int pid; /* for log lines only */
+	int pid;	     /* for log lines only */
 	bool may_admin;	     /* CAP_NET_ADMIN: every get/setsockopt */
 	bool may_read_names; /* the 0440 root-owned /proc/net/ip*_tables_names */
 	bool other_netns;

@@ -105,16 +105,16 @@ static int check_entry_offsets(const struct xt_fam *f, uint32_t pos, const void 
 			       const struct bf_log *log)
 {
 	uint32_t to = xt_e_target_offset(f, e), next = xt_e_next_offset(f, e);
-	const struct xt_entry_target *t;
+	const char *t;
 
-	if (to < f->entry_size || to + sizeof(*t) > next) {
+	if (to < f->entry_size || to + sizeof(struct xt_entry_target) > next) {
 		LOG_REJECT(log, "entry at %u: bad target_offset %u (next_offset %u)", pos, to,
 			   next);
 		return -EINVAL;
 	}
-	t = xt_e_target(f, e);
-	if (t->u.target_size < sizeof(*t) || to + t->u.target_size > next) {
-		LOG_REJECT(log, "entry at %u: bad target size %u", pos, t->u.target_size);
+	t = xt_e_target_raw(f, e);
+	if (xt_t_size(t) < sizeof(struct xt_entry_target) || to + xt_t_size(t) > next) {
+		LOG_REJECT(log, "entry at %u: bad target size %u", pos, xt_t_size(t));
 		return -EINVAL;
 	}
 	if (xt_is_standard(t)) {
@@ -127,21 +127,21 @@ static int check_entry_offsets(const struct xt_fam *f, uint32_t pos, const void 
 			return -EINVAL;
 		}
 	} else if (xt_is_error(t)) {
-		const struct xt_error_target *et = (const void *)t;
+		const char *errorname = t + offsetof(struct xt_error_target, errorname);
 
-		if (t->u.target_size != sizeof(*et) ||
-		    strnlen(et->errorname, sizeof(et->errorname)) == sizeof(et->errorname)) {
+		if (xt_t_size(t) != sizeof(struct xt_error_target) ||
+		    strnlen(errorname, XT_FUNCTION_MAXNAMELEN) == XT_FUNCTION_MAXNAMELEN) {
 			LOG_REJECT(log, "entry at %u: bad ERROR target", pos);
 			return -EINVAL;
 		}
 	}
-	return check_entry_match(pos, (const char *)e + f->entry_size, (const char *)t, log);
+	return check_entry_match(pos, (const char *)e + f->entry_size, t, log);
 }
 
 /* check_underflow: a policy is an unconditional ACCEPT or DROP. */
 static bool check_underflow(const struct xt_fam *f, const void *e)
 {
-	const struct xt_entry_target *t = xt_e_target(f, e);
+	const char *t = xt_e_target_raw(f, e);
 	int v;
 
 	if (!unconditional(f, e) || !xt_is_standard(t))
@@ -274,7 +274,7 @@ static bool mark_source_chains(const struct xt_fam *f, const struct xt_info *inf
 		xt_e_counters(f, e)->pcnt = pos;
 
 		for (;;) {
-			const struct xt_entry_target *t = xt_e_target(f, e);
+			const char *t = xt_e_target_raw(f, e);
 			uint32_t cf = xt_e_comefrom(f, e);
 			bool visited = cf & (1u << hook);
 
@@ -486,7 +486,7 @@ int xt_translate_table(const struct xt_fam *f, const struct xt_repl *repl, void 
 			return err;
 		if (i < repl->num_entries && i < cap)
 			offsets[i] = pos;
-		if (xt_is_error(xt_e_target(f, base + pos)))
+		if (xt_is_error(xt_e_target_raw(f, base + pos)))
 			ni.stacksize++;
 	}
 	if (i != repl->num_entries) {

@@ -10,6 +10,7 @@
 #ifndef BFD_XT_VALIDATE_H
 #define BFD_XT_VALIDATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <linux/netfilter/x_tables.h>
@@ -97,9 +98,34 @@ static inline struct xt_counters *xt_e_counters(const struct xt_fam *f, void *e)
 	return (struct xt_counters *)((char *)e + f->off_counters);
 }
 
+/* The target header of an entry that passed validation (its offset is then 8-byte aligned). */
 static inline const struct xt_entry_target *xt_e_target(const struct xt_fam *f, const void *e)
 {
 	return (const struct xt_entry_target *)((const char *)e + xt_e_target_offset(f, e));
+}
+
+/*
+ * The target header while validating. The kernel checks target_offset's alignment only through the
+ * extension's size (find_check_entry), after xt_check_entry_offsets and mark_source_chains have
+ * read the header: until then it may sit at any offset, so it is read bytewise (xt_t_size, xt_is_*,
+ * xt_std_verdict), never through a struct pointer.
+ */
+static inline const char *xt_e_target_raw(const struct xt_fam *f, const void *e)
+{
+	return (const char *)e + xt_e_target_offset(f, e);
+}
+
+static inline uint16_t xt_t_size(const void *t)
+{
+	uint16_t v;
+
+	memcpy(&v, (const char *)t + offsetof(struct xt_entry_target, u.target_size), sizeof(v));
+	return v;
+}
+
+static inline const char *xt_t_name(const void *t)
+{
+	return (const char *)t + offsetof(struct xt_entry_target, u.user.name);
 }
 
 static inline uint8_t xt_e_flags(const struct xt_fam *f, const void *e)
@@ -120,22 +146,22 @@ static inline uint16_t xt_e_proto(const struct xt_fam *f, const void *e)
 	return v;
 }
 
-static inline int xt_is_standard(const struct xt_entry_target *t)
+static inline int xt_is_standard(const void *t)
 {
-	return t->u.user.name[0] == '\0';
+	return xt_t_name(t)[0] == '\0';
 }
 
-static inline int xt_is_error(const struct xt_entry_target *t)
+static inline int xt_is_error(const void *t)
 {
 	/* strcmp semantics: stops at the first difference, so never reads past the field. */
-	return strncmp(t->u.user.name, XT_ERROR_TARGET, sizeof(XT_ERROR_TARGET)) == 0;
+	return strncmp(xt_t_name(t), XT_ERROR_TARGET, sizeof(XT_ERROR_TARGET)) == 0;
 }
 
-static inline int xt_std_verdict(const struct xt_entry_target *t)
+static inline int xt_std_verdict(const void *t)
 {
 	int v;
 
-	memcpy(&v, t->data, sizeof(v));
+	memcpy(&v, (const char *)t + sizeof(struct xt_entry_target), sizeof(v));
 	return v;
 }
 

@@ -104,8 +104,8 @@ rs_progs_stable()
 {
 	local a b i
 	a=$(rs_progs_of_ctx "$1")
-	for ((i = 0; i < 20; i++)); do
-		sleep 0.3
+	for ((i = 0; i < 30; i++)); do
+		sleep 0.2
 		b=$(rs_progs_of_ctx "$1")
 		[ "$a" = "$b" ] && break
 		a=$b

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * What the fuzzers link instead of daemon/log.c and daemon/datapath.c: a silent log (the daemon
- * logs every malformed request, which would drown libFuzzer's own output), and the two datapath
- * calls of the server loop, which the harnesses never run (they serve requests without a
- * datapath).
+ * What the fuzzers link instead of daemon/log.c: a silent log (the daemon logs every malformed
+ * request, which would drown libFuzzer's own output). The harnesses serve requests without a
+ * datapath, so daemon/datapath.c is left out.
  */
 #include "fuzz_lib.h"
 
@@ -13,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/datapath.h"
 #include "../../daemon/log.h"
 
 static int bf_fuzz_verbose = -1;
@@ -70,14 +68,4 @@ const struct bf_log bf_fuzz_log = {.fn = bf_fuzz_log_fn};
 const struct bf_log *bfd_log_lib(void)
 {
 	return &bf_fuzz_log;
-}
-
-int bfd_datapath_fd(const struct bfd_datapath *dp)
-{
-	return -1;
-}
-
-int bfd_datapath_process(struct bfd_datapath *dp)
-{
-	return -ENOSYS;
 }

@@ -122,7 +122,8 @@ bf_require_cmd()
 bf_require_built()
 {
 	[ -x "$BF_DAEMON" ] || bf_die "$BF_DAEMON is not built (run make)"
-	[ -f "$BF_SHIM" ] || bf_die "$BF_SHIM is not built (run make)"
+	# The shim is the last word: a sanitizer run preloads the ASan runtime before it.
+	[ -f "${BF_SHIM##* }" ] || bf_die "$BF_SHIM is not built (run make)"
 }
 
 bf_init()
