@@ -898,8 +898,9 @@ def _portspec(g):
     k = g.r.random()
     if k < 0.3:
         a = g.r.choice([0, 22, 53, 1000, 30000, 40000])
-        b = g.r.choice([a, a + 10, a + 500, 65535])
-        return "%d:%d" % (a, min(b, 65535))
+        b = min(g.r.choice([a + 10, a + 500, 65535]), 65535)
+        # iptables refuses a range of one port in multiport.
+        return "%d:%d" % (a, b) if b > a else str(a)
     return str(g.r.choice(pool))
 
 
@@ -946,8 +947,10 @@ def ext_length(g, proto, builtin):
 
 def ext_ttl(g, proto, builtin):
     if g.v6:
-        return ["-m", "hl"] + _n(g, 0.15) + ["--hl-" + g.r.choice(["eq", "lt", "gt"]),
-                                               str(g.r.choice([1, 63, 64, 65, 255]))]
+        k = g.r.choice(["eq", "lt", "gt", "eq"])
+        # Only --hl-eq can be inverted (libip6t_hl).
+        return ["-m", "hl"] + (_n(g, 0.3) if k == "eq" else []) + [
+            "--hl-" + k, str(g.r.choice([1, 63, 64, 65, 255]))]
     k = g.r.choice(["eq", "lt", "gt", "eq"])
     return ["-m", "ttl"] + (_n(g, 0.3) if k == "eq" else []) + [
         "--ttl-" + k, str(g.r.choice([1, 63, 64, 65, 255]))]
@@ -1029,8 +1032,9 @@ def ext_conntrack(g, proto, builtin):
 
 ADDRTYPES4 = ["UNICAST", "LOCAL", "BROADCAST", "MULTICAST", "UNSPEC", "BLACKHOLE",
               "UNREACHABLE", "PROHIBIT", "ANYCAST", "THROW", "NAT", "XRESOLVE"]
-# ip6t addrtype refuses BLACKHOLE, PROHIBIT and BROADCAST (addrtype_mt_checkentry_v1).
-ADDRTYPES6 = ["UNICAST", "LOCAL", "MULTICAST", "UNSPEC", "UNREACHABLE", "ANYCAST", "THROW"]
+# ip6t addrtype refuses BLACKHOLE, BROADCAST and PROHIBIT or above (THROW, NAT, XRESOLVE):
+# addrtype_mt_checkentry_v1.
+ADDRTYPES6 = ["UNICAST", "LOCAL", "MULTICAST", "UNSPEC", "UNREACHABLE", "ANYCAST"]
 
 
 def ext_addrtype(g, proto, builtin):
@@ -1068,7 +1072,8 @@ def ext_owner(g, proto, builtin):
 
 def ext_limit(g, proto, builtin):
     # Refills of one per hour or day: only the burst decides, never the clock.
-    return ["-m", "limit", "--limit", g.r.choice(["1/hour", "2/hour", "1/day"]),
+    # (1/day with a burst overflows the kernel's credit arithmetic: xt_limit refuses it.)
+    return ["-m", "limit", "--limit", g.r.choice(["1/hour", "2/hour", "1/hour"]),
             "--limit-burst", str(g.r.randint(1, 8))]
 
 
@@ -1078,7 +1083,7 @@ def ext_hashlimit(g, proto, builtin):
     if "port" in mode and _proto_l4(proto) not in ("tcp", "udp"):
         mode = "srcip"
     out = ["-m", "hashlimit", "--hashlimit-%s" % g.r.choice(["upto", "above"]),
-           g.r.choice(["1/hour", "3/hour", "1/day"]), "--hashlimit-burst",
+           g.r.choice(["1/hour", "3/hour", "1/hour"]), "--hashlimit-burst",
            str(g.r.randint(1, 6)), "--hashlimit-mode", mode,
            "--hashlimit-name", "%s%d" % (g.role[0], g.nhash)]
     if g.chance(0.3):
