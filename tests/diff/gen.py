@@ -1070,9 +1070,9 @@ def ext_owner(g, proto, builtin):
             out += _n(g) + ["--uid-owner", str(u) if g.chance(0.8) else "%d-%d" % (u, u + 10)]
         elif opt == "gid":
             out += _n(g) + ["--gid-owner", str(g.r.choice(UIDS))]
-        else:
+        elif not g.reject_ok():
             out += _n(g) + ["--socket-exists"]
-    return out
+    return out if len(out) > 2 else []
 
 
 def ext_limit(g, proto, builtin):
@@ -1157,6 +1157,13 @@ REJECT6 = ["icmp6-no-route", "no-route", "icmp6-adm-prohibited", "adm-prohibited
 
 
 def ext_reject(g, proto, builtin):
+    # Not in OUTPUT (nor in user chains, which OUTPUT may reach): bpfilter sends the reply to
+    # a local packet into lo's ingress, without crossing OUTPUT (documented difference,
+    # codegen/target/reject.c). Not in a ruleset with owner --socket-exists: the kernel's
+    # replies come from its ICMP socket (a socket without a file), bpfilter's from no socket
+    # (doc/design.md).
+    if builtin not in ("INPUT", "FORWARD") or not g.reject_ok():
+        return None
     w = REJECT6 if g.v6 else REJECT4
     if _proto_l4(proto) == "tcp" and g.chance(0.4):
         return ["-j", "REJECT", "--reject-with", "tcp-reset"]
@@ -1204,6 +1211,12 @@ class ExtRuleMixin:
         if names and self.chance(0.2):
             return EXT_TARGET[self.r.choice(names)](self, proto, builtin)
         return None
+
+    def reject_ok(self):
+        """Per ruleset: REJECT, or owner --socket-exists (see ext_reject)."""
+        if not hasattr(self, "_reject_ok"):
+            self._reject_ok = self.chance(0.6)
+        return self._reject_ok
 
 
 class ExtRuleGen(ExtRuleMixin, RuleGen):
