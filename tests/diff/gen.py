@@ -115,6 +115,11 @@ UNOWNED6 = ["fd00:2::9", "fd00:3::9"]
 NOROUTE6 = "2001:db8::7"
 
 
+CT_SYSCTL = ["net.netfilter.nf_conntrack_tcp_loose=1", "net.netfilter.nf_conntrack_tcp_be_liberal=0",
+             "net.netfilter.nf_conntrack_checksum=0",
+             "net.netfilter.nf_conntrack_tcp_max_retrans=3"]
+
+
 def ifnames(prefix):
     return {k: prefix + k for k in MAC}
 
@@ -127,6 +132,12 @@ def topo(a):
     for ns in (C, R, S):
         out.append("ip netns exec %s sysctl -q -w %s" % (ns, " ".join(
             SYSCTL_ALL6 if v6 else SYSCTL_ALL)))
+    if getattr(a, "level", "core") == "extended":
+        # The kernel's conntrack as bpfilter's tracker assumes it (doc/conntrack.md): loose
+        # pickup, no liberal windows, and no checksum verification (bpfilter does not verify;
+        # the kernel would skip it for veth/lo anyway, CHECKSUM_UNNECESSARY).
+        for ns in (C, R, S):
+            out.append("ip netns exec %s sysctl -q -w %s" % (ns, " ".join(CT_SYSCTL)))
     if v6:
         out.append("ip netns exec %s sysctl -q -w net.ipv6.conf.all.forwarding=1" % R)
         out.append("ip netns exec %s sysctl -q -w net.ipv6.conf.all.forwarding=0" % S)
@@ -209,6 +220,14 @@ class RuleGen:
 
     def chance(self, p):
         return self.r.random() < p
+
+    # The extended level (ExtRuleMixin) adds extension matches and targets; the core level
+    # draws nothing here, so its rulesets stay as they were.
+    def ext_matches(self, proto, builtin):
+        return []
+
+    def ext_target(self, proto, builtin):
+        return None
 
     def neg(self, p=0.25):
         return "! " if self.chance(p) else ""
@@ -310,12 +329,16 @@ class RuleGen:
                 p += ["-m", "udp"] + ext
         elif proto in ("icmp", "1") and self.chance(0.7):
             p += ["-m", "icmp", self.neg() + "--icmp-type", self.r.choice(ICMP_TYPES)]
+        p += self.ext_matches(proto, builtin)
         # A rule without any match ends its chain for every packet: keep those rare.
         bare = len(p) == 2 and self.chance(0.8)
         if self.chance(0.1):
             p += ["-m", "comment", "--comment", '"%s rule %d"' % (self.role, self.r.randint(0, 99))]
         if bare:
             return " ".join(p)
+        t = self.ext_target(proto, builtin)
+        if t:
+            return " ".join(p + t)
         k = self.r.random()
         if later and k < 0.3:
             p += ["-g" if self.chance(0.3) else "-j", self.r.choice(later)]
@@ -956,11 +979,15 @@ class RuleGen6(RuleGen):
             p += ["-m", "icmp6", self.neg() + "--icmpv6-type", self.r.choice(ICMP6_TYPES)]
         if self.chance(0.35):
             p += self.ext_match()
+        p += self.ext_matches(proto, builtin)
         bare = len(p) == 2 and self.chance(0.8)
         if self.chance(0.1):
             p += ["-m", "comment", "--comment", '"%s rule %d"' % (self.role, self.r.randint(0, 99))]
         if bare:
             return " ".join(p)
+        t = self.ext_target(proto, builtin)
+        if t:
+            return " ".join(p + t)
         k = self.r.random()
         if later and k < 0.3:
             p += ["-g" if self.chance(0.3) else "-j", self.r.choice(later)]
@@ -1125,11 +1152,473 @@ class TrafficGen6(TrafficGen):
         return "\n".join(out) + "\n"
 
 
+# ---------------------------------------------------------------------------------------------
+# Extended level (--level extended): the extensions real firewalls use, with traffic shaped for
+# them. One entry per extension: EXT_MATCH[name](g, proto, builtin) returns the iptables
+# arguments of one match (or [] when it does not fit the rule: wrong protocol or hook), and
+# EXT_TARGET[name](g, proto, builtin) those of a target. g is the RuleGen(6) drawing the rule
+# (g.v6, g.role, g.r, g.neg(), g.chance(), the address lists). `builtin` is None in user chains:
+# hook-restricted extensions (mac, owner, addrtype's interface limits) stay in built-in chains.
+# tests/diff/run passes --exts: the entries bpfilter registers for the family (tests/tools/
+# bf_exts), so an extension joins the level when it lands in codegen/registry.c.
+
+def _n(g, p=0.25):
+    return ["!"] if g.chance(p) else []
+
+
+def _proto_l4(proto):
+    return {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmp6", "ipv6-icmp": "icmp6",
+            "icmpv6": "icmp6"}.get(proto, proto)
+
+
+def _portspec(g):
+    # Ports the traffic uses (real services, crafted ports, real-connection ports 30000+).
+    pool = [22, 53, 80, 443, 1000, 1024, 5000, 5353, 40000, 30001, 30005]
+    k = g.r.random()
+    if k < 0.3:
+        a = g.r.choice([0, 22, 53, 1000, 30000, 40000])
+        b = min(g.r.choice([a + 10, a + 500, 65535]), 65535)
+        # iptables refuses a range of one port in multiport.
+        return "%d:%d" % (a, b) if b > a else str(a)
+    return str(g.r.choice(pool))
+
+
+def ext_multiport(g, proto, builtin):
+    if _proto_l4(proto) not in ("tcp", "udp"):
+        return []
+    opt = g.r.choice(["--dports", "--dports", "--sports", "--ports"])
+    ports = ",".join(_portspec(g) for _ in range(g.r.randint(1, 4)))
+    return ["-m", "multiport"] + _n(g) + [opt, ports]
+
+
+def ext_iprange(g, proto, builtin):
+    if g.v6:
+        rngs = ["fd00:1::2-fd00:1::3", "fd00:1::1-fd00:1::ffff", "fd00:2::2-fd00:3::2",
+                "fd00:2::3-fd00:2::3", "fd00:1::82-fd00:1::90", "::1-::1"]
+    else:
+        rngs = ["10.1.0.2-10.1.0.3", "10.1.0.1-10.1.0.200", "10.2.0.2-10.3.0.2",
+                "10.2.0.3-10.2.0.3", "10.1.0.130-10.1.0.140", "127.0.0.1-127.0.0.1",
+                "10.0.0.0-10.1.255.255"]
+    out = ["-m", "iprange"]
+    for opt in ("--src-range", "--dst-range"):
+        if g.chance(0.6) or opt == "--dst-range" and len(out) == 2:
+            out += _n(g) + [opt, g.r.choice(rngs)]
+    return out
+
+
+def ext_mac(g, proto, builtin):
+    if builtin not in ("INPUT", "FORWARD"):
+        return []
+    return ["-m", "mac"] + _n(g) + ["--mac-source", g.r.choice(
+        [MAC["c"], MAC["c"], MAC["s"], MAC["t"], MAC["rs"], "02:00:00:00:09:09"])]
+
+
+def ext_pkttype(g, proto, builtin):
+    return ["-m", "pkttype"] + _n(g) + ["--pkt-type", g.r.choice(
+        ["unicast", "unicast", "broadcast", "multicast"])]
+
+
+def ext_length(g, proto, builtin):
+    a = g.r.choice([0, 20, 28, 40, 41, 60, 100, 128, 200, 1500])
+    b = g.r.choice([a, a + 8, a + 100, 65535])
+    return ["-m", "length"] + _n(g) + ["--length", "%d:%d" % (a, b) if b != a else str(a)]
+
+
+def ext_ttl(g, proto, builtin):
+    if g.v6:
+        k = g.r.choice(["eq", "lt", "gt", "eq"])
+        # Only --hl-eq can be inverted (libip6t_hl).
+        return ["-m", "hl"] + (_n(g, 0.3) if k == "eq" else []) + [
+            "--hl-" + k, str(g.r.choice([1, 63, 64, 65, 255]))]
+    k = g.r.choice(["eq", "lt", "gt", "eq"])
+    return ["-m", "ttl"] + (_n(g, 0.3) if k == "eq" else []) + [
+        "--ttl-" + k, str(g.r.choice([1, 63, 64, 65, 255]))]
+
+
+def ext_tos(g, proto, builtin):
+    v = g.r.choice(["0x10", "0x02", "0xb8", "0x00", "0x10/0x10", "0xb8/0xfc",
+                    "Minimize-Delay", "Normal-Service", "Maximize-Throughput"])
+    return ["-m", "tos"] + _n(g) + ["--tos", v]
+
+
+def ext_dscp(g, proto, builtin):
+    if g.chance(0.5):
+        return ["-m", "dscp"] + _n(g) + ["--dscp", str(g.r.choice([0, 0x2e, 4, 0x04, 63]))]
+    return ["-m", "dscp"] + _n(g) + ["--dscp-class", g.r.choice(["EF", "CS0", "AF11", "BE"])]
+
+
+def ext_mark(g, proto, builtin):
+    return ["-m", "mark"] + _n(g) + ["--mark", g.r.choice(["0", "0x1", "0/0xff", "0x1/0x1",
+                                                          "0x0/0x0"])]
+
+
+def ext_tcpmss(g, proto, builtin):
+    if _proto_l4(proto) != "tcp":
+        return []
+    return ["-m", "tcpmss"] + _n(g) + ["--mss", g.r.choice(
+        ["1460", "536:1460", "1440", "0:1000", "1400:65535", "1220"])]
+
+
+def ext_comment(g, proto, builtin):
+    return ["-m", "comment", "--comment", '"ext %s %d"' % (g.role, g.r.randint(0, 99))]
+
+
+CT_STATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
+
+
+def _states(g):
+    n = g.r.choice([1, 1, 2, 2, 3])
+    return ",".join(g.r.sample(CT_STATES[:4] if g.chance(0.9) else CT_STATES, n))
+
+
+def ext_state(g, proto, builtin):
+    return ["-m", "state"] + _n(g, 0.15) + ["--state", _states(g)]
+
+
+def ext_conntrack(g, proto, builtin):
+    out = ["-m", "conntrack"]
+    opts = g.r.sample(["state", "state", "state", "proto", "origsrc", "origdst", "replsrc",
+                       "ports", "dir", "status", "expire"], g.r.randint(1, 3))
+    hosts = (C6 + R6 + S6) if g.v6 else (CLIENT_ADDRS + ROUTER_ADDRS + SERVER_ADDRS)
+    for o in dict.fromkeys(opts):
+        if o == "state":
+            out += _n(g, 0.15) + ["--ctstate", _states(g)]
+        elif o == "proto":
+            out += _n(g, 0.15) + ["--ctproto", g.r.choice(["tcp", "udp", "icmp", "6"])]
+        elif o in ("origsrc", "origdst", "replsrc"):
+            a = g.r.choice(hosts)
+            if g.chance(0.3):
+                a += "/64" if g.v6 else "/24"
+            out += _n(g, 0.15) + ["--ct" + o, a]
+        elif o == "ports":
+            which = g.r.choice(["--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport",
+                                "--ctrepldstport"])
+            out += _n(g, 0.15) + [which, g.r.choice(["22", "80", "53", "5353", "30000:31000",
+                                                      "1:1023", "40000:65535"])]
+        elif o == "dir":
+            out += ["--ctdir", g.r.choice(["ORIGINAL", "REPLY"])]
+        elif o == "status":
+            out += _n(g, 0.15) + ["--ctstatus", g.r.choice(
+                ["NONE", "SEEN_REPLY", "ASSURED", "CONFIRMED", "EXPECTED", "ASSURED,SEEN_REPLY"])]
+        else:
+            # Remaining lifetime in seconds, which falls while the case runs (a minute
+            # or more on a loaded machine): only bounds that no timeout crosses in that
+            # time decide the same on both sides. ESTABLISHED (5 days) against everything
+            # else (at most 600 s), and a value above any timeout.
+            out += _n(g, 0.15) + ["--ctexpire", g.r.choice(["1000:500000", "0:400000",
+                                                             "432001:4294967295"])]
+    return out
+
+
+ADDRTYPES4 = ["UNICAST", "LOCAL", "BROADCAST", "MULTICAST", "UNSPEC", "BLACKHOLE",
+              "UNREACHABLE", "PROHIBIT", "ANYCAST", "THROW", "NAT", "XRESOLVE"]
+# ip6t addrtype refuses BLACKHOLE, BROADCAST and PROHIBIT or above (THROW, NAT, XRESOLVE):
+# addrtype_mt_checkentry_v1.
+ADDRTYPES6 = ["UNICAST", "LOCAL", "MULTICAST", "UNSPEC", "UNREACHABLE", "ANYCAST"]
+
+
+def ext_addrtype(g, proto, builtin):
+    types = ADDRTYPES6 if g.v6 else ADDRTYPES4
+    out = ["-m", "addrtype"]
+    for opt in ("--src-type", "--dst-type"):
+        if g.chance(0.5) or opt == "--dst-type" and len(out) == 2:
+            pick = g.r.choice(types[:4]) if g.chance(0.7) else ",".join(
+                g.r.sample(types, g.r.randint(1, 3)))
+            out += _n(g) + [opt, pick]
+    # bpfilter refuses IPv6 LOCAL, ANYCAST and UNREACHABLE with an interface limit (a
+    # documented limit: doc/design.md), so those rules never get one.
+    if g.v6 and any(t in " ".join(out) for t in ("LOCAL", "ANYCAST", "UNREACHABLE")):
+        return out
+    if builtin in ("INPUT", "FORWARD") and g.chance(0.2):
+        out += ["--limit-iface-in"]
+    elif builtin in ("OUTPUT", "FORWARD") and g.chance(0.2):
+        out += ["--limit-iface-out"]
+    return out
+
+
+UIDS = [0, 0, 65534, 1000]
+
+
+def ext_owner(g, proto, builtin):
+    if builtin != "OUTPUT":
+        return []
+    out = ["-m", "owner"]
+    for opt in g.r.sample(["uid", "gid", "sock"], g.r.randint(1, 2)):
+        if opt == "uid":
+            u = g.r.choice(UIDS)
+            out += _n(g) + ["--uid-owner", str(u) if g.chance(0.8) else "%d-%d" % (u, u + 10)]
+        elif opt == "gid":
+            out += _n(g) + ["--gid-owner", str(g.r.choice(UIDS))]
+        elif not g.reject_ok():
+            out += _n(g) + ["--socket-exists"]
+    return out if len(out) > 2 else []
+
+
+def ext_limit(g, proto, builtin):
+    # Refills of one per hour or day: only the burst decides, never the clock.
+    # (1/day with a burst overflows the kernel's credit arithmetic: xt_limit refuses it.)
+    return ["-m", "limit", "--limit", g.r.choice(["1/hour", "2/hour", "1/hour"]),
+            "--limit-burst", str(g.r.randint(1, 8))]
+
+
+def ext_hashlimit(g, proto, builtin):
+    g.nhash = getattr(g, "nhash", 0) + 1
+    mode = g.r.choice(["srcip", "dstip", "srcip,dstip", "dstip,dstport", "srcip,srcport"])
+    if "port" in mode and _proto_l4(proto) not in ("tcp", "udp"):
+        mode = "srcip"
+    out = ["-m", "hashlimit", "--hashlimit-%s" % g.r.choice(["upto", "above"]),
+           g.r.choice(["1/hour", "3/hour", "1/hour"]), "--hashlimit-burst",
+           str(g.r.randint(1, 6)), "--hashlimit-mode", mode,
+           "--hashlimit-name", "%s%d" % (g.role[0], g.nhash)]
+    if g.chance(0.3):
+        out += ["--hashlimit-srcmask", str(g.r.choice([64, 120]) if g.v6 else
+                                             g.r.choice([24, 32]))]
+    return out
+
+
+def ext_recent(g, proto, builtin):
+    # A few list names per ruleset so that --set and the checks meet; --seconds far beyond the
+    # case's duration, so only the hit counts decide.
+    name = g.r.choice(["A", "B", "C"])
+    out = ["-m", "recent", "--name", name]
+    if g.chance(0.3):
+        out += ["--rdest"]
+    k = g.r.random()
+    if k < 0.35:
+        return out + ["--set"]
+    if k < 0.45:
+        return out + _n(g) + ["--remove"]
+    out += _n(g) + [g.r.choice(["--rcheck", "--update"])]
+    if g.chance(0.5):
+        out += ["--seconds", str(g.r.choice([3600, 86400]))]
+    if g.chance(0.4):
+        out += ["--hitcount", str(g.r.randint(1, 5))]
+    if g.chance(0.1):
+        out += ["--rttl"]
+    return out
+
+
+def ext_connlimit(g, proto, builtin):
+    if _proto_l4(proto) != "tcp":
+        return []
+    return ["-m", "connlimit", "--connlimit-%s" % g.r.choice(["above", "upto"]),
+            str(g.r.randint(0, 3)), "--connlimit-mask", str(g.r.choice([64, 128]) if g.v6
+                                                              else g.r.choice([24, 32]))]
+
+
+EXT_MATCH = {
+    "conntrack": ext_conntrack,
+    "state": ext_state,
+    "multiport": ext_multiport,
+    "iprange": ext_iprange,
+    "mac": ext_mac,
+    "pkttype": ext_pkttype,
+    "length": ext_length,
+    "ttl": ext_ttl,  # hl in IPv6
+    "tos": ext_tos,
+    "dscp": ext_dscp,
+    "mark": ext_mark,
+    "tcpmss": ext_tcpmss,
+    "comment": ext_comment,
+    "addrtype": ext_addrtype,
+    "owner": ext_owner,
+    "limit": ext_limit,
+    "hashlimit": ext_hashlimit,
+    "recent": ext_recent,
+    "connlimit": ext_connlimit,
+}
+
+REJECT4 = ["icmp-net-unreachable", "icmp-host-unreachable", "icmp-port-unreachable",
+           "icmp-proto-unreachable", "icmp-net-prohibited", "icmp-host-prohibited",
+           "icmp-admin-prohibited"]
+REJECT6 = ["icmp6-no-route", "no-route", "icmp6-adm-prohibited", "adm-prohibited",
+           "icmp6-addr-unreachable", "addr-unreach", "icmp6-port-unreachable"]
+
+
+def ext_reject(g, proto, builtin):
+    # Not in OUTPUT (nor in user chains, which OUTPUT may reach): bpfilter sends the reply to
+    # a local packet into lo's ingress, without crossing OUTPUT (documented difference,
+    # codegen/target/reject.c). Not in a ruleset with owner --socket-exists: the kernel's
+    # replies come from its ICMP socket (a socket without a file), bpfilter's from no socket
+    # (doc/design.md).
+    if builtin not in ("INPUT", "FORWARD") or not g.reject_ok():
+        return None
+    w = REJECT6 if g.v6 else REJECT4
+    if _proto_l4(proto) == "tcp" and g.chance(0.4):
+        return ["-j", "REJECT", "--reject-with", "tcp-reset"]
+    if g.chance(0.15):
+        return ["-j", "REJECT"]
+    return ["-j", "REJECT", "--reject-with", g.r.choice(w)]
+
+
+def ext_log(g, proto, builtin):
+    # The prefix starts with @TAG@: tests/diff/run puts a tag per side and seed there, so that
+    # the two sides' lines can be told apart in the one kernel log (and the tag is taken out of
+    # the saved rules before they are compared).
+    g.nlog = getattr(g, "nlog", 0) + 1
+    out = ["-j", "LOG", "--log-prefix", '"@TAG@%s%d "' % (g.role[0], g.nlog)]
+    if g.chance(0.5):
+        out += ["--log-level", str(g.r.choice([0, 1, 2, 3, 4, 5, 6, 7]))]
+    for f in ("--log-tcp-sequence", "--log-tcp-options", "--log-ip-options", "--log-uid"):
+        if g.chance(0.25):
+            out.append(f)
+    return out
+
+
+EXT_TARGET = {"REJECT": ext_reject, "LOG": ext_log}
+
+
+class ExtRuleMixin:
+    """Rule hooks of the extended level: up to two extension matches per rule, and now and then
+    an extension target instead of the core ones."""
+    exts = ()
+
+    def ext_matches(self, proto, builtin):
+        names = [x for x in self.exts if x in EXT_MATCH]
+        out = []
+        if not names:
+            return out
+        for _ in range(2):
+            if self.chance(0.45):
+                m = EXT_MATCH[self.r.choice(names)](self, proto, builtin)
+                if m and m[1] not in out:
+                    out += m
+        return out
+
+    def ext_target(self, proto, builtin):
+        names = [x for x in self.exts if x in EXT_TARGET]
+        if names and self.chance(0.2):
+            return EXT_TARGET[self.r.choice(names)](self, proto, builtin)
+        return None
+
+    def reject_ok(self):
+        """Per ruleset: REJECT, or owner --socket-exists (see ext_reject)."""
+        if not hasattr(self, "_reject_ok"):
+            self._reject_ok = self.chance(0.6)
+        return self._reject_ok
+
+
+class ExtRuleGen(ExtRuleMixin, RuleGen):
+    v6 = False
+
+
+class ExtRuleGen6(ExtRuleMixin, RuleGen6):
+    v6 = True
+
+
+class ExtTrafficMixin:
+    """Traffic of the extended level: the core traffic without what the kernel's conntrack
+    would change (fragments are reassembled before the filter once conntrack is loaded;
+    crafted packets to the host's own addresses are re-tracked at PREROUTING after LOCAL_OUT),
+    plus more real flows: TCP connections closed with FIN or RST, UDP exchanges, pings, ICMP
+    errors for closed ports (RELATED), and connections made under another uid (owner)."""
+
+    def ext_flow(self, v6):
+        self.real_port += 1
+        c, r, s = (C6, R6, S6) if v6 else (CLIENT_ADDRS, ROUTER_ADDRS, SERVER_ADDRS)
+        pairs = [("client", c, s), ("client", c, s), ("client", c, r[:1]),
+                 ("router", r[1:2], s[:2]), ("router", r[:1], c), ("server", s[:2], c),
+                 ("server", s[:1], r[1:2])]
+        role, srcs, dsts = self.r.choice(pairs)
+        src, dst = self.r.choice(srcs), self.r.choice(dsts)
+        extra = ""
+        if role != "client" and self.chance(0.4):
+            extra = " uid=65534 gid=65534" if self.chance(0.7) else " uid=1000 gid=1000"
+        k = self.r.random()
+        if k < 0.55:
+            return role, "tcp_connect src=%s sport=%d dst=%s dport=%d data=%d%s%s" % (
+                src, self.real_port, dst, self.r.choice(TCP_OPEN * 3 + [443]),
+                self.r.choice([0, 10, 200]), " fin=1" if self.chance(0.5) else "", extra)
+        if k < 0.85:
+            return role, "udp_request src=%s sport=%d dst=%s dport=%d len=%d%s" % (
+                src, self.real_port, dst, self.r.choice(UDP_ECHO * 3 + [5353]),
+                self.r.choice([0, 8, 100]), extra)
+        # A ping: a crafted echo request (the peer's kernel answers it).
+        if role == "client":
+            f = ["via=packet", "dev=" + self.ifs["c"], "dmac=" + MAC["rc"]]
+        else:
+            f = ["via=hdrincl"]
+        f += ["src=" + src, "dst=" + dst, "proto=" + ("icmp6" if v6 else "icmp"),
+              "type=%d" % (128 if v6 else 8), "code=0", "id=%d" % self.next_id(),
+              "seq=%d" % self.r.randint(0, 99), "payload=%d" % self.r.choice([0, 16, 56])]
+        return role, ("ip6 " if v6 else "ip ") + " ".join(f)
+
+    def traffic(self, scale):
+        v6 = isinstance(self, TrafficGen6)
+        core = TrafficGen6.traffic if v6 else TrafficGen.traffic
+        lines, role = [], None
+        for line in core(self, scale).splitlines():
+            if line.startswith("ns "):
+                role = line[3:]
+                continue
+            w = line.split()
+            if w[0] in ("ip", "ip6") and (
+                    any(x.startswith(("frag=", "mf=1")) or x.startswith("ext=") and "frag:"
+                        in x for x in w) or
+                    role != "client" and self.own(role, w, v6)):
+                continue
+            # SCTP and GRE have trackers of their own in the kernel, bpfilter tracks them as
+            # generic protocols (doc/conntrack.md): a random SCTP packet is INVALID for the
+            # kernel and so are the ICMP errors quoting it. ESP and 253 instead.
+            line = line.replace(" proto=132 ", " proto=253 ").replace(" proto=47 ", " proto=50 ")
+            lines.append((role, line))
+            if self.chance(0.15):
+                lines.append(self.ext_flow(v6))
+        out, cur = [], None
+        for role, line in lines:
+            if role != cur:
+                out.append("ns " + role)
+                cur = role
+            out.append(line)
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def own(role, w, v6):
+        dst = [x[4:] for x in w if x.startswith("dst=")][0]
+        mine = {"router": (R6 if v6 else ROUTER_ADDRS),
+                "server": (S6 if v6 else SERVER_ADDRS)}[role]
+        return dst in mine or dst in ("127.0.0.1", "::1")
+
+
+class ExtTrafficGen(ExtTrafficMixin, TrafficGen):
+    pass
+
+
+class ExtTrafficGen6(ExtTrafficMixin, TrafficGen6):
+    pass
+
+
+def registered(path, family):
+    """The EXT_MATCH/EXT_TARGET entries bpfilter enforces for the family, from the output of
+    tests/tools/bf_exts ("match|target NAME REVISION FAMILY", family 0: both)."""
+    have = set()
+    with open(path) as f:
+        for line in f:
+            w = line.split()
+            if len(w) == 4 and int(w[3]) in (0, 10 if family == 6 else 2):
+                have.add(w[1])
+    if family == 6 and "hl" in have:
+        have.add("ttl")
+    return tuple(x for x in tuple(EXT_MATCH) + tuple(EXT_TARGET) if x in have)
+
+
 def case(a):
     os.makedirs(a.out, exist_ok=True)
     v6 = a.family == 6
     rg, tg = (RuleGen6, TrafficGen6) if v6 else (RuleGen, TrafficGen)
     tag = "6" if v6 else ""
+    if a.level == "extended":
+        rg, tg = (ExtRuleGen6, ExtTrafficGen6) if v6 else (ExtRuleGen, ExtTrafficGen)
+        if a.exts is not None:
+            rg.exts = tuple(x for x in a.exts.split(",") if x)
+        elif a.registry:
+            rg.exts = registered(a.registry, a.family)
+        else:
+            rg.exts = tuple(EXT_MATCH) + tuple(EXT_TARGET)
+        unknown = [x for x in rg.exts if x not in EXT_MATCH and x not in EXT_TARGET]
+        if unknown:
+            sys.exit("gen.py: no generator for %s" % ",".join(unknown))
+        tag += "x"
     # One stream per product, so changing how one is drawn does not reshuffle the others.
     rr = random.Random("router%s-%d" % (tag, a.seed))
     rs = random.Random("server%s-%d" % (tag, a.seed))
@@ -1167,6 +1656,7 @@ def main():
     t.add_argument("--router", required=True)
     t.add_argument("--server", required=True)
     t.add_argument("--family", type=int, choices=(4, 6), default=4)
+    t.add_argument("--level", choices=("core", "extended"), default="core")
     c = sub.add_parser("case")
     c.add_argument("--seed", type=int, required=True)
     c.add_argument("--prefix", required=True)
@@ -1175,6 +1665,10 @@ def main():
     c.add_argument("--family", type=int, choices=(4, 6), default=4)
     c.add_argument("--large", type=int, default=0,
                    help="about N rules per ruleset (IPv4): long classifiable blocks")
+    c.add_argument("--level", choices=("core", "extended"), default="core")
+    c.add_argument("--exts", help="extended level: comma-separated EXT_MATCH/EXT_TARGET names")
+    c.add_argument("--registry", help="extended level without --exts: bf_exts output, the "
+                   "entries bpfilter registers for the family are used")
     a = ap.parse_args()
     if len(a.prefix) > 8:
         sys.exit("gen.py: prefix too long for interface names")

@@ -23,8 +23,11 @@
  *	                            Pad1-padded; rt:TYPE:SL:NADDR; frag:OFF8:M:ID; ah),
  *	                            cut=N (payload and its length end after N bytes),
  *	                            plen=N (the payload length field only)
- *	tcp_connect src= sport= dst= dport= [data=N] [timeout=MS]  (IPv4 or IPv6)
- *	udp_request src= sport= dst= dport= [len=N] [timeout=MS]
+ *	tcp_connect src= sport= dst= dport= [data=N] [timeout=MS] [fin=1] [uid=N gid=N]
+ *	                            (IPv4 or IPv6; fin=1: shut the sending side down and wait
+ *	                            for the peer's ACK of the FIN before the RST; uid/gid: the
+ *	                            socket is created with these effective ids, for owner)
+ *	udp_request src= sport= dst= dport= [len=N] [timeout=MS] [uid=N gid=N]
  *	sleep MS
  * Packet fields: src= dst= proto=tcp|udp|icmp|N ttl= tos= id= df=0|1 mf=0|1 frag=OFF8
  *	ipopts=HEX (padded with EOL to 4 bytes) dev=IF dmac=MAC (packet only)
@@ -733,7 +736,8 @@ struct conn_args {
 	int family;
 	struct in_addr src, dst;
 	struct in6_addr src6, dst6;
-	int sport, dport, len, timeout_ms;
+	int sport, dport, len, timeout_ms, fin;
+	int uid, gid; /* -1: root's */
 };
 
 /* An IPv4 or IPv6 address of a connection; both ends must be of one family. */
@@ -775,6 +779,8 @@ static int conn_parse(char **kv, int n, struct conn_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->timeout_ms = -1;
+	a->uid = -1;
+	a->gid = -1;
 	for (i = 0; i < n && !r; i++) {
 		char *k = kv[i], *v = strchr(kv[i], '=');
 
@@ -793,6 +799,12 @@ static int conn_parse(char **kv, int n, struct conn_args *a)
 			r = parse_int(v, 0, 1400, &a->len);
 		else if (!strncmp(k, "timeout=", 8))
 			r = parse_int(v, 1, 5000, &a->timeout_ms);
+		else if (!strncmp(k, "fin=", 4))
+			r = parse_int(v, 0, 1, &a->fin);
+		else if (!strncmp(k, "uid=", 4))
+			r = parse_int(v, 0, 65534, &a->uid);
+		else if (!strncmp(k, "gid=", 4))
+			r = parse_int(v, 0, 65534, &a->gid);
 		else
 			r = -EINVAL;
 	}
@@ -807,15 +819,28 @@ static int bound_socket(int type, const struct conn_args *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = conn_sa(a, false, a->sport, &ss);
-	int one = 1, fd;
+	int one = 1, fd, e;
 
-	fd = socket(a->family, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	/* xt_owner reads the credentials of the socket's file, fixed when it is created: take
+	 * the ids for socket() only (egid first: it needs the root euid). */
+	if (a->gid >= 0 && setegid((gid_t)a->gid) < 0)
 		return -errno;
+	if (a->uid >= 0 && seteuid((uid_t)a->uid) < 0) {
+		e = errno;
+		setegid(0);
+		return -e;
+	}
+	fd = socket(a->family, type | SOCK_CLOEXEC, 0);
+	e = errno;
+	if ((a->uid >= 0 && seteuid(0) < 0) || (a->gid >= 0 && setegid(0) < 0)) {
+		fprintf(stderr, "pktsend: cannot get root ids back\n");
+		exit(1);
+	}
+	if (fd < 0)
+		return -e;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-		int e = errno;
-
+		e = errno;
 		close(fd);
 		return -e;
 	}
@@ -879,6 +904,21 @@ static int do_tcp_connect(struct ctx *c, char **kv, int n)
 					break;
 				sleep_us(1000);
 			}
+		}
+	}
+	if (a.fin && !shutdown(fd, SHUT_WR)) {
+		long deadline = now_ms() + 100;
+
+		/* The peer never accepts, so it answers the FIN with an ACK only: wait for it
+		 * (below the minimum RTO, as above), then the RST ends the connection. */
+		while (now_ms() < deadline) {
+			struct tcp_info ti;
+			socklen_t tl = sizeof(ti);
+
+			if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0 ||
+			    ti.tcpi_state != TCP_FIN_WAIT1)
+				break;
+			sleep_us(1000);
 		}
 	}
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
