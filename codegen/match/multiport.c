@@ -81,6 +81,14 @@ static void emit_in_range(struct bf_builder *b, uint8_t reg, uint16_t s, uint16_
 		bf_emit_jmp_imm(b, BPF_JEQ, reg, s, hit);
 		return;
 	}
+	if (s == 0 && e == UINT16_MAX) {
+		/* Every port: always taken, but conditional, so that the code after it stays in
+		 * the verifier's control-flow graph (an unconditional jump left it unreachable,
+		 * and the verifier refused the program). */
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 0));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, hit);
+		return;
+	}
 	no = bf_label_new(b);
 	if (s > 0)
 		bf_emit_jmp_imm(b, BPF_JLT, reg, s, no);

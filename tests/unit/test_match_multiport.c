@@ -183,6 +183,28 @@ START_TEST(test_ports)
 }
 END_TEST
 
+START_TEST(test_every_port)
+{
+	/* 0:65535 is always true: the program must still load (an unconditional jump over the
+	 * rest of the rule left code the verifier found unreachable, and it refused the table). */
+	struct xt_multiport_v1 m = {
+		.flags = XT_MULTIPORT_DESTINATION,
+		.count = 2,
+		.ports = {0, 65535},
+		.pflags = {1, 0},
+	};
+	struct mh_pkt p;
+
+	pkt(&p, IPPROTO_TCP, 1, 2, 0, 20);
+	ck_assert_int_eq(eval(&m, &p), MH_MATCH);
+	m.invert = 1;
+	ck_assert_int_eq(eval(&m, &p), MH_MISS);
+	m.invert = 0;
+	m.flags = XT_MULTIPORT_EITHER;
+	ck_assert_int_eq(eval(&m, &p), MH_MATCH);
+}
+END_TEST
+
 START_TEST(test_random)
 {
 	uint32_t seed = 7;
@@ -225,6 +247,7 @@ int main(void)
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_ports);
 	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_every_port);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
