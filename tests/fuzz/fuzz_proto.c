@@ -85,6 +85,24 @@ static void check_response(const struct bfd_peer_rights *peer, const struct bpfi
 			BF_FUZZ_CHECK(!rsp->payload_len, "set answered %u bytes", rsp->payload_len);
 		}
 		break;
+	case BPFILTER_OP_RECENT:
+		/* /proc/net/xt_recent/NAME: as the kernel's files, only an administrator writes;
+		 * a write answers how many bytes it took, a read the file's text. */
+		if (req->optname == BPFILTER_RECENT_WRITE) {
+			BF_FUZZ_CHECK(peer->may_admin || rsp->error == EACCES,
+				      "recent write without CAP_NET_ADMIN");
+			BF_FUZZ_CHECK(!rsp->payload_len, "recent write answered %u bytes",
+				      rsp->payload_len);
+			BF_FUZZ_CHECK(rsp->error || rsp->optlen < req->payload_len,
+				      "recent write took %u of %u bytes", rsp->optlen,
+				      req->payload_len);
+		} else {
+			BF_FUZZ_CHECK(req->optname == BPFILTER_RECENT_READ,
+				      "recent optname %u served", req->optname);
+			BF_FUZZ_CHECK(!rsp->error || !rsp->payload_len,
+				      "recent read failed with %u bytes", rsp->payload_len);
+		}
+		break;
 	default:
 		BF_FUZZ_CHECK(false, "a request with op %u was served", req->op);
 	}
