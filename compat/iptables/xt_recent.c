@@ -75,10 +75,14 @@ static int bfs_recent_req(const char *name, int optname, const void *data, size_
 	struct bpfilter_response resp;
 	int r;
 
+	/* No table has a longer name (XT_RECENT_NAME_LEN): no such file. */
+	if (nlen > BPFILTER_RECENT_NAME_MAX)
+		return -ENOENT;
 	if (len > BPFILTER_RECENT_WRITE_MAX)
 		len = BPFILTER_RECENT_WRITE_MAX; /* the kernel reads no more */
 	memcpy(buf, name, nlen);
-	memcpy(buf + nlen, data, len);
+	if (len) /* a read has no data, and data is NULL then */
+		memcpy(buf + nlen, data, len);
 	req.payload_len = (uint32_t)(nlen + len);
 	r = bfs_transact(&req, buf, &resp, fd >= 0 ? bfs_fd_sink : bfs_discard_sink, &fd);
 	if (r < 0)
