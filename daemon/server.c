@@ -654,9 +654,11 @@ static int bfd_recent(struct xt_store *store, const struct bfd_peer_rights *peer
 			       outlen, written);
 }
 
-void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
-		       const struct bpfilter_request *req, const void *payload,
-		       struct bpfilter_response *rsp, void **rsp_payload)
+/* bfd_request_serve; with `own` (holding payload, malloc'd) the store may keep the payload as a
+ * table's blob, and then sets *own to NULL (xt_store_setsockopt_take). */
+static void request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+			  const struct bpfilter_request *req, const void *payload, void **own,
+			  struct bpfilter_response *rsp, void **rsp_payload)
 {
 	/* An empty payload is NULL in the server; the store may offset its pointer regardless. */
 	static const uint8_t empty[8];
@@ -690,6 +692,9 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 					req->optlen);
 				r = -EIO;
 			}
+		} else if (!r && own && *own == payload) {
+			r = xt_store_setsockopt_take(store, req->level, req->optname, own,
+						     req->payload_len, &out, &outlen);
 		} else if (!r) {
 			r = xt_store_setsockopt(store, req->level, req->optname, payload,
 						req->payload_len, &out, &outlen);
@@ -730,6 +735,13 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 	*rsp_payload = out;
 }
 
+void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+		       const struct bpfilter_request *req, const void *payload,
+		       struct bpfilter_response *rsp, void **rsp_payload)
+{
+	request_serve(store, peer, req, payload, NULL, rsp, rsp_payload);
+}
+
 static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 {
 	const struct bfd_peer_rights peer = {.pid = (int)c->pid,
@@ -737,7 +749,8 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 					     .may_read_names = c->may_read_names,
 					     .other_netns = c->other_netns};
 
-	bfd_request_serve(store, &peer, &c->req, c->payload, &c->rsp, &c->out);
+	/* A SET_REPLACE's payload may become the table's blob (then c->payload is NULL). */
+	request_serve(store, &peer, &c->req, c->payload, (void **)&c->payload, &c->rsp, &c->out);
 	free(c->payload);
 	c->payload = NULL;
 	c->sent = 0;

@@ -1436,6 +1436,74 @@ START_TEST(model_decode)
 }
 END_TEST
 
+/* xt_store_setsockopt_take: the request becomes the table (no copy) only when the replace
+ * succeeds, and the table is the same as with a copied request. */
+START_TEST(replace_take)
+{
+	struct xt_tcp tcp = {.spts = {0, 0xffff}, .dpts = {22, 22}};
+	struct ipt_ip ip = ip_proto(IPPROTO_TCP);
+	uint8_t m[128], *copied, *taken;
+	uint32_t size_c, size_t_, outlen = 0;
+	void *out = NULL, *in;
+	struct tbl t;
+	struct req q;
+	uint16_t ml;
+
+	memset(&t, 0, sizeof(t));
+	ml = mk_match(m, "tcp", 0, &tcp, sizeof(tcp));
+	memset(((struct xt_entry_match *)m)->u.user.name + 4, 0xaa, 8); /* normalized away */
+	t.he[H_IN] = add(&t.b, &ip, m, ml, "", &(int){DROP}, sizeof(int));
+	tbl_hook(&t, H_IN, ACCEPT);
+	t.he[H_FWD] = t.b.size;
+	tbl_hook(&t, H_FWD, ACCEPT);
+	t.he[H_OUT] = t.b.size;
+	tbl_hook(&t, H_OUT, ACCEPT);
+	add_err(&t.b, XT_ERROR_TARGET);
+
+	ck_assert_int_eq(replace_tbl(&t, 0), 0);
+	copied = get_entries("filter", &size_c);
+
+	/* A failure leaves the request with the caller. */
+	q = mkreq("filter", FILTER_HOOKS, t.he, t.uf, &t.b, cur_n() + 1);
+	in = q.buf;
+	ck_assert_int_eq(
+		xt_store_setsockopt_take(st, SOL_IP, IPT_SO_SET_REPLACE, &in, q.len, &out, &outlen),
+		-EAGAIN);
+	ck_assert_ptr_eq(in, q.buf);
+	free(q.buf);
+
+	q = mkreq("filter", FILTER_HOOKS, t.he, t.uf, &t.b, cur_n());
+	in = q.buf;
+	ck_assert_int_eq(
+		xt_store_setsockopt_take(st, SOL_IP, IPT_SO_SET_REPLACE, &in, q.len, &out, &outlen),
+		0);
+	ck_assert_ptr_null(in); /* the store's now */
+	ck_assert_uint_eq(outlen, cur_n() * sizeof(struct xt_counters));
+	free(out);
+	taken = get_entries("filter", &size_t_);
+	ck_assert_uint_eq(size_t_, size_c);
+	ck_assert_int_eq(memcmp(taken, copied, size_c), 0);
+	free(taken);
+
+	/* A request far longer than its table is copied, not kept. */
+	q = mkreq("filter", FILTER_HOOKS, t.he, t.uf, &t.b, cur_n());
+	in = realloc(q.buf, q.len + 65536);
+	ck_assert_ptr_nonnull(in);
+	q.buf = in;
+	out = NULL;
+	ck_assert_int_eq(xt_store_setsockopt_take(st, SOL_IP, IPT_SO_SET_REPLACE, &in,
+						  q.len + 65536, &out, &outlen),
+			 0);
+	ck_assert_ptr_eq(in, q.buf);
+	free(q.buf);
+	free(out);
+	taken = get_entries("filter", &size_t_);
+	ck_assert_int_eq(memcmp(taken, copied, size_c), 0);
+	free(taken);
+	free(copied);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("xt_store");
@@ -1462,6 +1530,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_datapath);
 	tcase_add_test(tc, entries_as_kernel_writes_them);
 	tcase_add_test(tc, model_decode);
+	tcase_add_test(tc, replace_take);
 	suite_add_tcase(s, tc);
 	return s;
 }
