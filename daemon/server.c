@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -753,6 +754,11 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 	request_serve(store, &peer, &c->req, c->payload, (void **)&c->payload, &c->rsp, &c->out);
 	free(c->payload);
 	c->payload = NULL;
+	/* A replace leaves megabytes of small blocks free in the heaps (its model, the compiler's
+	 * and the loader threads' work): give them back now rather than carry them into the peak of
+	 * the next one. */
+	if (c->req.op == BPFILTER_OP_SETSOCKOPT)
+		malloc_trim(0);
 	c->sent = 0;
 	c->state = BFD_CONN_WRITE;
 }
