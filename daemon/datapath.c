@@ -754,16 +754,22 @@ static int restore_table(struct bfd_datapath *dp, struct xt_store *store,
 	if (r)
 		return r;
 	if (st->payload) {
-		_cleanup_free_ struct ipt_replace *rep = malloc(st->payload_len);
+		struct ipt_replace *rep = st->payload;
 
-		if (!rep || st->payload_len < sizeof(*rep))
-			return rep ? -EINVAL : -ENOMEM;
-		memcpy(rep, st->payload, st->payload_len);
+		if (st->payload_len < sizeof(*rep))
+			return -EINVAL;
 		rep->num_counters = n; /* the store's current table: a built-in one */
 		rep->counters = NULL;
-		r = xt_store_setsockopt(store, fam_level(st->family), IPT_SO_SET_REPLACE, rep,
-					st->payload_len, &out, &outlen);
+		/* The store keeps the payload as the table (no copy of it at the peak of the
+		 * restore); the state then writes the table from the store, as after a replace.
+		 * If the replace fails the daemon exits: the file on disk is untouched. */
+		r = xt_store_setsockopt_take(store, fam_level(st->family), IPT_SO_SET_REPLACE,
+					     &st->payload, st->payload_len, &out, &outlen);
 		free(out);
+		if (!st->payload) {
+			st->payload_len = 0;
+			st->payload_from_store = true;
+		}
 		if (r)
 			return r;
 		r = store_num_entries(store, st->family, st->name, &n);

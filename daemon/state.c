@@ -576,16 +576,17 @@ static int write_file(struct bfd_state *st, bool counters)
 		return r;
 	}
 	bfd_fault_point(counters ? "counters-renamed" : "state-renamed");
-	/* A counters file of the previous seq is stale from now on; removing it only saves the
-	 * next start reading it. */
-	if (!counters)
-		unlink(st->ctr_path);
 	/* The rename is durable once the directory is. */
 	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd))
 		return -errno;
-	if (!counters)
-		st->seq = h.seq;
+	if (counters)
+		return 0;
+	st->seq = h.seq;
+	/* A counters file of the previous seq is stale from now on (and ignored); removing it
+	 * only saves the next start reading it. After the fsync: never gone before the state
+	 * file that supersedes it is there. */
+	unlink(st->ctr_path);
 	return 0;
 }
 
