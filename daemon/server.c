@@ -65,6 +65,7 @@ struct bfd_conn {
 	int fd;
 	enum bfd_conn_state state;
 	uint64_t deadline; /* CLOCK_MONOTONIC ms */
+	uint64_t t_hdr_us; /* when the header was complete (CLOCK_MONOTONIC us), for -v */
 	pid_t pid;
 	/* Decided at accept time; the defaults refuse everything. */
 	bool may_admin;	     /* CAP_NET_ADMIN: every get/setsockopt */
@@ -101,6 +102,14 @@ static uint64_t bfd_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t bfd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static bool bfd_same_file(const struct stat *a, const struct stat *b)
@@ -485,6 +494,7 @@ static int bfd_conn_read(struct bfd_conn *c)
 				bfd_warn("pid %d: bad request (%s); closing", (int)c->pid, why);
 				return -1;
 			}
+			c->t_hdr_us = bfd_now_us();
 			if (!c->req.payload_len)
 				return 1;
 			c->state = BFD_CONN_PAYLOAD;
@@ -750,8 +760,15 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 					     .may_read_names = c->may_read_names,
 					     .other_netns = c->other_netns};
 
+	uint64_t t0 = bfd_now_us();
+
 	/* A SET_REPLACE's payload may become the table's blob (then c->payload is NULL). */
 	request_serve(store, &peer, &c->req, c->payload, (void **)&c->payload, &c->rsp, &c->out);
+	/* Where a request's time goes (doc/design.md, "Control plane cost"): large ones only. */
+	if (c->req.payload_len >= (1u << 20) || c->rsp.payload_len >= (1u << 20))
+		bfd_dbg("pid %d: %u-byte request read in %.1f ms, served in %.1f ms", (int)c->pid,
+			c->req.payload_len, (double)(t0 - c->t_hdr_us) / 1e3,
+			(double)(bfd_now_us() - t0) / 1e3);
 	free(c->payload);
 	c->payload = NULL;
 	/* A replace leaves megabytes of small blocks free in the heaps (its model, the compiler's
