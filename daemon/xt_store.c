@@ -85,7 +85,7 @@ static void xt_new_clear(struct xt_new *n)
  * private copy.
  */
 static int xt_new_build(struct xt_store *s, const struct xt_fam *f, const struct xt_repl *repl,
-			const void *src, void *mem, struct xt_new *out)
+			const void *src, void *mem, bool decode, struct xt_new *out)
 {
 	struct xt_new n = {0};
 	int err;
@@ -104,7 +104,7 @@ static int xt_new_build(struct xt_store *s, const struct xt_fam *f, const struct
 	err = xt_translate_table(f, repl, n.blob, &s->log, &n.info);
 	if (!err)
 		err = xt_normalize_blob(f, n.blob, n.info.size);
-	if (!err)
+	if (!err && decode)
 		err = xt_decode(f, repl->name, repl->valid_hooks, &n.info, n.blob, &n.model);
 	if (err) {
 		xt_new_clear(&n);
@@ -299,7 +299,7 @@ static int table_instantiate(struct xt_store *s, const struct xt_template *tp,
 	err = initial_blob(tp->fam, tp->valid_hooks, &repl, &src);
 	if (err)
 		return err;
-	err = xt_new_build(s, tp->fam, &repl, src, NULL, &n);
+	err = xt_new_build(s, tp->fam, &repl, src, NULL, true, &n);
 	if (err) {
 		bf_logf(&s->log, BF_LOG_ERR, "initial %s table refused: %s", tp->name,
 			strerror(-err));
@@ -621,7 +621,8 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 	/* translate_table runs before the table lookup: a bad blob for an unknown table is
 	 * EINVAL/ELOOP, not ENOENT. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = xt_new_build(s, f, &repl, (const char *)in + sizeof(tmp), take ? *take : NULL, &n);
+	err = xt_new_build(s, f, &repl, (const char *)in + sizeof(tmp), take ? *take : NULL, false,
+			   &n);
 	if (err)
 		return err;
 	ms_build = ms_since(&t0);
@@ -660,16 +661,22 @@ static int set_replace(struct xt_store *s, const struct xt_fam *f, const void *i
 		err = -ENOMEM;
 		goto err_new;
 	}
-	ms_alloc = ms_since(&t0);
 	if (t->info.size >= BLOB_PACK_MIN &&
 	    !blob_pack(t->blob, t->info.size, &t->packed, &t->packed_len)) {
 		free(t->mem);
 		t->mem = t->blob = NULL;
 	}
-	err = dp_switch(s, n.model, &gen);
+	/* The model last: it is as large as the blob, and only the compilation needs it. Decoding
+	 * fails only for lack of memory once translate_table passed. */
+	ms_alloc = ms_since(&t0);
+	err = xt_decode(f, repl.name, repl.valid_hooks, &n.info, n.blob, &n.model);
+	ms_build += ms_since(&t0) - ms_alloc;
+	ms_alloc = ms_since(&t0);
+	if (!err)
+		err = dp_switch(s, n.model, &gen);
 	if (err) {
-		bf_logf(&s->log, BF_LOG_ERR, "SET_REPLACE %s: the datapath refused the table: %s",
-			tmp.name, strerror(-err));
+		bf_logf(&s->log, BF_LOG_ERR, "SET_REPLACE %s: %s the table: %s", tmp.name,
+			n.model ? "the datapath refused" : "cannot decode", strerror(-err));
 		/* If memory is short now, GET_ENTRIES and the next replace retry. */
 		if (table_unpack(t))
 			bf_logf(&s->log, BF_LOG_WARN, "SET_REPLACE %s: cannot unpack the table yet",
