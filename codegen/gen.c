@@ -50,6 +50,10 @@
  * which keeps jumps to its exit blocks inside 16 bits. Fewer, larger programs spare tail calls:
  * 100k rules in one chain fit in the 33. */
 #define BF_REGION_MAX_INSNS_HARD 28000
+/* Each classified run names a trie of its own, and a program may use at most 64 maps
+ * (MAX_USED_MAPS in include/linux/bpf_verifier.h), about 15 of which the rest of the code may
+ * name: a region holds at most this many runs. */
+#define BF_REGION_MAX_RUNS 40
 /* MAX_TAIL_CALL_CNT in include/linux/bpf.h. */
 #define BF_TAIL_CALL_MAX 33
 /* Tail calls spent before the first region: dispatcher -> entry program -> hook region. */
@@ -63,7 +67,6 @@ struct bf_gen {
 	int cnt_fd;	 /* bf_cnt: PERCPU_ARRAY of struct bf_counter_val, one per entry */
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
-	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	/* recent tables this generation's rules name (the kernel's table refcnt) */
 	struct bf_recent_reg *recent;
@@ -90,6 +93,7 @@ struct cg {
 	uint32_t *chain_regions; /* per chain label: regions named so far */
 	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
 	uint64_t load_ns;	 /* time spent loading (verifier), for the debug log */
+	uint64_t cls_ns;	 /* time spent building the classifier's trie */
 	uint32_t n_progs;
 	size_t n_insns;
 	struct loader *ld; /* region programs verified in parallel, NULL: one by one */
@@ -207,7 +211,6 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->progs_fd[1]);
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
-	gen_closefd(&g->cls_fd);
 	gen_closefd(&g->xrule_fd);
 	if (g->recent)
 		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
@@ -679,7 +682,7 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_COUNTERS] = c->g->cnt_fd;
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
-	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
+	/* BF_MAP_CLASSIFY stays -1: each classified run names its own trie (classify.c). */
 	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
@@ -868,6 +871,7 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	char name[BPF_OBJ_NAME_LEN];
 	bool need_chunk = true;
 	size_t weight = 0, at;
+	uint32_t n_runs = 0;
 	const char *chain;
 	int err;
 
@@ -898,15 +902,17 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 			if (!err)
 				err = bf_builder_err(b);
 			if (err) {
-				bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entries %u..%u: %s",
-					i, run_end - 1, strerror(-err));
+				bf_logf(c->log, BF_LOG_ERR,
+					"gen: cannot compile entries %u..%u: %s", i, run_end - 1,
+					strerror(-err));
 				goto out;
 			}
 			bf_label_bind(b, next);
 			need_chunk = true;
 			i = run_end - 1;
+			n_runs++;
 			if (split && i + 1 < end &&
-			    (weight >= BF_REGION_MAX_INSNS ||
+			    (weight >= BF_REGION_MAX_INSNS || n_runs >= BF_REGION_MAX_RUNS ||
 			     bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
 				add_region(c, i + 1);
 				i++;
@@ -1159,15 +1165,14 @@ static int gen_compile(struct cg *c, bool xdp)
 	err = compute_reach(c);
 	if (!err)
 		err = compute_regions(c);
-	if (!err)
+	if (!err) {
+		uint64_t t0 = bf_now_ns();
+
 		err = bf_classify_new(c->m, c->region_at, c->log, &c->cls);
+		c->cls_ns = bf_now_ns() - t0;
+	}
 	if (err)
 		return err;
-	if (bf_classify_map_fd(c->cls) >= 0) {
-		c->g->cls_fd = fcntl(bf_classify_map_fd(c->cls), F_DUPFD_CLOEXEC, 3);
-		if (c->g->cls_fd < 0)
-			return -errno;
-	}
 	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
 	if (!c->chain_regions)
 		return -ENOMEM;
@@ -1221,7 +1226,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
 	g->family = m->family;
-	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
+	g->cnt_fd = g->err_fd = g->xrule_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
@@ -1238,18 +1243,19 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	if (!err)
 		err = gen_compile(&c, xdp);
 	if (!err) {
-		uint32_t n_cls = 0, n_runs = 0;
+		uint32_t n_cls = 0, n_runs = 0, n_reused = 0;
 
-		bf_classify_stats(c.cls, &n_cls, &n_runs);
+		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_reused);
 		bf_logf(rt->log, BF_LOG_DEBUG,
-			"%s: %u entries in %u regions, %u of them in %u classified runs%s",
-			m->name, m->n_entries, c.n_regions, n_cls, n_runs,
+			"%s: %u entries in %u regions, %u of them in %u classified runs (%u tries "
+			"reused)%s",
+			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_reused,
 			xdp ? " (INPUT also at XDP)" : "");
 		bf_logf(rt->log, BF_LOG_DEBUG,
-			"%s: compiled in %.1f ms: %u programs, %zu insns, %.1f ms of it loading "
-			"(verifier)",
-			m->name, (double)(bf_now_ns() - t0) / 1e6, c.n_progs, c.n_insns,
-			(double)c.load_ns / 1e6);
+			"%s: compiled in %.1f ms: classifier %.1f ms, %u programs, %zu insns, "
+			"%.1f ms of it loading (verifier)",
+			m->name, (double)(bf_now_ns() - t0) / 1e6, (double)c.cls_ns / 1e6,
+			c.n_progs, c.n_insns, (double)c.load_ns / 1e6);
 	}
 	cg_clear(&c);
 	if (err) {
