@@ -19,7 +19,7 @@
  * fields: the tuple-space idea, one class per field pattern and guard.
  *
  * Lookups. A class evaluates its guard (the same emitters as the linear code), then walks its
- * prefix fields one LPM lookup each, in a fixed order: the first key holds (run, class, exact
+ * prefix fields one LPM lookup each, in a fixed order: the first key holds (class, exact
  * fields, first prefix field); its value names a *node*, the next key holds (node, next prefix
  * field), and so on; the last value is the smallest entry index. Set pruning makes that exact:
  * a node made for prefix p of a field holds every entry whose prefix for that field contains
@@ -87,9 +87,9 @@
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
 
-/* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
- * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
- * FP_BEST (both below FP_CNT, abi.h). */
+/* Key: prefixlen, then scope (class or node, within the run), sport, dport, exact source, exact
+ * destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far
+ * at FP_BEST (both below FP_CNT, abi.h). */
 #define FP_KEY (-128)
 #define FP_BEST (-96)
 #define KEY_DATA 20

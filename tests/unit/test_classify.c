@@ -61,6 +61,7 @@ static void env_free(struct env *v)
 	bf_runtime_free(v->rt);
 	free(v);
 	bf_classify_set_enabled(true);
+	bf_classify_cache_clear(); /* the next table starts without cached tries */
 }
 
 static int disp_in(struct env *v)
