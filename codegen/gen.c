@@ -46,10 +46,11 @@
  * blocks must also fit in 16 bits. */
 #define BF_REGION_MAX_INSNS 8192
 /* Since verifying a program costs about the square of its size, the same code in programs half
- * as large verifies in half the time (10k linear rules: 5.0 s of verification with 8192, 2.6 s
- * with 4096, 1.8 s with 2048). When a table has enough linear code for it to matter, the
- * layout is first tried with these smaller limits, without loading anything, and the first
- * one whose longest path stays within the tail-call budget is kept. */
+ * as large verifies in about half the time (10k linear rules: 5.0 s of verification with 8192,
+ * 2.6 s with 4096, 1.8 s with 2048, but then over the tail-call budget). When a table has enough
+ * linear code for it to matter, the layout is first tried with these smaller limits, without
+ * loading anything, and the first one whose longest path stays within the tail-call budget is kept.
+ */
 static const uint32_t bf_region_small_caps[] = {2048, 4096};
 /* Entries outside classified runs below which that is not worth a dry pass. */
 #define BF_REGION_SMALL_MIN_LINEAR 256
