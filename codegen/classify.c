@@ -83,6 +83,9 @@
 #define BF_CL_KEYS_SLACK 16384
 #define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
 #define BF_CL_NODE_BIT 0x80000000u
+/* Tries of one table: each is a file descriptor while the table compiles and one more in the
+ * cache, and a daemon may run with the usual limit of 1,024. Runs past this stay linear code. */
+#define BF_CL_MAX_TRIES 256
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
@@ -178,6 +181,7 @@ struct bf_classify {
 	 * much as building a trie) */
 	uint64_t (*big)[2];
 	size_t n_big;
+	bool over_tries; /* BF_CL_MAX_TRIES reached */
 	int family;
 };
 
@@ -857,6 +861,7 @@ static void cache_set(const struct bf_classify *cl)
 	size_t f = cache_slot(cl->family), n = 0;
 	struct cl_cache_ent *ents = calloc(cl->n_runs + cl->n_big + 1, sizeof(*ents));
 
+	cache_free(f); /* first: at most one table's tries in the cache at any time */
 	for (uint32_t r = 0; ents && r < cl->n_runs; r++) {
 		int fd = fcntl(cl->runs[r].map_fd, F_DUPFD_CLOEXEC, 3);
 
@@ -872,7 +877,6 @@ static void cache_set(const struct bf_classify *cl)
 		ents[n].hash[1] = cl->big[k][1];
 		ents[n++].fd = -1;
 	}
-	cache_free(f);
 	cl_cache[f].ents = ents;
 	cl_cache[f].n = ents ? n : 0;
 }
@@ -1107,6 +1111,14 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	struct cl_ent ce;
 	int r;
 
+	if (cl->n_runs >= BF_CL_MAX_TRIES) {
+		if (!cl->over_tries)
+			bf_logf(log, BF_LOG_DEBUG,
+				"classify: more than %u runs: entries from %u on stay linear",
+				BF_CL_MAX_TRIES, first);
+		cl->over_tries = true;
+		return 0;
+	}
 	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
 	if (!run.classes)
 		return -ENOMEM;

@@ -579,6 +579,58 @@ START_TEST(random_large)
 }
 END_TEST
 
+/* A table of more runs than a table may have tries (256): the runs past it are linear code,
+ * and the verdicts and counters are the same on both sides of the limit. */
+START_TEST(many_runs)
+{
+	struct env *v = env_new();
+	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
+	struct pkt p = {.dst = "10.9.0.8", .proto = IPPROTO_UDP, .sport = 1000, .l4len = 8};
+	uint32_t first[300], n_cls = 0, runs = 0, pol;
+	struct bf_gen *g;
+	const char *lp;
+	char a[32];
+
+	ck_assert_ptr_nonnull(c);
+	bt_base(&v->t, IN);
+	for (uint32_t grp = 0; grp < 300; grp++) {
+		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1); /* count-only: ends a run */
+		for (uint32_t k = 0; k < 8; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			if (!k)
+				first[grp] = i;
+			snprintf(a, sizeof(a), "11.%u.%u.%u", grp >> 8, grp & 255, k);
+			src(v, i, a, 32);
+		}
+	}
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	g = load(v, true, &n_cls);
+	lp = strstr(v->log.all, " of them in ");
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_int_eq(sscanf(lp, " of them in %u classified runs", &runs), 1);
+	ck_assert_uint_eq(runs, 256);
+	ck_assert_uint_eq(n_cls, 256 * 8);
+	p.src = "11.0.0.3"; /* group 0, classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.1.43.5"; /* group 299, linear */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.255.7"; /* group 255, the last classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.0.9";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+	counters(v, g, c);
+	ck_assert_uint_eq(c[first[0] + 3].pcnt, 1);
+	ck_assert_uint_eq(c[first[299] + 5].pcnt, 1);
+	ck_assert_uint_eq(c[first[255] + 7].pcnt, 1);
+	ck_assert_uint_eq(c[pol].pcnt, 1);
+	bf_gen_free(g);
+	free(c);
+	env_free(v);
+}
+END_TEST
+
 /* Loading and freeing generations with tries leaves no file descriptor behind. */
 START_TEST(no_fd_leak)
 {
@@ -726,6 +778,7 @@ int main(void)
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, random_large);
 	tcase_add_test(tc, reuse_moved_runs);
+	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
