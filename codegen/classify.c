@@ -19,7 +19,7 @@
  * fields: the tuple-space idea, one class per field pattern and guard.
  *
  * Lookups. A class evaluates its guard (the same emitters as the linear code), then walks its
- * prefix fields one LPM lookup each, in a fixed order: the first key holds (run, class, exact
+ * prefix fields one LPM lookup each, in a fixed order: the first key holds (class, exact
  * fields, first prefix field); its value names a *node*, the next key holds (node, next prefix
  * field), and so on; the last value is the smallest entry index. Set pruning makes that exact:
  * a node made for prefix p of a field holds every entry whose prefix for that field contains
@@ -39,13 +39,24 @@
  * minimum index; 1 << 32 stands for "no entry". Node values are the next key's first word.
  * Keys per run are bounded (set pruning copies entries under nested prefixes): a run over the
  * bound is left to the linear code.
+ *
+ * One trie per run, with values relative to the run's first entry (the code adds it back) and
+ * nodes numbered within the run, so a trie depends only on what its run contains, not on where
+ * the run sits in the table. Tries are immutable once filled and shared: the tries of the last
+ * table compiled are kept in a cache keyed by a 128-bit hash of everything that makes their
+ * keys (entries' values, classes, targets), so a replace that leaves a run as it was (an append
+ * or delete elsewhere in the table, a restore of the same rules) reuses its trie instead of
+ * building and filling it again, which was most of such a replace's time.
  */
 #include "classify.h"
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -72,13 +83,16 @@
 #define BF_CL_KEYS_SLACK 16384
 #define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
 #define BF_CL_NODE_BIT 0x80000000u
+/* Tries of one table: each is a file descriptor while the table compiles and one more in the
+ * cache, and a daemon may run with the usual limit of 1,024. Runs past this stay linear code. */
+#define BF_CL_MAX_TRIES 256
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
 
-/* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
- * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
- * FP_BEST (both below FP_CNT, abi.h). */
+/* Key: prefixlen, then scope (class or node, within the run), sport, dport, exact source, exact
+ * destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far
+ * at FP_BEST (both below FP_CNT, abi.h). */
 #define FP_KEY (-128)
 #define FP_BEST (-96)
 #define KEY_DATA 20
@@ -132,6 +146,9 @@ struct cl_rent {
 
 struct cl_run {
 	uint32_t first, end;
+	int map_fd; /* its trie */
+	size_t n_keys;
+	uint64_t hash[2]; /* of what makes its keys (the cache's key) */
 	uint32_t n_classes;
 	struct cl_sig *classes;
 	uint32_t *cls_first; /* per class: its first entry */
@@ -158,8 +175,14 @@ struct bf_classify {
 	struct cl_run *runs;
 	uint32_t n_runs;
 	uint32_t n_classified;
-	uint32_t next_node;
-	int map_fd;
+	uint32_t next_node; /* nodes of the run being built */
+	uint32_t n_reused;  /* runs whose trie came from the cache */
+	/* hashes of the ranges whose keys were too many (cached too: finding it out costs as
+	 * much as building a trie) */
+	uint64_t (*big)[2];
+	size_t n_big;
+	bool over_tries; /* BF_CL_MAX_TRIES reached */
+	int family;
 };
 
 struct cl_l4 {
@@ -675,8 +698,8 @@ static void class_fields(const struct cl_sig *s, bool bad, uint8_t mode[CF_N], u
 }
 
 /* The keys of one run: per class, and per class with a transport match, its "bad" keys. */
-static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
-		    const struct cl_run *run, const struct cl_rent *ents, size_t n)
+static int run_keys(struct bf_classify *cl, struct keyvec *v, const struct cl_run *run,
+		    const struct cl_rent *ents, size_t n)
 {
 	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
 	struct cl_build bc = {.cl = cl, .v = v, .ents = ents};
@@ -695,7 +718,7 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
 		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
-			uint32_t scope = htobe32(run_id << 8 | c | (bad ? BF_CL_TAG_BAD : 0));
+			uint32_t scope = htobe32(c | (bad ? BF_CL_TAG_BAD : 0));
 
 			bc.bad = bad;
 			class_fields(s, bad, bc.mode, bc.lf, &bc.n_lf);
@@ -707,33 +730,214 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
 	return 0;
 }
 
-static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct bf_log *log)
+/* Keys go in by batches: one syscall per BF_CL_BATCH keys instead of one per key. Kernels
+ * without batch updates for tries take them one by one. */
+#define BF_CL_BATCH 4096
+
+/* A new trie holding v's keys: its fd, or -errno. */
+static int fill_map(const struct keyvec *v, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	struct cl_lpm_key lk;
-	int fd;
+	/* Batches take no BPF_NOEXIST (generic_map_update_batch allows BPF_F_LOCK only); the
+	 * keys are distinct by construction. */
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
+	_cleanup_free_ struct cl_lpm_key *lks = NULL;
+	_cleanup_free_ uint32_t *vals = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t chunk = v->n < BF_CL_BATCH ? v->n : BF_CL_BATCH;
+	bool batch = true;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls", sizeof(lk), sizeof(uint32_t),
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls", sizeof(*lks), sizeof(uint32_t),
 			    (uint32_t)(v->n ? v->n : 1), &opts);
 	if (fd < 0) {
-		fd = -errno;
-		bf_logf(log, BF_LOG_ERR, "classify: cannot create the trie (%zu keys): %s", v->n,
-			strerror(-fd));
-		return fd;
-	}
-	cl->map_fd = fd;
-	for (size_t i = 0; i < v->n; i++) {
-		lk.prefixlen = v->k[i].plen;
-		memcpy(lk.d, v->k[i].d, KEY_DATA);
-		if (bpf_map_update_elem(fd, &lk, &v->k[i].val, BPF_NOEXIST)) {
-			int err = -errno;
+		int err = -errno;
 
-			bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s", i, v->n,
-				strerror(-err));
-			return err;
-		}
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create the trie (%zu keys): %s", v->n,
+			strerror(-err));
+		return err;
 	}
-	return 0;
+	lks = calloc(chunk ? chunk : 1, sizeof(*lks));
+	vals = calloc(chunk ? chunk : 1, sizeof(*vals));
+	if (!lks || !vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n;) {
+		uint32_t n = (uint32_t)(v->n - i < chunk ? v->n - i : chunk);
+
+		for (uint32_t k = 0; k < n; k++) {
+			lks[k].prefixlen = v->k[i + k].plen;
+			memcpy(lks[k].d, v->k[i + k].d, KEY_DATA);
+			vals[k] = v->k[i + k].val;
+		}
+		if (batch) {
+			uint32_t done = n;
+
+			if (!bpf_map_update_batch(fd, lks, vals, &done, &bopts)) {
+				i += n;
+				continue;
+			}
+			/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
+			if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP) {
+				int err = -errno;
+
+				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
+					i + done, v->n, strerror(-err));
+				return err;
+			}
+			/* The keys it took are in; the rest one by one. */
+			batch = false;
+			i += done < n ? done : 0;
+			continue;
+		}
+		for (uint32_t k = 0; k < n; k++) {
+			if (bpf_map_update_elem(fd, &lks[k], &vals[k], BPF_NOEXIST)) {
+				int err = -errno;
+
+				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
+					i + k, v->n, strerror(-err));
+				return err;
+			}
+		}
+		i += n;
+	}
+	return TAKE_FD(fd);
+}
+
+/*
+ * The cache of tries (see the top of the file): the runs of the last table compiled, per
+ * family. Compilation runs on one thread (the daemon's request loop), so no lock.
+ */
+struct cl_cache_ent {
+	uint64_t hash[2];
+	int fd; /* -1: too many keys */
+	size_t n_keys;
+};
+
+static struct {
+	struct cl_cache_ent *ents;
+	size_t n;
+} cl_cache[2];
+
+static size_t cache_slot(int family)
+{
+	return family == NFPROTO_IPV6 ? 1 : 0;
+}
+
+/* A new fd of the cached trie for hash h; -E2BIG if the range is known to need too many keys;
+ * -1 if not cached. */
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+		int fd;
+
+		if (ce->hash[0] != h[0] || ce->hash[1] != h[1])
+			continue;
+		if (ce->fd < 0)
+			return -E2BIG;
+		fd = fcntl(ce->fd, F_DUPFD_CLOEXEC, 3);
+		if (fd >= 0)
+			*n_keys = ce->n_keys;
+		return fd < 0 ? -1 : fd;
+	}
+	return -1;
+}
+
+static void cache_free(size_t f)
+{
+	for (size_t k = 0; k < cl_cache[f].n; k++)
+		if (cl_cache[f].ents[k].fd >= 0)
+			close(cl_cache[f].ents[k].fd);
+	free(cl_cache[f].ents);
+	cl_cache[f].ents = NULL;
+	cl_cache[f].n = 0;
+}
+
+/* The cache becomes cl's tries and too-big ranges (the previous tries stay alive while a
+ * program uses them). */
+static void cache_set(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family), n = 0;
+	struct cl_cache_ent *ents = calloc(cl->n_runs + cl->n_big + 1, sizeof(*ents));
+
+	cache_free(f); /* first: at most one table's tries in the cache at any time */
+	for (uint32_t r = 0; ents && r < cl->n_runs; r++) {
+		int fd = fcntl(cl->runs[r].map_fd, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0)
+			continue; /* not cached: only costs a rebuild */
+		ents[n].hash[0] = cl->runs[r].hash[0];
+		ents[n].hash[1] = cl->runs[r].hash[1];
+		ents[n].n_keys = cl->runs[r].n_keys;
+		ents[n++].fd = fd;
+	}
+	for (size_t k = 0; ents && k < cl->n_big; k++) {
+		ents[n].hash[0] = cl->big[k][0];
+		ents[n].hash[1] = cl->big[k][1];
+		ents[n++].fd = -1;
+	}
+	cl_cache[f].ents = ents;
+	cl_cache[f].n = ents ? n : 0;
+}
+
+void bf_classify_cache_clear(void)
+{
+	cache_free(0);
+	cache_free(1);
+}
+
+/* Two independent 64-bit hashes (FNV-1a and a multiply-xorshift mix) over the same bytes: 128
+ * bits, so that two different runs never share a trie in practice. */
+struct cl_hash {
+	uint64_t a, b;
+};
+
+static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
+{
+	const uint8_t *d = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h->a = (h->a ^ d[i]) * 0x100000001b3ull;
+		h->b = (h->b + d[i] + 1) * 0x9e3779b97f4a7c15ull;
+		h->b ^= h->b >> 29;
+	}
+}
+
+static void hash_u32(struct cl_hash *h, uint32_t v)
+{
+	hash_bytes(h, &v, sizeof(v));
+}
+
+/* Everything run_keys() reads, with entry indices relative to the run. */
+static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_t n,
+		     uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0xcbf29ce484222325ull, .b = 0x6a09e667f3bcc909ull};
+
+	hash_u32(&h, (uint32_t)n);
+	hash_u32(&h, run->n_classes);
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_sig *s = &run->classes[c];
+
+		/* Built from zeroed memory and compared this way (struct cl_sig). */
+		hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
+		hash_u32(&h, run->cls_size[c]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct cl_val *v = &ents[k].v;
+
+		hash_bytes(&h, v->addr, sizeof(v->addr));
+		hash_bytes(&h, v->msk, sizeof(v->msk));
+		hash_bytes(&h, v->lo, sizeof(v->lo));
+		hash_bytes(&h, v->hi, sizeof(v->hi));
+		hash_bytes(&h, &v->inv, sizeof(v->inv));
+		hash_u32(&h, ents[k].idx);
+		hash_bytes(&h, &ents[k].cls, sizeof(ents[k].cls));
+		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
+	}
+	out[0] = h.a;
+	out[1] = h.b;
 }
 
 /* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
@@ -870,30 +1074,51 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].cls_first);
 		free(cl->runs[r].cls_size);
 	}
+	for (uint32_t r = 0; r < cl->n_runs; r++)
+		if (cl->runs[r].map_fd >= 0)
+			close(cl->runs[r].map_fd);
 	free(cl->runs);
+	free(cl->big);
 	free(cl->cls_of);
 	free(cl->run_at);
-	if (cl->map_fd >= 0)
-		close(cl->map_fd);
 	free(cl);
+}
+
+static int remember_big(struct bf_classify *cl, const uint64_t h[2])
+{
+	uint64_t(*p)[2] = reallocarray(cl->big, cl->n_big + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	cl->big = p;
+	cl->big[cl->n_big][0] = h[0];
+	cl->big[cl->n_big++][1] = h[1];
+	return 0;
 }
 
 /*
  * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
  */
-static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
-			  uint32_t first, uint32_t end, bool strict, uint8_t *cls_of,
-			  const struct bf_log *log)
+static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, uint32_t first,
+			  uint32_t end, bool strict, uint8_t *cls_of, const struct bf_log *log)
 {
 	uint32_t n = end - first, mid;
-	struct cl_run run = {.first = first, .end = end};
+	struct cl_run run = {.first = first, .end = end, .map_fd = -1};
 	_cleanup_free_ struct cl_rent *ents = NULL;
-	size_t keys_before = v->n;
-	uint32_t nodes_before = cl->next_node;
+	struct keyvec v = {0};
+	bool reused = false;
 	struct cl_ent ce;
 	int r;
 
+	if (cl->n_runs >= BF_CL_MAX_TRIES) {
+		if (!cl->over_tries)
+			bf_logf(log, BF_LOG_DEBUG,
+				"classify: more than %u runs: entries from %u on stay linear",
+				BF_CL_MAX_TRIES, first);
+		cl->over_tries = true;
+		return 0;
+	}
 	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
 	if (!run.classes)
 		return -ENOMEM;
@@ -904,9 +1129,9 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
 		mid = first + n / 2;
-		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
-			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
 	ents = calloc(n, sizeof(*ents));
@@ -927,35 +1152,56 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 
 		cl_entry(m, e, &ce);
 		ents[k].v = ce.v;
-		ents[k].idx = first + k;
+		ents[k].idx = k; /* relative: the trie does not depend on where the run is */
 		ents[k].cls = cls_of[first + k];
 		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
 	}
 	guard_constant_fields(&run, ents, n);
-	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
+	run_hash(&run, ents, n, run.hash);
+	r = cache_get(cl->family, run.hash, &run.n_keys);
+	if (r >= 0) {
+		run.map_fd = r;
+		cl->n_reused++;
+		reused = true;
+		r = 0;
+	} else if (r == -E2BIG) {
+		/* as the last table found out */
+	} else {
+		cl->next_node = 0;
+		r = run_keys(cl, &v, &run, ents, n);
+		run.n_keys = v.n;
+		if (!r) {
+			r = fill_map(&v, log);
+			run.map_fd = r;
+			r = r < 0 ? r : 0;
+		}
+		free(v.k);
+	}
 	if (r) {
-		v->n = keys_before;
-		cl->next_node = nodes_before;
 		free(run.classes);
 		free(run.cls_first);
 		free(run.cls_size);
 		if (r != -E2BIG)
 			return r;
+		r = remember_big(cl, run.hash);
+		if (r)
+			return r;
 		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: %s", first,
 			end - 1, strict ? "split" : "strict classes");
 		/* First without unified modes (what makes set pruning copy), then in halves. */
 		if (!strict)
-			return classify_range(cl, m, v, first, end, true, cls_of, log);
+			return classify_range(cl, m, first, end, true, cls_of, log);
 		if (n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
 		mid = first + n / 2;
-		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
-			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
-	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys",
-		cl->n_runs, first, end - 1, run.n_classes, v->n - keys_before);
+	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys%s",
+		cl->n_runs, first, end - 1, run.n_classes, run.n_keys,
+		reused ? " (trie reused)" : "");
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = (int32_t)cl->n_runs;
 	cl->n_classified += n;
@@ -968,7 +1214,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
  * and the classes fit; keep the longest prefix worth it.
  */
 static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
-		     const int32_t *region_at, struct keyvec *v, const struct bf_log *log)
+		     const int32_t *region_at, const struct bf_log *log)
 {
 	uint8_t *cls_of = cl->cls_of;
 	_cleanup_free_ struct cl_sig *classes = malloc(sizeof(*classes) * BF_CL_MAX_CLASSES);
@@ -1008,7 +1254,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 			i += j > i + 1 ? (j - i) / 2 : 1;
 			continue;
 		}
-		r = classify_range(cl, m, v, i, best, false, cls_of, log);
+		r = classify_range(cl, m, i, best, false, cls_of, log);
 		if (r)
 			return r;
 		i = best;
@@ -1020,13 +1266,12 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		    const struct bf_log *log, struct bf_classify **out)
 {
 	struct bf_classify *cl = calloc(1, sizeof(*cl));
-	struct keyvec v = {0};
 	int err = 0;
 
 	if (!cl)
 		return -ENOMEM;
-	cl->map_fd = -1;
 	cl->m = m;
+	cl->family = m->family;
 	cl->n_entries = m->n_entries;
 	cl->cls_of = malloc(m->n_entries ? m->n_entries : 1);
 	if (!cl->cls_of) {
@@ -1042,21 +1287,15 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	for (uint32_t i = 0; i < m->n_entries; i++)
 		cl->run_at[i] = -1;
 	if (cl_enabled)
-		err = find_runs(cl, m, region_at, &v, log);
-	if (!err && cl->n_runs)
-		err = fill_map(cl, &v, log);
-	free(v.k);
+		err = find_runs(cl, m, region_at, log);
 	if (err) {
 		bf_classify_free(cl);
 		return err;
 	}
+	if (cl_enabled)
+		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
 	*out = cl;
 	return 0;
-}
-
-int bf_classify_map_fd(const struct bf_classify *cl)
-{
-	return cl->map_fd;
 }
 
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
@@ -1068,10 +1307,12 @@ uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
 	return cl->runs[r].end;
 }
 
-void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs)
+void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
+		       uint32_t *n_reused)
 {
 	*n_entries = cl->n_classified;
 	*n_runs = cl->n_runs;
+	*n_reused = cl->n_reused;
 }
 
 /* Copy field f of the packet into the key at `off` (ports: 2 bytes, then 2 zero bytes). */
@@ -1094,9 +1335,11 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
 }
 
-static void emit_map_lookup(struct bf_builder *b, bf_label miss)
+static void emit_map_lookup(struct bf_builder *b, int map_fd, bf_label miss)
 {
-	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY);
+	/* The run's own trie: its fd is known now, it needs no slot of the generation. */
+	bf_emit(b, BF_LD_IMM64_LO(BPF_REG_1, BPF_PSEUDO_MAP_FD, map_fd));
+	bf_emit(b, BF_LD_IMM64_HI(0));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
@@ -1106,10 +1349,10 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 static void emit_min_r1(struct bf_builder *b);
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const struct cl_sig *s,
-			bool bad, uint32_t const_val, bf_label done)
+static void emit_lookup(struct bf_builder *b, const struct cl_run *run, uint8_t tag,
+			const struct cl_sig *s, bool bad, uint32_t const_val, bf_label done)
 {
-	uint32_t scope = htobe32(run << 8 | tag), w;
+	uint32_t scope = htobe32(tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
 	bool keyed = false;
 
@@ -1123,8 +1366,7 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 		emit_min_r1(b);
 		return;
 	}
-	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
-		   bad ? ", hotdrop" : "");
+	bf_comment(b, "key (class %u%s)", tag & ~BF_CL_TAG_BAD, bad ? ", hotdrop" : "");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
 	memcpy(&w, &scope, 4);
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
@@ -1149,7 +1391,7 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 		key_field(b, lf[0], FP_KEY + 4 + KEY_FIXED);
 	else
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4 + KEY_FIXED, 0));
-	emit_map_lookup(b, done);
+	emit_map_lookup(b, run->map_fd, done);
 	for (unsigned int l = 1; l < n_lf; l++) {
 		bf_comment(b, "next level: (node, field %u)", lf[l]);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
@@ -1158,9 +1400,11 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, const s
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
-		emit_map_lookup(b, done);
+		emit_map_lookup(b, run->map_fd, done);
 	}
+	bf_comment(b, "value + (run's first entry << 2): the trie's values are relative");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(run->first << 2)));
 	emit_min_r1(b);
 }
 
@@ -1234,7 +1478,7 @@ static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
 }
 
 static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
-		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
+		      const struct cl_run *crun, uint8_t c, const struct cl_sig *s,
 		      const struct bf_classify_labels *l)
 {
 	bf_label skip = {0};
@@ -1271,12 +1515,12 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, run, c, s, false, val, skip);
+		emit_lookup(b, crun, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, run, c | BF_CL_TAG_BAD, s, true, first << 2 | 2, skip);
+		emit_lookup(b, crun, c | BF_CL_TAG_BAD, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, run, c, s, false, val, skip);
+		emit_lookup(b, crun, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
@@ -1315,7 +1559,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 		if (seen)
 			continue; /* emitted with its group */
 		if (!grouped) {
-			r = emit_class(cl, b, pctx, run, id, (uint8_t)c, &run->classes[c], l);
+			r = emit_class(cl, b, pctx, run, (uint8_t)c, &run->classes[c], l);
 			if (r)
 				return r;
 			continue;
@@ -1329,7 +1573,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 
 			if (kp->proto != ip->proto || (kp->invflags & IPT_INV_PROTO))
 				continue;
-			r = emit_class(cl, b, pctx, run, id, (uint8_t)k, &run->classes[k], l);
+			r = emit_class(cl, b, pctx, run, (uint8_t)k, &run->classes[k], l);
 			if (r)
 				return r;
 		}

@@ -61,6 +61,7 @@ static void env_free(struct env *v)
 	bf_runtime_free(v->rt);
 	free(v);
 	bf_classify_set_enabled(true);
+	bf_classify_cache_clear(); /* the next table starts without cached tries */
 }
 
 static int disp_in(struct env *v)
@@ -297,12 +298,13 @@ static uint32_t rnd(uint64_t *s)
  * destination, 3 interfaces, 4 -f, 5 icmp types, 6 tcp/udp ranges, flags, source ports and
  * inverted ports, 7 everything at once (with RETURN and --tcp-option, which cut runs).
  */
-static void random_entry(struct env *v, uint64_t *s, uint32_t i)
+/* Entry i, shaped as the pos-th random entry of its table. */
+static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 {
 	struct bf_entry *e = &v->t.e[i];
 	static const unsigned int splen[] = {16, 22, 24, 24, 26, 28, 30, 32, 32, 32};
 	static const unsigned int dplen[] = {24, 30, 32};
-	unsigned int fl = i / 60 % 8;
+	unsigned int fl = pos / 60 % 8;
 	bool all = fl == 7;
 	char a[32];
 	uint32_t x = rnd(s) % 100;
@@ -453,7 +455,11 @@ static void random_pkt(uint64_t *s, struct pkt *p, char *sa, char *da)
 		p->l4len = (uint16_t)(rnd(s) % 8);
 }
 
-static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts)
+/* With `shift`, the table starts with that many count-only entries (a jump to the next
+ * entry), which end no run and start none: the runs are those of the table without them,
+ * one entry further. */
+static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			       uint32_t shift, uint32_t *n_runs, uint32_t *n_reused)
 {
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
 	struct xt_counters *lc = calloc(BT_MAX_ENTRIES, sizeof(*lc));
@@ -467,13 +473,26 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(lc);
 	ck_assert_ptr_nonnull(verdict);
+	bt_init(&v->t);
 	bt_base(&v->t, IN);
-	for (uint32_t k = 0; k < n; k++)
-		random_entry(v, &s, bt_rule(&v->t, BF_TGT_DROP, 0));
+	for (uint32_t k = 0; k < shift; k++)
+		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+		random_entry(v, &s, i, i - shift); /* the same table, moved */
+	}
 	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
+	if (n_reused) {
+		const char *lp = strstr(v->log.all, " of them in ");
+
+		ck_assert_ptr_nonnull(lp);
+		ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u", n_runs, n_reused),
+				 2);
+	}
 	fprintf(stderr, "classify: seed %llu: %u of %u entries classified\n",
 		(unsigned long long)seed, n_cls, n);
 	ck_assert_msg(n_cls >= n / 6, "seed %llu: only %u of %u entries classified",
@@ -511,6 +530,34 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	free(verdict);
 }
 
+static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts)
+{
+	random_table_shift(v, seed, n, n_pkts, 0, NULL, NULL);
+}
+
+/*
+ * The tries of a table's runs are reused by the next table when a run is the same relative to
+ * its first entry (classify.c): here every run moves (entries inserted before them), and the
+ * reused tries must give the same verdicts and counters as the linear code of the new table.
+ */
+START_TEST(reuse_moved_runs)
+{
+	for (uint64_t seed = 3; seed <= 5; seed++) {
+		struct env *v = env_new();
+		uint32_t runs = 0, reused = 0;
+
+		random_table_shift(v, seed, 600, 1500, 0, &runs, &reused);
+		ck_assert_uint_eq(reused, 0);
+		ck_assert_uint_gt(runs, 0);
+		random_table_shift(v, seed, 600, 1500, 1 + (uint32_t)seed, &runs, &reused);
+		/* Every run is the same, one place further: every trie is reused. */
+		ck_assert_msg(reused == runs, "seed %llu: %u of %u tries reused",
+			      (unsigned long long)seed, reused, runs);
+		env_free(v);
+	}
+}
+END_TEST
+
 START_TEST(random_against_linear)
 {
 	for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -528,6 +575,58 @@ START_TEST(random_large)
 	struct env *v = env_new();
 
 	random_table(v, 99, 5000, 3000);
+	env_free(v);
+}
+END_TEST
+
+/* A table of more runs than a table may have tries (256): the runs past it are linear code,
+ * and the verdicts and counters are the same on both sides of the limit. */
+START_TEST(many_runs)
+{
+	struct env *v = env_new();
+	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
+	struct pkt p = {.dst = "10.9.0.8", .proto = IPPROTO_UDP, .sport = 1000, .l4len = 8};
+	uint32_t first[300], n_cls = 0, runs = 0, pol;
+	struct bf_gen *g;
+	const char *lp;
+	char a[32];
+
+	ck_assert_ptr_nonnull(c);
+	bt_base(&v->t, IN);
+	for (uint32_t grp = 0; grp < 300; grp++) {
+		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1); /* count-only: ends a run */
+		for (uint32_t k = 0; k < 8; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			if (!k)
+				first[grp] = i;
+			snprintf(a, sizeof(a), "11.%u.%u.%u", grp >> 8, grp & 255, k);
+			src(v, i, a, 32);
+		}
+	}
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	g = load(v, true, &n_cls);
+	lp = strstr(v->log.all, " of them in ");
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_int_eq(sscanf(lp, " of them in %u classified runs", &runs), 1);
+	ck_assert_uint_eq(runs, 256);
+	ck_assert_uint_eq(n_cls, 256 * 8);
+	p.src = "11.0.0.3"; /* group 0, classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.1.43.5"; /* group 299, linear */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.255.7"; /* group 255, the last classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.0.9";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+	counters(v, g, c);
+	ck_assert_uint_eq(c[first[0] + 3].pcnt, 1);
+	ck_assert_uint_eq(c[first[299] + 5].pcnt, 1);
+	ck_assert_uint_eq(c[first[255] + 7].pcnt, 1);
+	ck_assert_uint_eq(c[pol].pcnt, 1);
+	bf_gen_free(g);
+	free(c);
 	env_free(v);
 }
 END_TEST
@@ -678,6 +777,8 @@ int main(void)
 	tcase_add_test(tc, first_match_by_hand);
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, random_large);
+	tcase_add_test(tc, reuse_moved_runs);
+	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
