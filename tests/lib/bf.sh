@@ -28,6 +28,8 @@
 #	bf_veth NS1 IF1 NS2 IF2 [ADDR1/LEN ADDR2/LEN]  veth pair created inside the namespaces
 #	bf_tmpdir                   print the test's temp dir ($BF_TMP, removed at exit)
 #	bf_daemon_start NAME [ARGS...]  bpfilterd in NAME, waits until its socket answers
+#	bf_daemon_launch NAME [ARGS...], bf_daemon_wait NAME  the two halves of bf_daemon_start
+#	                            (launch several, then wait for each: they start side by side)
 #	bf_daemon_stop NAME         SIGTERM (then SIGKILL after 5 s); returns the daemon's status
 #	bf_daemon_log NAME          print the daemon's log
 #	bf_sock NAME                print the daemon's socket path
@@ -268,7 +270,14 @@ EOF
 
 bf_daemon_start()
 {
-	local ns=$1 short sock log pid i st
+	bf_daemon_launch "$@" && bf_daemon_wait "$1"
+}
+
+# The two halves of bf_daemon_start, so that several daemons can start side by side: launch
+# each, then wait for each.
+bf_daemon_launch()
+{
+	local ns=$1 short sock log pid
 	shift
 	bf__own "$ns" || return 1
 	short=$(bf__short "$ns")
@@ -289,6 +298,19 @@ bf_daemon_start()
 	pid=$!
 	BF_PIDS+=("$pid")
 	BF_DAEMON_PID[$short]=$pid
+}
+
+bf_daemon_wait()
+{
+	local ns=$1 short sock log pid i st
+	short=$(bf__short "$ns")
+	sock=$(bf_sock "$ns")
+	log="$BF_TMP/$short.daemon.log"
+	pid=${BF_DAEMON_PID[$short]:-}
+	[ -n "$pid" ] || {
+		echo "bf_daemon_wait: no daemon launched in $short" >&2
+		return 1
+	}
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			st=0
