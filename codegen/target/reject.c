@@ -47,6 +47,7 @@
 #include "../bpf_insn.h"
 #include "../cg_priv.h"
 #include "../ext.h"
+#include "reject_common.h"
 #include "targets.h"
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
@@ -171,87 +172,16 @@ const struct bf_ext bf_target_reject = {
 
 /* --- the reject program --- */
 
-static void emit_fp(struct bf_builder *b, uint8_t reg, int16_t off)
-{
-	bf_emit(b, BF_MOV64_REG(reg, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, reg, off));
-}
-
-/* r0 = fold(r0) to 16 bits. Clobbers r1. */
-static void emit_fold(struct bf_builder *b)
-{
-	bf_emit(b, BF_MOV32_REG(BPF_REG_0, BPF_REG_0));
-	for (int k = 0; k < 2; k++) {
-		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
-		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 16));
-		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, 0xffff));
-		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
-	}
-}
-
-/* acc = csum_diff(NULL, 0, fp + off, len, acc) for a constant len (multiple of 4). */
-static void emit_sum_stack(struct bf_builder *b, int16_t off, int32_t len)
-{
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, off);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, len));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-}
-
-/*
- * acc += the packet's bytes [FP_SOFF, FP_SOFF + FP_SLEN), 256 bytes at a time through the stack
- * (any length up to 64 KiB, linear or not). The offset of the first byte must be even relative
- * to where the checksum starts, which holds for every caller. Jumps to `fail` if bytes are
- * missing.
- */
-static void emit_sum_pkt(struct bf_builder *b, bf_label fail)
-{
-	bf_label loop = bf_label_new(b), tail = bf_label_new(b), done = bf_label_new(b);
-
-	bf_comment(b, "sum the packet's bytes [soff, soff + slen)");
-	bf_label_bind(b, loop);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_8, BPF_REG_10, FP_SLEN));
-	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 0xffff, fail);
-	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_8, SUM_CHUNK, tail);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, SUM_CHUNK));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	emit_sum_stack(b, FP_BUF, SUM_CHUNK);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, -SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_8, FP_SLEN));
-	bf_emit_ja(b, loop);
-
-	bf_label_bind(b, tail);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, done);
-	bf_comment(b, "the last bytes, zero padded to a multiple of 4");
-	for (int16_t o = 0; o < SUM_CHUNK; o += 8)
-		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_BUF + o), 0));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 3));
-	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_4, 0x1fc));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-	bf_label_bind(b, done);
-}
+static const struct bf_rej_frame frame = {
+	.acc = FP_ACC,
+	.soff = FP_SOFF,
+	.slen = FP_SLEN,
+	.buf = FP_BUF,
+	.chunk = SUM_CHUNK,
+	.tail_mask = 0x1fc,
+	.mac = FP_MAC,
+	.fib = FP_FIB,
+};
 
 /*
  * nf_reject_verify_csum() + nf_ip_checksum(): fall through when the kernel would reply, jump to
@@ -278,7 +208,7 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 6));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -308,9 +238,9 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_BE(BPF_REG_1, 16));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_PSEUDO + 10));
-	emit_sum_stack(b, FP_PSEUDO, 12);
+	bf_rej_emit_sum_stack(b, &frame, FP_PSEUDO, 12);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_0));
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_0, FP_MISC));
 	bf_label_bind(b, no_partial);
 
@@ -322,9 +252,9 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, bad);
+	bf_rej_emit_sum_pkt(b, &frame, bad);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, FP_ACC));
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0xffff, ok);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, ok);
 
@@ -342,7 +272,7 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_9));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -389,10 +319,10 @@ static void emit_ip_header(struct bf_builder *b, uint8_t tos_from_pkt, int ttl, 
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_HDR + 16));
 	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_ACC, 0));
-	emit_sum_stack(b, FP_HDR, 20);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR, 20);
 	if (opts)
-		emit_sum_stack(b, FP_DOPT, 40);
-	emit_fold(b);
+		bf_rej_emit_sum_stack(b, &frame, FP_DOPT, 40);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 10));
 }
@@ -417,13 +347,13 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, lookup);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 6));
-	emit_fp(b, BPF_REG_3, FP_MAC);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC + 6);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC + 6);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
@@ -455,7 +385,7 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_src)));
 	bf_label_bind(b, call);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	emit_fp(b, BPF_REG_2, FP_FIB);
+	bf_rej_emit_fp(b, BPF_REG_2, FP_FIB);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
 	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, swap);
@@ -495,51 +425,6 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_label_bind(b, done);
 }
 
-/* Store the MACs (Ethernet only), then redirect: egress of the route's interface (and mark the
- * reply for OUTPUT), or for OUTPUT the ingress of this interface. */
-static void emit_send(struct bf_builder *b, bf_label drop)
-{
-	bf_label no_mac = bf_label_new(b), out = bf_label_new(b), lo = bf_label_new(b);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, no_mac);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 12));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	bf_label_bind(b, no_mac);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(hook)));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_LOCAL_OUT, out);
-	bf_comment(b, "pkt->reply_{ifindex,len}: the egress dispatcher runs OUTPUT on it");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(len)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
-
-	bf_label_bind(b, out);
-	/* The kernel routes the reply to this host through lo: OUTPUT (out lo), then INPUT (in
-	 * lo). It is redirected to lo's ingress: INPUT (in lo) only, since an egress redirect
-	 * would keep the packet's output route, which the receive path then cannot use. Raw IP
-	 * devices (no Ethernet header for lo): the same interface's ingress. */
-	bf_comment(b, "OUTPUT: the reply is local: redirect(lo, ingress); raw IP: same ifindex");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_3, ETH_HLEN, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, LOOPBACK_IFINDEX));
-	bf_label_bind(b, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, BPF_F_INGRESS));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
-}
-
 /* FORWARD runs after ip_forward() decremented the TTL (ip_decrease_ttl: checksum updated
  * incrementally): the quoted header says so. TC sees the packet before; do it here. */
 static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
@@ -552,7 +437,7 @@ static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 8));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 4));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -573,7 +458,7 @@ static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 8));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 4));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
@@ -584,7 +469,7 @@ static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
 /* reg = fp + base + idx: a pointer into a stack buffer at a variable (bounded) index. */
 static void emit_fp_idx(struct bf_builder *b, uint8_t reg, int16_t base, uint8_t idx)
 {
-	emit_fp(b, reg, base);
+	bf_rej_emit_fp(b, reg, base);
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, reg, idx));
 }
 
@@ -879,7 +764,7 @@ static void emit_ip_opts(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
-	emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_CALL(BPF_FUNC_ktime_get_tai_ns));
@@ -893,7 +778,7 @@ static void emit_ip_opts(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
-	emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, drop);
 	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, drop);
@@ -918,7 +803,7 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 1));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -959,15 +844,15 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_MISC));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, drop);
+	bf_rej_emit_sum_pkt(b, &frame, drop);
 	bf_comment(b, "ICMP header: type 3, code, checksum over header and quote");
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_HDR + 20, ICMP_DEST_UNREACH));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(tgt_arg)));
 	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FP_HDR + 21));
 	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_10, FP_HDR + 22, 0));
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_HDR + 24, 0));
-	emit_sum_stack(b, FP_HDR + 20, 8);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 20, 8);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 22));
 
@@ -990,7 +875,7 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 20));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
@@ -1002,7 +887,7 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
-	emit_fp(b, BPF_REG_3, FP_DOPT);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_DOPT);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -1012,12 +897,12 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_10, FP_OST + 3));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_3));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
-	emit_fp(b, BPF_REG_3, FP_HDR + 20);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR + 20);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 8));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send(b, drop);
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
@@ -1031,7 +916,7 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 20, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_OTCP);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_OTCP);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 20));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -1091,9 +976,9 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_PSEUDO + 10, 0));
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_PSEUDO + 11, 20));
 	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_ACC, 0));
-	emit_sum_stack(b, FP_PSEUDO, 12);
-	emit_sum_stack(b, FP_HDR + 20, 20);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_PSEUDO, 12);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 20, 20);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 36));
 
@@ -1106,33 +991,20 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 40));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send(b, drop);
-}
-
-/* The kernel's default TTL for the replies: ip4_dst_hoplimit() without a route metric. */
-static int default_ttl(void)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_default_ttl", "re");
-	int ttl = 64;
-
-	if (f) {
-		if (fscanf(f, "%d", &ttl) != 1 || ttl < 1 || ttl > 255)
-			ttl = 64;
-		fclose(f);
-	}
-	return ttl;
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 int bf_reject_prog_load(const struct bf_log *log, const int map_fds[BF_MAP_SLOT_MAX])
 {
 	struct bf_builder *b = NULL;
 	bf_label drop, fail, rst;
-	int ttl = default_ttl();
+	/* the replies' TTL: ip4_dst_hoplimit() without a route metric */
+	int ttl = bf_rej_sysctl_ttl("/proc/sys/net/ipv4/ip_default_ttl", 64);
 	int fd, err;
 
 	err = bf_builder_new(&b, log);
