@@ -11,7 +11,7 @@
  *   icmp-*     nf_send_unreach() -> icmp_send(): ICMP_DEST_UNREACH with the code, quoting the IP
  *              packet (header and data) up to 576 bytes of reply in all; a received packet's
  *              IP options are quoted as ip_rcv_options() left them and echoed in the reply's
- *              header (emit_ip_opts).
+ *              header (emit_ip_opts_rcv, emit_ip_opts_echo).
  *   tcp-reset  nf_send_reset(): a 40-byte RST.
  * and the kernel's conditions for sending nothing (the packet is dropped in every case): a
  * non-first fragment; a bad checksum where nf_ip_checksum verifies it; for ICMP a packet that was
@@ -246,14 +246,22 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 
 	/* __skb_checksum_complete() sums from skb->data, the IP header: a valid header adds
 	 * 0xffff (-0), so a sum of zero (no pseudo header and no or all-zero transport bytes, e.g.
-	 * a bare 20-byte packet) is valid too. */
+	 * a bare 20-byte packet) is valid too; but ip_rcv_options() changed the options (record
+	 * route, timestamp) without updating the header's checksum: that change counts, and
+	 * such a packet has no reply in practice. */
 	bf_comment(b, "acc += the transport segment; valid if it folds to 0xffff or 0");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
 	bf_rej_emit_sum_pkt(b, &frame, bad);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, FP_ACC));
+	bf_comment(b, "acc += the IP header's change since its checksum: its options");
+	bf_rej_emit_fp(b, BPF_REG_1, FP_DOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 40));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 40));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
+	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
 	bf_rej_emit_fold(b);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0xffff, ok);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, ok);
@@ -742,11 +750,12 @@ static void emit_opts_echo(struct bf_builder *b, bf_label fail)
 }
 
 /*
- * The IP options of a received packet (INPUT, FORWARD: ip_rcv_options() ran) as the kernel
- * leaves them in the quote, and the reply's echo of them (FP_DOPT, length at FP_OST + 3; zero
- * without options, and for OUTPUT: a raw or local packet has no compiled options in IPCB).
+ * The IP options of a received packet (INPUT, FORWARD: ip_rcv_options() ran) as the kernel left
+ * them at FP_SOPT, as they were at FP_DOPT (the header checksum still covers those: see
+ * emit_verify_csum). All zero for OUTPUT (a raw or local packet has no compiled options in
+ * IPCB) and without options.
  */
-static void emit_ip_opts(struct bf_builder *b, bf_label drop)
+static void emit_ip_opts_rcv(struct bf_builder *b, bf_label drop)
 {
 	bf_label done = bf_label_new(b);
 
@@ -760,28 +769,46 @@ static void emit_ip_opts(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, done);
 	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, done);
-	bf_comment(b, "the options to fp[SOPT]; midtime: ms since midnight UTC (TAI, offset 0)");
+	bf_comment(b, "the options to fp[SOPT] and fp[DOPT]; midtime: ms since midnight UTC (TAI)");
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
 	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	for (int16_t o = 0; o < 40; o += 8) {
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, (int16_t)(FP_SOPT + o)));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, (int16_t)(FP_DOPT + o)));
+	}
 	bf_emit(b, BF_CALL(BPF_FUNC_ktime_get_tai_ns));
 	bf_emit(b, BF_ALU64_IMM(BPF_DIV, BPF_REG_0, 1000000));
 	bf_emit(b, BF_ALU64_IMM(BPF_MOD, BPF_REG_0, 86400000));
 	bf_emit(b, BF_BE(BPF_REG_0, 32));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_0, FP_OST + 4));
-
 	emit_opts_compile(b);
+	bf_label_bind(b, done);
+}
+
+/*
+ * The options of emit_ip_opts_rcv back into the packet (the quote shows them), and the reply's
+ * echo of them (FP_DOPT, length at FP_OST + 3; zero without options).
+ */
+static void emit_ip_opts_echo(struct bf_builder *b, bf_label drop)
+{
+	bf_label done = bf_label_new(b);
+
+	for (int16_t o = 0; o < 40; o += 8)
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_DOPT + o), 0));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NF_INET_LOCAL_OUT, done);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, done);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, done);
 	bf_comment(b, "the options as the kernel left them, back into the packet (the quote)");
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
 	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
-	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, drop);
-	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, drop);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -816,9 +843,10 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_PARAMETERPROB, drop);
 	bf_label_bind(b, not_icmp);
 
-	emit_verify_csum(b, drop);
 	emit_route_back(b, true, drop);
-	emit_ip_opts(b, drop);
+	emit_ip_opts_rcv(b, drop);
+	emit_verify_csum(b, drop);
+	emit_ip_opts_echo(b, drop);
 
 	bf_comment(b, "q = min(pkt->len, 548 - reply optlen): fp[MISC] ; change_tail(l3_off + q)");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_8, BPF_REG_7, PKT_OFF(len)));
@@ -922,8 +950,9 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_OTCP + 13));
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 0x04, drop);
-	emit_verify_csum(b, drop);
 	emit_route_back(b, false, drop);
+	emit_ip_opts_rcv(b, drop);
+	emit_verify_csum(b, drop);
 
 	bf_comment(b, "TCP header: ports swapped, doff 5, window 0");
 	for (int16_t o = 20; o < 40; o += 4)

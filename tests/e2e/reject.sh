@@ -133,12 +133,18 @@ def syn_probe(src, ip, port, sport, seq):
 def raw_probe(src, ip, proto, opts, plen, fill="0", dport="6001"):
     """An IP packet written whole (IP_HDRINCL): the options given in hex (EOL padded), the
     protocol, plen payload bytes (UDP: an 8-byte header to dport without checksum, then zeros;
-    else all bytes = fill). Print the ICMP error quoting it, normalised."""
+    TCP: a SYN to dport with its checksum, then bytes = fill; else all bytes = fill). Print the ICMP error quoting it, normalised."""
     o = bytes.fromhex(opts)
     o += b"\0" * (-len(o) % 4)
     proto, plen = int(proto), int(plen)
     if proto == 17:
         pl = struct.pack("!HHHH", 44001, int(dport), 8 + plen, 0) + bytes(plen)
+    elif proto == 6:
+        pl = struct.pack("!HHIIBBHHH", 44002, int(dport), 7, 0, 5 << 4, 2, 1024, 0, 0)
+        pl += bytes([int(fill)]) * plen
+        c = csum(socket.inet_aton(src) + socket.inet_aton(ip) +
+                 struct.pack("!BBH", 0, 6, len(pl)) + pl)
+        pl = pl[:16] + struct.pack("!H", c) + pl[18:]
     else:
         pl = bytes([int(fill)]) * plen
     ident = 0x5a00 + proto
@@ -225,6 +231,7 @@ bf_cmp kr br ipt_restore <<'RULES'
 -A FORWARD -p udp --dport 6000 -j REJECT
 -A FORWARD -p udp --dport 6001 -j REJECT --reject-with icmp-host-prohibited
 -A FORWARD -p 253 -j REJECT --reject-with icmp-proto-unreachable
+-A FORWARD -p tcp --dport 6002 -j REJECT
 -A FORWARD -p tcp --dport 24 -j REJECT --reject-with tcp-reset
 COMMIT
 RULES
@@ -288,6 +295,13 @@ for o in 01010101 0707040000000001 070b040000000000000000 440c050000000000000000
 	[ "$RJ_K" != none ] || bf_fail "the kernel sent no ICMP for options $o"
 	both "FORWARD udp with IP options $o" raw_probe 10.1.0.2 10.2.0.2 17 "$o" $((n * 50))
 	[ "$RJ_K" != none ] || bf_fail "the kernel router sent no ICMP for options $o"
+done
+
+# A checksum the kernel verifies (TCP here) covers the IP header too (nf_ip_checksum sums from
+# skb->data), whose options ip_rcv_options() changed without updating its checksum: record
+# route or timestamp with room left means no reply; options left alone keep it.
+for o in "" 01010101 94040000 07070800000000 0707040000000001 440c05000000000000000000; do
+	both "FORWARD tcp with IP options '$o'" raw_probe 10.1.0.2 10.2.0.2 6 "$o" 0 0 6002
 done
 
 # OUTPUT: the reply is for the client itself.
