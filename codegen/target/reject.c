@@ -375,17 +375,20 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(hook)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_LOCAL_OUT, out);
 
-	bf_comment(b, "bpf_fib_lookup(output, dst = the packet's source)");
+	/* Not BPF_FIB_LOOKUP_OUTPUT: that takes ifindex as the output interface and finds no
+	 * route when the sender is reached through another one; the kernel's reply route
+	 * (icmp_route_lookup, ip_route_me_harder) has no output interface. */
+	bf_comment(b, "bpf_fib_lookup(from this interface, dst = the packet's source)");
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_dst)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_OUTPUT));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
 	if (icmp) {
 		bf_label not_fwd = bf_label_new(b);
 
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, NF_INET_FORWARD, not_fwd);
 		bf_comment(b, "FORWARD: icmp_send picks the route's preferred source");
-		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SRC));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_SRC));
 		bf_emit_ja(b, call);
 		bf_label_bind(b, not_fwd);
 	}
