@@ -443,7 +443,8 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_PROHIBIT, icmperr);
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_FRAG_NEEDED, nofwd);
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(frag_flags_h)));
-		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, nofwd);
+		/* DF: ip_forward sends time exceeded (ttl <= 1) or fragmentation needed */
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, icmperr);
 		bf_label_bind(b, fwd);
 		/* ip_forward() drops a packet whose TTL expires here before FORWARD (time
 		 * exceeded), and FORWARD sees the TTL already decremented (ip_decrease_ttl). */
