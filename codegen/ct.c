@@ -2382,9 +2382,11 @@ void bf_ct_emit_commit(struct bf_builder *b)
 {
 	bf_label skip = bf_label_new(b);
 
-	bf_comment(b, "conntrack: confirm a new connection");
+	bf_comment(b, "conntrack: confirm a new connection (never through a RELATED packet)");
 	ldx(b, BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_commit));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, skip);
+	ldx(b, BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_state));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, ST_RELATED, skip);
 	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CT);
 	mov(b, BPF_REG_2, BPF_REG_7);
 	E(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, PKT_OFF(ct_key)));

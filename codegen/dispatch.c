@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/icmp.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/netfilter.h>
@@ -340,13 +342,17 @@ static void emit_set_hook(struct dctx *d, unsigned int hook, bf_label go)
 }
 
 /*
- * REJECT's reply (codegen/target/reject.c, reject6.c) at the egress dispatcher. The kernel
- * attaches the rejected packet's conntrack to the RST or ICMP error it sends (nf_ct_attach), as
- * IP_CT_RELATED(_REPLY): OUTPUT sees the reply RELATED, in the rejected packet's direction and
- * with its connection's tuple, and conntrack does not look at it again. pkt still holds the
- * rejected packet's ct fields: bpf_redirect runs this program on the same CPU before the
- * ingress program's caller returns. A rejected packet without a conntrack (INVALID, UNTRACKED)
- * attaches nothing: its reply goes to `out` and is tracked as any packet.
+ * REJECT's reply (codegen/target/reject.c, reject6.c) at the egress dispatcher, or the ICMP
+ * error the kernel sends before the filter (emit_icmp_error_ahead). The kernel attaches the
+ * rejected packet's conntrack to the RST or ICMP error it sends (nf_ct_attach), as
+ * IP_CT_RELATED_REPLY for a packet of the original direction, IP_CT_RELATED for a reply: OUTPUT
+ * sees it RELATED, in the other direction, with its connection's tuple (unconfirmed if the
+ * packet opened it: ct_commit stays set for the matches, and bf_ct_emit_commit never inserts
+ * for a RELATED packet, as ipv4_confirm skips IP_CT_RELATED_REPLY), and conntrack does not look
+ * at it again. pkt still holds the rejected packet's ct fields: bpf_redirect runs this program
+ * on the same CPU before the ingress program's caller returns. A rejected packet without a
+ * conntrack (INVALID, UNTRACKED) attaches nothing: its reply goes to `out` and is tracked as any
+ * packet.
  */
 static void emit_reject_reply(struct dctx *d, bf_label reply, bf_label out, bool v6)
 {
@@ -361,10 +367,12 @@ static void emit_reject_reply(struct dctx *d, bf_label reply, bf_label out, bool
 	bf_label_bind(b, go);
 	emit_ifname(d, PKT_OFF(iif), PKT_OFF(iifname));
 	emit_ifname(d, PKT_OFF(oif), PKT_OFF(oifname));
-	bf_comment(b, "pkt->ct_v6 = %d; pkt->ct_state = RELATED; pkt->ct_commit = 0", v6);
+	bf_comment(b, "pkt->ct_v6 = %d; pkt->ct_state = RELATED; pkt->ct_dir ^= 1", v6);
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), v6));
 	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_7, PKT_OFF(ct_state), XT_STATE_BIT(IP_CT_RELATED)));
-	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_commit), 0));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_dir)));
+	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_1, 1));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ct_dir)));
 	emit_goto(b, d->root);
 }
 
@@ -375,6 +383,7 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 	struct bf_builder *b = d->b;
 	bool want_input = d->pctx == BF_CTX_XDP || !d->cfg->xdp_input;
 	bf_label local = bf_label_new(b), fwd = bf_label_new(b), nofwd = bf_label_new(b);
+	bf_label icmperr = bf_label_new(b);
 
 	bf_comment(b, "r1 = daddr; limited broadcast or multicast: local");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
@@ -428,21 +437,38 @@ static void emit_ingress_decision(struct dctx *d, bf_label go)
 		bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, fwd);
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, fwd);
+		/* No route (ip_route_input -> ip_error): -ENETUNREACH, -EHOSTUNREACH, -EACCES. */
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NOT_FWDED, icmperr);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_UNREACHABLE, icmperr);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_PROHIBIT, icmperr);
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_FRAG_NEEDED, nofwd);
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(frag_flags_h)));
-		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, nofwd);
+		/* DF: ip_forward sends time exceeded (ttl <= 1) or fragmentation needed */
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, IP_DF, icmperr);
 		bf_label_bind(b, fwd);
 		/* ip_forward() drops a packet whose TTL expires here before FORWARD (time
 		 * exceeded), and FORWARD sees the TTL already decremented (ip_decrease_ttl). */
-		bf_comment(b, "ttl <= 1: not forwarded; FORWARD sees ttl - 1");
+		bf_comment(b, "ttl <= 1: not forwarded (time exceeded); FORWARD sees ttl - 1");
 		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
-		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, nofwd);
+		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, icmperr);
 		bf_emit(b, BF_ALU64_IMM(BPF_SUB, BPF_REG_1, 1));
 		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
 		bf_comment(b, "FORWARD: iif = this interface, oif = params.ifindex");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
 		emit_set_hook(d, NF_INET_FORWARD, go);
+
+		bf_label_bind(b, icmperr);
+		/* The kernel answers with icmp_send() before any filter hook (ip_error,
+		 * ip_forward's time exceeded), after conntrack tracked the packet at PREROUTING;
+		 * the error carries that conntrack (nf_ct_attach). Track it here as PREROUTING
+		 * (pkt->hook 0: no chain) and announce the error to the egress dispatcher. */
+		bf_comment(b, "icmp_send() before the filter: PACKET_HOST only; track, no chain");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(pkt_type)));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, PACKET_HOST, nofwd);
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(hook), NF_INET_PRE_ROUTING));
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 0));
+		emit_goto(b, d->track);
 		bf_label_bind(b, nofwd);
 		emit_goto(b, d->pass);
 	}
@@ -853,6 +879,75 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 }
 
 /*
+ * A packet the kernel answers with an ICMP error before any filter hook (pkt->hook is
+ * NF_INET_PRE_ROUTING, emit_ingress_decision), now tracked: no chain. The kernel's error is
+ * sent from within this packet's receive path, so the egress dispatcher on this CPU sees it
+ * next, as it sees REJECT's reply: pkt->reply_{ifindex,len} announce it, and it meets OUTPUT
+ * RELATED to this packet's connection (emit_reject_reply). The announcement is dropped where
+ * icmp_send() sends nothing (not the first fragment, an ICMP error or unknown type, no route
+ * back) or its length is not known here (IP options: the reply echoes them; the tracker
+ * clears it at the next packet anyway, should a rate limit keep the error from being sent).
+ */
+static void emit_icmp_error_ahead(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	bf_label chains = bf_label_new(b), not_icmp = bf_label_new(b), len = bf_label_new(b);
+
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, NF_INET_PRE_ROUTING, chains);
+	bf_comment(b, "icmp_send()'s conditions; the error's length and way out");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_v6)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ihl_opts)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, IPPROTO_ICMP, not_icmp);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, BF_PKT_F_L4_OK));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, d->pass); /* (a truncated header: not modelled) */
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(icmp_type)));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_1, NR_ICMP_TYPES, d->pass);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_DEST_UNREACH, d->pass);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_SOURCE_QUENCH, d->pass);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_REDIRECT, d->pass);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_TIME_EXCEEDED, d->pass);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_PARAMETERPROB, d->pass);
+	bf_label_bind(b, not_icmp);
+	bf_comment(b, "bpf_fib_lookup(dst = the packet's source): the error's interface");
+	emit_zero_stack(b, FP_FIB, (int16_t)sizeof(struct bpf_fib_lookup));
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET));
+	emit_this_ifindex(d, BPF_REG_1);
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ifindex)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_dst)));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
+	bf_label found = bf_label_new(b);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, found);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, d->pass);
+	bf_label_bind(b, found);
+	bf_comment(b, "reply_len = l2 + 20 + 8 + min(len, 576 - 28); reply_ifindex");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
+	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 576 - 28, len);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 576 - 28));
+	bf_label_bind(b, len);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 28));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
+	emit_goto(b, d->pass);
+	bf_label_bind(b, chains);
+}
+
+/*
  * Both halves end here: connection tracking before the chains, as nf_conntrack_in
  * (codegen/ct.c: one tracker for both families, verified once), then the family's root slot.
  */
@@ -863,6 +958,8 @@ static void emit_track_and_root(struct dctx *d)
 	_Static_assert(BF_ROOT_SLOT_IPV4 == 0 && BF_ROOT_SLOT_IPV6 == 1, "root slot = ct_v6");
 	bf_label_bind(b, d->track);
 	bf_ct_emit_track(b, d->pctx, d->cfg->where != BF_DISPATCH_TC_EGRESS);
+	if (d->cfg->where == BF_DISPATCH_TC_INGRESS && d->cfg->force_hook < 0)
+		emit_icmp_error_ahead(d);
 	bf_label_bind(b, d->root);
 	bf_comment(b, "pkt->jsp = 0; tail call root[pkt->ct_v6]; no generation: pass");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(jsp), 0));

@@ -9,7 +9,9 @@
  * runtime's bf_rej_progs), which turns the packet itself into the reply the kernel would build
  * and redirects it:
  *   icmp-*     nf_send_unreach() -> icmp_send(): ICMP_DEST_UNREACH with the code, quoting the IP
- *              packet (header and data) up to 576 bytes of reply in all.
+ *              packet (header and data) up to 576 bytes of reply in all; a received packet's
+ *              IP options are quoted as ip_rcv_options() left them and echoed in the reply's
+ *              header (emit_ip_opts_rcv, emit_ip_opts_echo).
  *   tcp-reset  nf_send_reset(): a 40-byte RST.
  * and the kernel's conditions for sending nothing (the packet is dropped in every case): a
  * non-first fragment; a bad checksum where nf_ip_checksum verifies it; for ICMP a packet that was
@@ -45,6 +47,7 @@
 #include "../bpf_insn.h"
 #include "../cg_priv.h"
 #include "../ext.h"
+#include "reject_common.h"
 #include "targets.h"
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
@@ -73,8 +76,14 @@
 #define FP_MAC (-112)	/* 12 bytes: destination and source MAC of the reply */
 #define FP_OTCP (-136)	/* 20 bytes: the offending TCP header */
 #define FP_FIB (-200)	/* struct bpf_fib_lookup */
-#define FP_BUF (-456)	/* 256 bytes: packet bytes being summed */
-#define SUM_CHUNK 256
+#define FP_BUF (-392)	/* 192 bytes: packet bytes being summed */
+#define SUM_CHUNK 192
+#define FP_SOPT (-432)	  /* 40 bytes: the packet's IP options */
+#define FP_DOPT (-472)	  /* 40 bytes: the reply's IP options (zero padded) */
+#define FP_OST (-480)	  /* u8 rr + 1, u8 ts + 1, u8 IPOPT_F_*, u8 reply optlen; u32 midtime */
+#define IPOPT_F_RR_ADDR 1 /* struct ip_options: rr_needaddr, ts_needaddr, ts_needtime */
+#define IPOPT_F_TS_ADDR 2
+#define IPOPT_F_TS_TIME 4
 
 _Static_assert(sizeof(struct bpf_fib_lookup) == 64, "fib params fit their slot");
 
@@ -163,87 +172,16 @@ const struct bf_ext bf_target_reject = {
 
 /* --- the reject program --- */
 
-static void emit_fp(struct bf_builder *b, uint8_t reg, int16_t off)
-{
-	bf_emit(b, BF_MOV64_REG(reg, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, reg, off));
-}
-
-/* r0 = fold(r0) to 16 bits. Clobbers r1. */
-static void emit_fold(struct bf_builder *b)
-{
-	bf_emit(b, BF_MOV32_REG(BPF_REG_0, BPF_REG_0));
-	for (int k = 0; k < 2; k++) {
-		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
-		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 16));
-		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, 0xffff));
-		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
-	}
-}
-
-/* acc = csum_diff(NULL, 0, fp + off, len, acc) for a constant len (multiple of 4). */
-static void emit_sum_stack(struct bf_builder *b, int16_t off, int32_t len)
-{
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, off);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, len));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-}
-
-/*
- * acc += the packet's bytes [FP_SOFF, FP_SOFF + FP_SLEN), 256 bytes at a time through the stack
- * (any length up to 64 KiB, linear or not). The offset of the first byte must be even relative
- * to where the checksum starts, which holds for every caller. Jumps to `fail` if bytes are
- * missing.
- */
-static void emit_sum_pkt(struct bf_builder *b, bf_label fail)
-{
-	bf_label loop = bf_label_new(b), tail = bf_label_new(b), done = bf_label_new(b);
-
-	bf_comment(b, "sum the packet's bytes [soff, soff + slen)");
-	bf_label_bind(b, loop);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_8, BPF_REG_10, FP_SLEN));
-	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 0xffff, fail);
-	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_8, SUM_CHUNK, tail);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, SUM_CHUNK));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	emit_sum_stack(b, FP_BUF, SUM_CHUNK);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, -SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_8, FP_SLEN));
-	bf_emit_ja(b, loop);
-
-	bf_label_bind(b, tail);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, done);
-	bf_comment(b, "the last bytes, zero padded to a multiple of 4");
-	for (int16_t o = 0; o < SUM_CHUNK; o += 8)
-		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_BUF + o), 0));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 3));
-	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_4, 0x1fc));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-	bf_label_bind(b, done);
-}
+static const struct bf_rej_frame frame = {
+	.acc = FP_ACC,
+	.soff = FP_SOFF,
+	.slen = FP_SLEN,
+	.buf = FP_BUF,
+	.chunk = SUM_CHUNK,
+	.tail_mask = 0x1fc,
+	.mac = FP_MAC,
+	.fib = FP_FIB,
+};
 
 /*
  * nf_reject_verify_csum() + nf_ip_checksum(): fall through when the kernel would reply, jump to
@@ -270,7 +208,7 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 6));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -300,21 +238,33 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_BE(BPF_REG_1, 16));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_PSEUDO + 10));
-	emit_sum_stack(b, FP_PSEUDO, 12);
+	bf_rej_emit_sum_stack(b, &frame, FP_PSEUDO, 12);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_0));
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_0, FP_MISC));
 	bf_label_bind(b, no_partial);
 
-	bf_comment(b, "acc += the transport segment; valid if it folds to 0xffff");
+	/* __skb_checksum_complete() sums from skb->data, the IP header: a valid header adds
+	 * 0xffff (-0), so a sum of zero (no pseudo header and no or all-zero transport bytes, e.g.
+	 * a bare 20-byte packet) is valid too; but ip_rcv_options() changed the options (record
+	 * route, timestamp) without updating the header's checksum: that change counts, and
+	 * such a packet has no reply in practice. */
+	bf_comment(b, "acc += the transport segment; valid if it folds to 0xffff or 0");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, bad);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, FP_ACC));
-	emit_fold(b);
+	bf_rej_emit_sum_pkt(b, &frame, bad);
+	bf_comment(b, "acc += the IP header's change since its checksum: its options");
+	bf_rej_emit_fp(b, BPF_REG_1, FP_DOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 40));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 40));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
+	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
+	bf_rej_emit_fold(b);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0xffff, ok);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, ok);
 
 	bf_comment(b, "CHECKSUM_PARTIAL: the check field holds the folded pseudo header");
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_8, BPF_REG_7, PKT_OFF(proto)));
@@ -330,7 +280,7 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_9));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -343,9 +293,17 @@ static void emit_verify_csum(struct bf_builder *b, bf_label bad)
 /* The reply's IP header at FP_HDR (checksum included). r8 = total length (host order), r9 =
  * id (network order). Source at FP_MISC + 4, destination = the packet's source. */
 static void emit_ip_header(struct bf_builder *b, uint8_t tos_from_pkt, int ttl, uint8_t proto,
-			   uint16_t frag)
+			   uint16_t frag, bool opts)
 {
-	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_HDR, 0x45));
+	if (opts) {
+		bf_comment(b, "ihl = 5 + the echoed options' words");
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_OST + 3));
+		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 2));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 0x45));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FP_HDR));
+	} else {
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_HDR, 0x45));
+	}
 	if (tos_from_pkt) {
 		bf_comment(b, "tos = (iph->tos & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL");
 		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(tos)));
@@ -369,8 +327,10 @@ static void emit_ip_header(struct bf_builder *b, uint8_t tos_from_pkt, int ttl, 
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_HDR + 16));
 	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_ACC, 0));
-	emit_sum_stack(b, FP_HDR, 20);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR, 20);
+	if (opts)
+		bf_rej_emit_sum_stack(b, &frame, FP_DOPT, 40);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 10));
 }
@@ -395,13 +355,13 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, lookup);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 6));
-	emit_fp(b, BPF_REG_3, FP_MAC);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC + 6);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC + 6);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
@@ -415,17 +375,20 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(hook)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_LOCAL_OUT, out);
 
-	bf_comment(b, "bpf_fib_lookup(output, dst = the packet's source)");
+	/* Not BPF_FIB_LOOKUP_OUTPUT: that takes ifindex as the output interface and finds no
+	 * route when the sender is reached through another one; the kernel's reply route
+	 * (icmp_route_lookup, ip_route_me_harder) has no output interface. */
+	bf_comment(b, "bpf_fib_lookup(from this interface, dst = the packet's source)");
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_dst)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_OUTPUT));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
 	if (icmp) {
 		bf_label not_fwd = bf_label_new(b);
 
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, NF_INET_FORWARD, not_fwd);
 		bf_comment(b, "FORWARD: icmp_send picks the route's preferred source");
-		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SRC));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, BPF_FIB_LOOKUP_SRC));
 		bf_emit_ja(b, call);
 		bf_label_bind(b, not_fwd);
 	}
@@ -433,7 +396,7 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_src)));
 	bf_label_bind(b, call);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	emit_fp(b, BPF_REG_2, FP_FIB);
+	bf_rej_emit_fp(b, BPF_REG_2, FP_FIB);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
 	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, swap);
@@ -473,51 +436,6 @@ static void emit_route_back(struct bf_builder *b, bool icmp, bf_label none)
 	bf_label_bind(b, done);
 }
 
-/* Store the MACs (Ethernet only), then redirect: egress of the route's interface (and mark the
- * reply for OUTPUT), or for OUTPUT the ingress of this interface. */
-static void emit_send(struct bf_builder *b, bf_label drop)
-{
-	bf_label no_mac = bf_label_new(b), out = bf_label_new(b), lo = bf_label_new(b);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, no_mac);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 12));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	bf_label_bind(b, no_mac);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(hook)));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_LOCAL_OUT, out);
-	bf_comment(b, "pkt->reply_{ifindex,len}: the egress dispatcher runs OUTPUT on it");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(len)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
-
-	bf_label_bind(b, out);
-	/* The kernel routes the reply to this host through lo: OUTPUT (out lo), then INPUT (in
-	 * lo). It is redirected to lo's ingress: INPUT (in lo) only, since an egress redirect
-	 * would keep the packet's output route, which the receive path then cannot use. Raw IP
-	 * devices (no Ethernet header for lo): the same interface's ingress. */
-	bf_comment(b, "OUTPUT: the reply is local: redirect(lo, ingress); raw IP: same ifindex");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_3, ETH_HLEN, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, LOOPBACK_IFINDEX));
-	bf_label_bind(b, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, BPF_F_INGRESS));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
-}
-
 /* FORWARD runs after ip_forward() decremented the TTL (ip_decrease_ttl: checksum updated
  * incrementally): the quoted header says so. TC sees the packet before; do it here. */
 static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
@@ -530,7 +448,7 @@ static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 8));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 4));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -551,12 +469,354 @@ static void emit_forward_ttl(struct bf_builder *b, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 8));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 4));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_label_bind(b, skip);
+}
+
+/* reg = fp + base + idx: a pointer into a stack buffer at a variable (bounded) index. */
+static void emit_fp_idx(struct bf_builder *b, uint8_t reg, int16_t base, uint8_t idx)
+{
+	bf_rej_emit_fp(b, reg, base);
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, reg, idx));
+}
+
+/* The 4 bytes at fp + from to the address in r2 (byte by byte: r2 need not be aligned). */
+static void emit_put4(struct bf_builder *b, int16_t from)
+{
+	for (int16_t k = 0; k < 4; k++) {
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_10, (int16_t)(from + k)));
+		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_2, BPF_REG_0, k));
+	}
+}
+
+/* fp[OST + byte] |= bit. Clobbers r0. */
+static void emit_ost_or(struct bf_builder *b, int16_t byte, int32_t bit)
+{
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_10, (int16_t)(FP_OST + byte)));
+	bf_emit(b, BF_ALU64_IMM(BPF_OR, BPF_REG_0, bit));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_0, (int16_t)(FP_OST + byte)));
+}
+
+/* Jump to `to` if fp[OST + 2] & bit is clear. Clobbers r0. */
+static void emit_ost_clear(struct bf_builder *b, int32_t bit, bf_label to)
+{
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_10, FP_OST + 2));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, bit));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, to);
+}
+
+/*
+ * The ip_options_compile() of ip_rcv_options() on the options at FP_SOPT, as the kernel ran it
+ * when the packet arrived, before any hook (the quoted header shows it): record route and
+ * timestamp (flags 0 and 1) get the address of this host (spec_dst: the reply's source, FP_MISC +
+ * 4) and the time in their next slot, or the timestamp's overflow count grows. Walks options
+ * of the lengths the kernel accepted (it drops the others before the hooks); stops at
+ * anything else. r8 = index, r9 = options length.
+ */
+static void emit_opts_compile(struct bf_builder *b)
+{
+	bf_label walk = bf_label_new(b), end = bf_label_new(b), notnop = bf_label_new(b);
+	bf_label next = bf_label_new(b), rr = bf_label_new(b), ts = bf_label_new(b);
+	bf_label ts_only = bf_label_new(b), ts_addr = bf_label_new(b), ts_over = bf_label_new(b);
+
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_8, 0));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_9, BPF_REG_7, PKT_OFF(ihl_opts)));
+	bf_label_bind(b, walk);
+	bf_emit_jmp_reg(b, BPF_JGE, BPF_REG_8, BPF_REG_9, end);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 37, end);
+	emit_fp_idx(b, BPF_REG_1, FP_SOPT, BPF_REG_8);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_1, 0));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0 /* IPOPT_END */, end);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, 1 /* IPOPT_NOOP */, notnop);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, 1));
+	bf_emit_ja(b, walk);
+	bf_label_bind(b, notnop);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_1, 1));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_3, 2, end);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 7 /* IPOPT_RR */, rr);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0x44 /* IPOPT_TIMESTAMP */, ts);
+	bf_label_bind(b, next);
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_8, BPF_REG_3));
+	bf_emit_ja(b, walk);
+
+	bf_label_bind(b, rr);
+	bf_comment(b, "record route: spec_dst in the next slot, pointer += 4 (rr_needaddr)");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_10, FP_OST));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_4, 0, end);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 1));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_4, FP_OST));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_1, 2));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_4, 4, end);
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_4, BPF_REG_3, next);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_5, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_5, 3));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_5, BPF_REG_3, end);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_5, BPF_REG_8));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_5, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_5, -1));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_5, 36, end);
+	emit_fp_idx(b, BPF_REG_2, FP_SOPT, BPF_REG_5);
+	emit_put4(b, FP_MISC + 4);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 4));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_4, 2));
+	emit_ost_or(b, 2, IPOPT_F_RR_ADDR);
+	bf_emit_ja(b, next);
+
+	bf_label_bind(b, ts);
+	bf_comment(b, "timestamp: time (and address) in the next slot, or overflow + 1");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_10, FP_OST + 1));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_4, 0, end);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 36, end);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 1));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_4, FP_OST + 1));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_3, 4, end);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_1, 2));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_4, 5, end);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_5, BPF_REG_1, 3));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_5, 0xf));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_4, BPF_REG_3, ts_over);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 3));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_0, BPF_REG_3, end);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_5, 0 /* IPOPT_TS_TSONLY */, ts_only);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_5, 1 /* IPOPT_TS_TSANDADDR */, ts_addr);
+	/* IPOPT_TS_PRESPEC: the kernel fills the slot only when its address is local; taken as
+	 * never (doc/design.md, "REJECT"). Other flags: left alone, as the kernel does. */
+	bf_emit_ja(b, next);
+
+	bf_label_bind(b, ts_only);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_8));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, -1));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_0, 36, end);
+	emit_fp_idx(b, BPF_REG_2, FP_SOPT, BPF_REG_0);
+	emit_put4(b, FP_OST + 4);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 4));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_4, 2));
+	emit_ost_or(b, 2, IPOPT_F_TS_TIME);
+	bf_emit_ja(b, next);
+
+	bf_label_bind(b, ts_addr);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 7));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_0, BPF_REG_3, end);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_8));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, -1));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_0, 32, end);
+	emit_fp_idx(b, BPF_REG_2, FP_SOPT, BPF_REG_0);
+	emit_put4(b, FP_MISC + 4);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 4));
+	emit_put4(b, FP_OST + 4);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 8));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_4, 2));
+	emit_ost_or(b, 2, IPOPT_F_TS_ADDR | IPOPT_F_TS_TIME);
+	bf_emit_ja(b, next);
+
+	bf_label_bind(b, ts_over);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_5, 3 /* IPOPT_TS_PRESPEC */, next);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_1, 3));
+	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_0, 4));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 15, end);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 1));
+	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_0, 4));
+	bf_emit(b, BF_ALU64_REG(BPF_OR, BPF_REG_0, BPF_REG_5));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_0, 3));
+	bf_emit_ja(b, next);
+
+	bf_label_bind(b, end);
+}
+
+/* fp[DOPT + r9 ..] = fp[SOPT + r8 ..], r3 bytes. Clobbers r0, r1, r2, r5. */
+static void emit_opt_copy(struct bf_builder *b, bf_label fail)
+{
+	bf_label loop = bf_label_new(b), done = bf_label_new(b);
+
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_label_bind(b, loop);
+	bf_emit_jmp_reg(b, BPF_JGE, BPF_REG_5, BPF_REG_3, done);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_8));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_5));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_2, 39, fail);
+	emit_fp_idx(b, BPF_REG_0, FP_SOPT, BPF_REG_2);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_0, 0));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_9));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_5));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_0, 39, fail);
+	emit_fp_idx(b, BPF_REG_1, FP_DOPT, BPF_REG_0);
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_2, 0));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_5, 1));
+	bf_emit_ja(b, loop);
+	bf_label_bind(b, done);
+}
+
+/* r2 = fp + DOPT + r9 + r4 - back (checked to leave 4 bytes), or jump to fail. Clobbers r0. */
+static void emit_dopt_slot(struct bf_builder *b, int32_t back, bf_label fail)
+{
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_9));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_4));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_0, back, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, -back));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_0, 36, fail);
+	emit_fp_idx(b, BPF_REG_2, FP_DOPT, BPF_REG_0);
+}
+
+/*
+ * icmp_send() -> __ip_options_echo() then ip_options_build(): the reply's options at FP_DOPT,
+ * their length at FP_OST + 3. Record route then timestamp, copied from the packet's (as
+ * emit_opts_compile left them), with room taken for the reply's own slot, which gets the
+ * reply's source address (and the time); padded with EOL to 4 bytes. Where the kernel's echo
+ * fails (-EINVAL), it sends nothing: jump to `fail`. Source routes never reach a hook
+ * (accept_source_route is off by default: ip_rcv_options drops them); CIPSO is not modelled.
+ */
+static void emit_opts_echo(struct bf_builder *b, bf_label fail)
+{
+	bf_label ts = bf_label_new(b), rr_addr = bf_label_new(b), rr_done = bf_label_new(b);
+	bf_label pad = bf_label_new(b), ts_done = bf_label_new(b), no_addr = bf_label_new(b);
+	bf_label no_time = bf_label_new(b), no_put_addr = bf_label_new(b);
+
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_9, 0));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_8, BPF_REG_10, FP_OST));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, ts);
+	bf_comment(b, "record route: copied; rr_needaddr and room: pointer + 4, our address");
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, -1));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 37, fail);
+	emit_fp_idx(b, BPF_REG_1, FP_SOPT, BPF_REG_8);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_1, 1));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_1, 2));
+	emit_opt_copy(b, fail);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_0, BPF_REG_10, FP_OST + 2));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_0, IPOPT_F_RR_ADDR, rr_addr);
+	bf_emit_ja(b, rr_done);
+	bf_label_bind(b, rr_addr);
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_4, BPF_REG_3, rr_done);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 3));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_0, BPF_REG_3, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 4));
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_4, FP_DOPT + 2));
+	emit_dopt_slot(b, 5, fail);
+	emit_put4(b, FP_MISC + 4);
+	bf_label_bind(b, rr_done);
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_9, BPF_REG_3));
+
+	bf_label_bind(b, ts);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_8, BPF_REG_10, FP_OST + 1));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, pad);
+	bf_comment(b, "timestamp: copied; room: pointer past our address and time slots");
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, -1));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 36, fail);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_9, 36, fail);
+	emit_fp_idx(b, BPF_REG_1, FP_SOPT, BPF_REG_8);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_1, 1));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_1, 2));
+	emit_opt_copy(b, fail);
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_4, BPF_REG_3, ts_done);
+	emit_ost_clear(b, IPOPT_F_TS_ADDR, no_addr);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 3));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_0, BPF_REG_3, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 4));
+	bf_label_bind(b, no_addr);
+	/* ts_needtime is set here for flags 0 and 1 only (not PRESPEC): the reply needs it. */
+	emit_ost_clear(b, IPOPT_F_TS_TIME, no_time);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_0, BPF_REG_4));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_0, 3));
+	bf_emit_jmp_reg(b, BPF_JGT, BPF_REG_0, BPF_REG_3, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 4));
+	bf_label_bind(b, no_time);
+	emit_fp_idx(b, BPF_REG_1, FP_DOPT, BPF_REG_9);
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_1, BPF_REG_4, 2));
+	bf_comment(b, "ip_options_build: our address at pointer - 9, the time at pointer - 5");
+	emit_ost_clear(b, IPOPT_F_TS_ADDR, no_put_addr);
+	emit_dopt_slot(b, 9, fail);
+	emit_put4(b, FP_MISC + 4);
+	bf_label_bind(b, no_put_addr);
+	emit_ost_clear(b, IPOPT_F_TS_TIME, ts_done);
+	emit_dopt_slot(b, 5, fail);
+	emit_put4(b, FP_OST + 4);
+	bf_label_bind(b, ts_done);
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_9, BPF_REG_3));
+
+	bf_label_bind(b, pad);
+	bf_comment(b, "padded with IPOPT_END to 4 bytes (the buffer is zeroed)");
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_9, 3));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_9, ~3));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_9, 40, fail);
+	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_9, FP_OST + 3));
+}
+
+/*
+ * The IP options of a received packet (INPUT, FORWARD: ip_rcv_options() ran) as the kernel left
+ * them at FP_SOPT, as they were at FP_DOPT (the header checksum still covers those: see
+ * emit_verify_csum). All zero for OUTPUT (a raw or local packet has no compiled options in
+ * IPCB) and without options.
+ */
+static void emit_ip_opts_rcv(struct bf_builder *b, bf_label drop)
+{
+	bf_label done = bf_label_new(b);
+
+	for (int16_t o = 0; o < 40; o += 8) {
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_SOPT + o), 0));
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_DOPT + o), 0));
+	}
+	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_OST, 0));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NF_INET_LOCAL_OUT, done);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, done);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, done);
+	bf_comment(b, "the options to fp[SOPT] and fp[DOPT]; midtime: ms since midnight UTC (TAI)");
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	for (int16_t o = 0; o < 40; o += 8) {
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, (int16_t)(FP_SOPT + o)));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, (int16_t)(FP_DOPT + o)));
+	}
+	bf_emit(b, BF_CALL(BPF_FUNC_ktime_get_tai_ns));
+	bf_emit(b, BF_ALU64_IMM(BPF_DIV, BPF_REG_0, 1000000));
+	bf_emit(b, BF_ALU64_IMM(BPF_MOD, BPF_REG_0, 86400000));
+	bf_emit(b, BF_BE(BPF_REG_0, 32));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_0, FP_OST + 4));
+	emit_opts_compile(b);
+	bf_label_bind(b, done);
+}
+
+/*
+ * The options of emit_ip_opts_rcv back into the packet (the quote shows them), and the reply's
+ * echo of them (FP_DOPT, length at FP_OST + 3; zero without options).
+ */
+static void emit_ip_opts_echo(struct bf_builder *b, bf_label drop)
+{
+	bf_label done = bf_label_new(b);
+
+	for (int16_t o = 0; o < 40; o += 8)
+		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_DOPT + o), 0));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, NF_INET_LOCAL_OUT, done);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_7, PKT_OFF(ihl_opts)));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, done);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, done);
+	bf_comment(b, "the options as the kernel left them, back into the packet (the quote)");
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_SOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	emit_opts_echo(b, drop);
+	bf_label_bind(b, done);
 }
 
 static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
@@ -573,7 +833,7 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 1));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -586,14 +846,19 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, ICMP_PARAMETERPROB, drop);
 	bf_label_bind(b, not_icmp);
 
-	emit_verify_csum(b, drop);
 	emit_route_back(b, true, drop);
+	emit_ip_opts_rcv(b, drop);
+	emit_verify_csum(b, drop);
+	emit_ip_opts_echo(b, drop);
 
-	bf_comment(b, "q = min(pkt->len, 548): fp[MISC] ; change_tail(l3_off + q)");
+	bf_comment(b, "q = min(pkt->len, 548 - reply optlen): fp[MISC] ; change_tail(l3_off + q)");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_8, BPF_REG_7, PKT_OFF(len)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_10, FP_OST + 3));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, REJ_QUOTE_MAX));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
 	bf_label skip = bf_label_new(b);
-	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_8, REJ_QUOTE_MAX, skip);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_8, REJ_QUOTE_MAX));
+	bf_emit_jmp_reg(b, BPF_JLE, BPF_REG_8, BPF_REG_1, skip);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_1));
 	bf_label_bind(b, skip);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_8, FP_MISC));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
@@ -610,15 +875,15 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_MISC));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, drop);
+	bf_rej_emit_sum_pkt(b, &frame, drop);
 	bf_comment(b, "ICMP header: type 3, code, checksum over header and quote");
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_HDR + 20, ICMP_DEST_UNREACH));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(tgt_arg)));
 	bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_10, BPF_REG_1, FP_HDR + 21));
 	bf_emit(b, BF_ST_MEM(BPF_H, BPF_REG_10, FP_HDR + 22, 0));
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_HDR + 24, 0));
-	emit_sum_stack(b, FP_HDR + 20, 8);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 20, 8);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 22));
 
@@ -627,23 +892,48 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_9, BPF_REG_0));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_8, BPF_REG_10, FP_MISC));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, 28));
-	emit_ip_header(b, 1, ttl, IPPROTO_ICMP, 0);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_OST + 3));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_8, BPF_REG_1));
+	emit_ip_header(b, 1, ttl, IPPROTO_ICMP, 0, true);
 
-	bf_comment(b, "adjust_room(+28, MAC): room for the new headers; store them");
+	bf_comment(b, "adjust_room(+28 + optlen, MAC): room for the new headers; store them");
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 28));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_10, FP_OST + 3));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 28));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, BPF_ADJ_ROOM_MAC));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_adjust_room));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 28));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 20));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send(b, drop);
+	bf_label no_opts = bf_label_new(b);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_4, BPF_REG_10, FP_OST + 3));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_4, 0, no_opts);
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_4, 40, drop);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_DOPT);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_label_bind(b, no_opts);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_3, BPF_REG_10, FP_OST + 3));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_3));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 20));
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR + 20);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 8));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
@@ -657,14 +947,15 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 20, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_OTCP);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_OTCP);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 20));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_10, FP_OTCP + 13));
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 0x04, drop);
-	emit_verify_csum(b, drop);
 	emit_route_back(b, false, drop);
+	emit_ip_opts_rcv(b, drop);
+	emit_verify_csum(b, drop);
 
 	bf_comment(b, "TCP header: ports swapped, doff 5, window 0");
 	for (int16_t o = 20; o < 40; o += 4)
@@ -706,7 +997,7 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_comment(b, "IP header: tos 0, id 0, DF (nf_reject_iphdr_put)");
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_8, 40));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_9, 0));
-	emit_ip_header(b, 0, ttl, IPPROTO_TCP, IP_DF);
+	emit_ip_header(b, 0, ttl, IPPROTO_TCP, IP_DF, false);
 	bf_comment(b, "TCP checksum: pseudo header + 20 bytes");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_HDR + 12));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_PSEUDO));
@@ -717,9 +1008,9 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_PSEUDO + 10, 0));
 	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FP_PSEUDO + 11, 20));
 	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_ACC, 0));
-	emit_sum_stack(b, FP_PSEUDO, 12);
-	emit_sum_stack(b, FP_HDR + 20, 20);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_PSEUDO, 12);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 20, 20);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 36));
 
@@ -732,33 +1023,20 @@ static void emit_reset(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 40));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send(b, drop);
-}
-
-/* The kernel's default TTL for the replies: ip4_dst_hoplimit() without a route metric. */
-static int default_ttl(void)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_default_ttl", "re");
-	int ttl = 64;
-
-	if (f) {
-		if (fscanf(f, "%d", &ttl) != 1 || ttl < 1 || ttl > 255)
-			ttl = 64;
-		fclose(f);
-	}
-	return ttl;
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 int bf_reject_prog_load(const struct bf_log *log, const int map_fds[BF_MAP_SLOT_MAX])
 {
 	struct bf_builder *b = NULL;
 	bf_label drop, fail, rst;
-	int ttl = default_ttl();
+	/* the replies' TTL: ip4_dst_hoplimit() without a route metric */
+	int ttl = bf_rej_sysctl_ttl("/proc/sys/net/ipv4/ip_default_ttl", 64);
 	int fd, err;
 
 	err = bf_builder_new(&b, log);

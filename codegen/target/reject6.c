@@ -51,6 +51,7 @@
 #include "../bpf_insn.h"
 #include "../cg_priv.h"
 #include "../ext.h"
+#include "reject_common.h"
 #include "targets.h"
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
@@ -168,83 +169,16 @@ const struct bf_ext bf_target_reject6 = {
 
 /* --- the reject6 program --- */
 
-static void emit_fp(struct bf_builder *b, uint8_t reg, int16_t off)
-{
-	bf_emit(b, BF_MOV64_REG(reg, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, reg, off));
-}
-
-/* r0 = fold(r0) to 16 bits. Clobbers r1. */
-static void emit_fold(struct bf_builder *b)
-{
-	bf_emit(b, BF_MOV32_REG(BPF_REG_0, BPF_REG_0));
-	for (int k = 0; k < 2; k++) {
-		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
-		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 16));
-		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, 0xffff));
-		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
-	}
-}
-
-/* acc = csum_diff(NULL, 0, fp + off, len, acc) for a constant len (multiple of 4). */
-static void emit_sum_stack(struct bf_builder *b, int16_t off, int32_t len)
-{
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, off);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, len));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-}
-
-/* acc += the packet's bytes [FP_SOFF, FP_SOFF + FP_SLEN) (reject.c's routine, with this
- * program's chunk). Jumps to `fail` if bytes are missing. */
-static void emit_sum_pkt(struct bf_builder *b, bf_label fail)
-{
-	bf_label loop = bf_label_new(b), tail = bf_label_new(b), done = bf_label_new(b);
-
-	bf_comment(b, "sum the packet's bytes [soff, soff + slen)");
-	bf_label_bind(b, loop);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_8, BPF_REG_10, FP_SLEN));
-	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_8, 0xffff, fail);
-	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_8, SUM_CHUNK, tail);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, SUM_CHUNK));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	emit_sum_stack(b, FP_BUF, SUM_CHUNK);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_8, -SUM_CHUNK));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_8, FP_SLEN));
-	bf_emit_ja(b, loop);
-
-	bf_label_bind(b, tail);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_8, 0, done);
-	bf_comment(b, "the last bytes, zero padded to a multiple of 4");
-	for (int16_t o = 0; o < SUM_CHUNK; o += 8)
-		bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, (int16_t)(FP_BUF + o), 0));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_SOFF));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, fail);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_BUF);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_4, BPF_REG_8));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_4, 3));
-	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_4, 0xfc));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_5, BPF_REG_10, FP_ACC));
-	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_0, FP_ACC));
-	bf_label_bind(b, done);
-}
+static const struct bf_rej_frame frame = {
+	.acc = FP_ACC,
+	.soff = FP_SOFF,
+	.slen = FP_SLEN,
+	.buf = FP_BUF,
+	.chunk = SUM_CHUNK,
+	.tail_mask = 0xfc,
+	.mac = FP_MAC,
+	.fib = FP_FIB,
+};
 
 /* FP_PSEUDO = {src at src_off (stack), dst at dst_off (stack), len (r1, host order), 0, nh (r2)};
  * acc = 0 + its sum. */
@@ -261,7 +195,7 @@ static void emit_pseudo6(struct bf_builder *b, int16_t src_off, int16_t dst_off)
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, (int16_t)(FP_PSEUDO + 16 + o)));
 	}
 	bf_emit(b, BF_ST_MEM(BPF_DW, BPF_REG_10, FP_ACC, 0));
-	emit_sum_stack(b, FP_PSEUDO, 40);
+	bf_rej_emit_sum_stack(b, &frame, FP_PSEUDO, 40);
 }
 
 /* Copy the packet's address at pkt_off (bf_pkt) to the stack at off. */
@@ -297,7 +231,7 @@ static void emit_verify_csum6(struct bf_builder *b, bool skip_list, bf_label bad
 		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 6));
-		emit_fp(b, BPF_REG_3, FP_BUF);
+		bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 		bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 		bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -312,7 +246,7 @@ static void emit_verify_csum6(struct bf_builder *b, bool skip_list, bf_label bad
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_7, PKT_OFF(proto)));
 	emit_pseudo6(b, FP_HDR, FP_HDR + 16);
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_0, FP_MISC + 4));
 
 	bf_comment(b, "acc += the transport segment; valid if it folds to 0xffff");
@@ -320,9 +254,9 @@ static void emit_verify_csum6(struct bf_builder *b, bool skip_list, bf_label bad
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l4_len)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, bad);
+	bf_rej_emit_sum_pkt(b, &frame, bad);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, FP_ACC));
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0xffff, ok);
 
 	bf_comment(b, "CHECKSUM_PARTIAL: the check field holds the folded pseudo header");
@@ -339,7 +273,7 @@ static void emit_verify_csum6(struct bf_builder *b, bool skip_list, bf_label bad
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_9));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 2));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, bad);
@@ -367,13 +301,13 @@ static void emit_route_back6(struct bf_builder *b, bool icmp, bf_label none)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, lookup);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 6));
-	emit_fp(b, BPF_REG_3, FP_MAC);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC + 6);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_MAC + 6);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 6));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, none);
@@ -418,7 +352,7 @@ static void emit_route_back6(struct bf_builder *b, bool icmp, bf_label none)
 	}
 	bf_label_bind(b, call);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	emit_fp(b, BPF_REG_2, FP_FIB);
+	bf_rej_emit_fp(b, BPF_REG_2, FP_FIB);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
 	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, swap);
@@ -462,46 +396,6 @@ static void emit_route_back6(struct bf_builder *b, bool icmp, bf_label none)
 		emit_addr_to_stack(b, PKT_OFF(saddr), FP_SRC);
 	}
 	bf_label_bind(b, done);
-}
-
-/* Store the MACs (Ethernet only), then redirect (reject.c's emit_send). */
-static void emit_send6(struct bf_builder *b, bf_label drop)
-{
-	bf_label no_mac = bf_label_new(b), out = bf_label_new(b), lo = bf_label_new(b);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, ETH_HLEN, no_mac);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	emit_fp(b, BPF_REG_3, FP_MAC);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 12));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	bf_label_bind(b, no_mac);
-
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(hook)));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_LOCAL_OUT, out);
-	bf_comment(b, "pkt->reply_{ifindex,len}: the egress dispatcher runs OUTPUT on it");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(len)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
-
-	bf_label_bind(b, out);
-	bf_comment(b, "OUTPUT: the reply is local: redirect(lo, ingress); raw IP: same ifindex");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(ifindex)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_3, ETH_HLEN, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, LOOPBACK_IFINDEX));
-	bf_label_bind(b, lo);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, BPF_F_INGRESS));
-	bf_emit(b, BF_CALL(BPF_FUNC_redirect));
-	bf_emit(b, BF_EXIT());
 }
 
 /* The reply's IPv6 header at FP_HDR: version 6, traffic class and flow label 0
@@ -589,7 +483,7 @@ static void emit_unreach6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 1));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -621,7 +515,7 @@ static void emit_unreach6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 7));
-	emit_fp(b, BPF_REG_3, FP_BUF);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_BUF);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 1));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
@@ -639,14 +533,14 @@ static void emit_unreach6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 8));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, IPPROTO_ICMPV6));
 	emit_pseudo6(b, FP_HDR + 8, FP_HDR + 24);
-	emit_sum_stack(b, FP_HDR + 40, 8);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 40, 8);
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SOFF));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FP_MISC));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_SLEN));
-	emit_sum_pkt(b, drop);
+	bf_rej_emit_sum_pkt(b, &frame, drop);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_0, BPF_REG_10, FP_ACC));
-	emit_fold(b);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 42));
 
@@ -659,12 +553,12 @@ static void emit_unreach6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 48));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send6(b, drop);
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 static void emit_reset6(struct bf_builder *b, int hl, bf_label drop)
@@ -685,7 +579,7 @@ static void emit_reset6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 20, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l4_off)));
-	emit_fp(b, BPF_REG_3, FP_OTCP);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_OTCP);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 20));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_load_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
@@ -746,8 +640,8 @@ static void emit_reset6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 20));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, IPPROTO_TCP));
 	emit_pseudo6(b, FP_HDR + 8, FP_HDR + 24);
-	emit_sum_stack(b, FP_HDR + 40, 20);
-	emit_fold(b);
+	bf_rej_emit_sum_stack(b, &frame, FP_HDR + 40, 20);
+	bf_rej_emit_fold(b);
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 56));
 
@@ -760,34 +654,21 @@ static void emit_reset6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	emit_fp(b, BPF_REG_3, FP_HDR);
+	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 60));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	emit_send6(b, drop);
-}
-
-/* The replies' hop limit: ip6_dst_hoplimit() without a route metric is the interface's
- * hop_limit, which new interfaces take from conf/default. */
-static int default_hoplimit(void)
-{
-	FILE *f = fopen("/proc/sys/net/ipv6/conf/default/hop_limit", "re");
-	int hl = 64;
-
-	if (f) {
-		if (fscanf(f, "%d", &hl) != 1 || hl < 1 || hl > 255)
-			hl = 64;
-		fclose(f);
-	}
-	return hl;
+	bf_rej_emit_send(b, &frame, drop);
 }
 
 int bf_reject6_prog_load(const struct bf_log *log, const int map_fds[BF_MAP_SLOT_MAX])
 {
 	struct bf_builder *b = NULL;
 	bf_label drop, fail, rst;
-	int hl = default_hoplimit();
+	/* the replies' hop limit: ip6_dst_hoplimit() without a route metric is the interface's
+	 * hop_limit, which new interfaces take from conf/default */
+	int hl = bf_rej_sysctl_ttl("/proc/sys/net/ipv6/conf/default/hop_limit", 64);
 	int fd, err;
 
 	err = bf_builder_new(&b, log);

@@ -88,6 +88,7 @@ router_rules()
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+-A FORWARD -p udp --dport 6000 -j REJECT
 -A FORWARD -m conntrack --ctstate RELATED -j ACCEPT
 -A FORWARD -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j ACCEPT
 -A FORWARD -m conntrack --ctstate ESTABLISHED --ctdir ORIGINAL --ctorigsrc 10.1.0.0/24 -j ACCEPT
@@ -96,6 +97,12 @@ router_rules()
 ${1:+-A FORWARD -p tcp --dport 7000 -m conntrack --ctstate NEW -j ACCEPT}
 -A FORWARD -p udp -m conntrack --ctstate NEW --ctproto udp -j ACCEPT
 -A FORWARD -p icmp -m conntrack --ctstate NEW --ctexpire 0:10 -j ACCEPT
+-A OUTPUT -p icmp -m conntrack --ctstate RELATED --ctdir REPLY
+-A OUTPUT -p icmp -m conntrack --ctstate RELATED --ctdir ORIGINAL
+-A OUTPUT -p icmp -m conntrack --ctstate RELATED --ctstatus CONFIRMED
+-A OUTPUT -p icmp -m conntrack --ctstate RELATED --ctproto udp --ctorigdst 198.51.100.7
+-A OUTPUT -p icmp -m conntrack --ctstate INVALID
+-A OUTPUT -p icmp -m conntrack --ctstate NEW
 COMMIT
 RULES
 }
@@ -114,6 +121,9 @@ both()
 	TR_K=$k
 }
 
+for ns in kr br; do # every ICMP error of the routers is sent (icmp_ratelimit)
+	bf_nsexec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0
+done
 server_rules 1 | bf_cmp ks bs ipt_restore
 router_rules 1 | bf_cmp kr br ipt_restore
 
@@ -124,6 +134,11 @@ both "connect to :81 (NEW not allowed)" connect 10.2.0.2 81
 both "ping (echo request NEW, reply ESTABLISHED)" ping 10.2.0.2 3
 [ "$TR_K" = 3 ] || bf_fail "the kernel reference: ping ${TR_K}"
 both "udp to a closed port (ICMP error RELATED)" udp_send 10.2.0.2 5001 5
+# The router's own ICMP errors meet its OUTPUT RELATED to the packet they answer, in the
+# reply direction, with its unconfirmed connection (nf_ct_attach in icmp_send): for a packet
+# without a route (ip_error, before any filter hook) and for REJECT in FORWARD.
+both "udp to a network without a route (the router's ICMP error)" udp_send 198.51.100.7 9 2
+both "udp to a port the router rejects (REJECT's ICMP error)" udp_send 10.2.0.2 6000 2
 both "connect to :80 again" connect 10.2.0.2 80
 both "ping again" ping 10.2.0.2 2
 

@@ -29,10 +29,32 @@ def csum(b):
     s += s >> 16
     return ~s & 0xffff
 
+def mask_ts(b, off, ihl):
+    """Zero the time fields of a timestamp option in the IP header at off: the time of day."""
+    i = off + 20
+    while i < off + ihl:
+        t = b[i]
+        if t == 0:
+            break
+        if t == 1:
+            i += 1
+            continue
+        l = b[i + 1] if i + 1 < off + ihl else 0
+        if l < 2:
+            break
+        if t == 0x44 and l >= 4:
+            step = 4 if b[i + 3] & 15 == 0 else 8
+            first = 4 if step == 4 else 8
+            for j in range(i + first, min(i + b[i + 2] - 1, i + l), step):
+                b[j:j + 4] = b"\0\0\0\0"
+        i += l
+
 def norm(pkt):
-    """The packet with the outer and quoted IP id/checksum and the ICMP checksum zeroed."""
+    """The packet with the outer and quoted IP id/checksum and the ICMP checksum zeroed (and
+    the times of day in timestamp options)."""
     b = bytearray(pkt)
     b[4:6] = b"\0\0"; b[10:12] = b"\0\0"
+    mask_ts(b, 0, (b[0] & 15) * 4)
     ihl = (b[0] & 15) * 4
     if b[9] == 6 and len(b) >= ihl + 20:
         # the kernel's RST leaves CHECKSUM_PARTIAL: on a veth the field keeps the
@@ -42,6 +64,8 @@ def norm(pkt):
         b[ihl + 2:ihl + 4] = b"\0\0"
         q = ihl + 8
         b[q + 4:q + 6] = b"\0\0"; b[q + 10:q + 12] = b"\0\0"
+        if len(b) >= q + 20:
+            mask_ts(b, q, min((b[q] & 15) * 4, len(b) - q))
     return b.hex()
 
 def wait_raw(r, match, secs=1.0):
@@ -106,6 +130,37 @@ def syn_probe(src, ip, port, sport, seq):
     p = wait_raw(r, m)
     print(norm(p) if p else "none")
 
+def raw_probe(src, ip, proto, opts, plen, fill="0", dport="6001"):
+    """An IP packet written whole (IP_HDRINCL): the options given in hex (EOL padded), the
+    protocol, plen payload bytes (UDP: an 8-byte header to dport without checksum, then zeros;
+    TCP: a SYN to dport with its checksum, then bytes = fill; else all bytes = fill). Print the ICMP error quoting it, normalised."""
+    o = bytes.fromhex(opts)
+    o += b"\0" * (-len(o) % 4)
+    proto, plen = int(proto), int(plen)
+    if proto == 17:
+        pl = struct.pack("!HHHH", 44001, int(dport), 8 + plen, 0) + bytes(plen)
+    elif proto == 6:
+        pl = struct.pack("!HHIIBBHHH", 44002, int(dport), 7, 0, 5 << 4, 2, 1024, 0, 0)
+        pl += bytes([int(fill)]) * plen
+        c = csum(socket.inet_aton(src) + socket.inet_aton(ip) +
+                 struct.pack("!BBH", 0, 6, len(pl)) + pl)
+        pl = pl[:16] + struct.pack("!H", c) + pl[18:]
+    else:
+        pl = bytes([int(fill)]) * plen
+    ident = 0x5a00 + proto
+    ih = struct.pack("!BBHHHBBH4s4s", 0x40 | (5 + len(o) // 4), 0, 20 + len(o) + len(pl),
+                     ident, 0, 64, proto, 0, socket.inet_aton(src), socket.inet_aton(ip))
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.sendto(ih + o + pl, (ip, 0))
+    def m(p):
+        ihl = (p[0] & 15) * 4
+        q = p[ihl + 8:]
+        return p[ihl] == 3 and len(q) >= 20 and q[9] == proto and \
+            struct.unpack("!H", q[4:6])[0] == ident
+    p = wait_raw(r, m)
+    print(norm(p) if p else "none")
+
 globals()[sys.argv[1]](*sys.argv[2:])
 EOF
 
@@ -164,6 +219,8 @@ bf_cmp ks bs ipt_restore <<'RULES'
 -A INPUT -p udp --dport 5007 -j REJECT
 -A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset
 -A INPUT -p tcp --dport 23 -j REJECT
+-A INPUT -p 254 -j REJECT --reject-with icmp-proto-unreachable
+-A INPUT -p udp --dport 5008 -j REJECT
 COMMIT
 RULES
 bf_cmp kr br ipt_restore <<'RULES'
@@ -172,6 +229,9 @@ bf_cmp kr br ipt_restore <<'RULES'
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 -A FORWARD -p udp --dport 6000 -j REJECT
+-A FORWARD -p udp --dport 6001 -j REJECT --reject-with icmp-host-prohibited
+-A FORWARD -p 253 -j REJECT --reject-with icmp-proto-unreachable
+-A FORWARD -p tcp --dport 6002 -j REJECT
 -A FORWARD -p tcp --dport 24 -j REJECT --reject-with tcp-reset
 COMMIT
 RULES
@@ -213,6 +273,36 @@ k=$(tr_py kc connect 10.2.0.2 24)
 b=$(tr_py bc connect 10.2.0.2 24)
 [ "$k" = refused ] && [ "$b" = refused ] && bf_pass "FORWARD tcp-reset: refused on both" ||
 	bf_fail "FORWARD tcp-reset: bpfilter $b, kernel $k"
+
+# A packet without transport bytes (a bare IP header), or with all-zero ones: the kernel's
+# checksum check passes (nf_ip_checksum sums from the IP header); other bytes do not pass.
+both "FORWARD proto 253, 20 bytes" raw_probe 10.1.0.2 10.2.0.2 253 "" 0
+[ "$RJ_K" != none ] || bf_fail "the kernel router sent no ICMP for a bare packet"
+both "FORWARD proto 253, 4 zero bytes" raw_probe 10.1.0.2 10.2.0.2 253 "" 4 0
+both "FORWARD proto 253, 4 bytes 0x11 (no reply)" raw_probe 10.1.0.2 10.2.0.2 253 "" 4 17
+both "INPUT proto 254, 20 bytes" raw_probe 10.1.0.2 10.2.0.2 254 "" 0
+
+# IP options: the quote shows them as ip_rcv_options() left them (our address recorded, the
+# time stamped), the reply echoes record route and timestamp with its own slot filled
+# (__ip_options_echo, ip_options_build) and the IHL grows.
+n=0
+for o in 01010101 0707040000000001 070b040000000000000000 440c05000000000000000000 94040000 \
+	0101070704000000000000 0713040000000000000000000000000000000000 07070800000000 \
+	4414050100000000000000000000000000000000 070b040000000000000000440c05000000000000000000 \
+	440c0500000000000000000007070400000000 440c0d100000000000000000; do
+	n=$((n + 1))
+	both "INPUT udp with IP options $o" raw_probe 10.1.0.2 10.2.0.2 17 "$o" 12 0 5008
+	[ "$RJ_K" != none ] || bf_fail "the kernel sent no ICMP for options $o"
+	both "FORWARD udp with IP options $o" raw_probe 10.1.0.2 10.2.0.2 17 "$o" $((n * 50))
+	[ "$RJ_K" != none ] || bf_fail "the kernel router sent no ICMP for options $o"
+done
+
+# A checksum the kernel verifies (TCP here) covers the IP header too (nf_ip_checksum sums from
+# skb->data), whose options ip_rcv_options() changed without updating its checksum: record
+# route or timestamp with room left means no reply; options left alone keep it.
+for o in "" 01010101 94040000 07070800000000 0707040000000001 440c05000000000000000000; do
+	both "FORWARD tcp with IP options '$o'" raw_probe 10.1.0.2 10.2.0.2 6 "$o" 0 0 6002
+done
 
 # OUTPUT: the reply is for the client itself.
 # The kernel's send() fails with EPERM (NF_DROP in ip_local_out); at TC it cannot (known
