@@ -34,6 +34,7 @@ EOF
 
 for s in k b; do
 	bf_netns_add "${s}c" && bf_netns_add "${s}h" || bf_die "namespaces"
+	bf_ipv6_quiet "${s}c" "${s}h" || bf_die "sysctls"
 	bf_veth "${s}c" c0 "${s}h" h0 10.9.0.2/24 10.9.0.1/24 || bf_die "veth"
 	for a in 3 4 5; do
 		bf_nsexec "${s}c" ip addr add 10.9.0.$a/24 dev c0 || bf_die "addr"

@@ -26,6 +26,7 @@ EOF
 
 for s in k b; do
 	bf_netns_add "${s}c" && bf_netns_add "${s}h" || bf_die "namespaces"
+	bf_ipv6_quiet "${s}c" "${s}h" || bf_die "sysctls"
 	bf_veth "${s}c" c0 "${s}h" h0 10.9.0.2/24 10.9.0.1/24 || bf_die "veth"
 	bf_nsexec "${s}c" ip addr add 10.9.0.3/24 dev c0 || bf_die "addr"
 	bf_nsexec "${s}c" ip -6 addr add fd09::2/64 dev c0 nodad || bf_die "addr6"

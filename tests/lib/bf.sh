@@ -191,6 +191,19 @@ bf_netns_add()
 	ip -n "$full" link set lo up
 }
 
+# bf_ipv6_quiet NS...: no router solicitations and no DAD on the interfaces made afterwards in
+# these namespaces. The kernel sends solicitations at random times after a link comes up, so a
+# test counting a host's IPv6 OUTPUT could see one more of them on one side only.
+bf_ipv6_quiet()
+{
+	local ns
+	for ns in "$@"; do
+		bf_nsexec "$ns" sysctl -qw net.ipv6.conf.default.router_solicitations=0 \
+			net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_dad=0 >/dev/null || return 1
+	done
+}
+
 bf_nsexec()
 {
 	local ns=$1
