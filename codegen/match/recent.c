@@ -136,7 +136,7 @@ static void emit_prepare(struct bf_emit_ctx *ctx, const struct xt_recent_mtinfo 
 		bf_emit_ja(b, not_fwd);
 		bf_label_bind(b, own);
 		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(proto)));
-		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, IPPROTO_TCP, not_fwd);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, IPPROTO_TCP, inc);
 	}
 	bf_emit_ja(b, not_fwd);
 	bf_label_bind(b, inc);

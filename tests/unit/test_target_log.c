@@ -314,7 +314,7 @@ START_TEST(test_uid)
 		mh_tcphdr(l4, lport, cport, 0x10, 20, NULL, 0), 20);
 	mh_fill(&p);
 	uid_case(fd, &p, NF_INET_LOCAL_IN, false, 0, 0);
-	/* OUTPUT without skb->sk (the test run's skb has none) */
+	/* OUTPUT: the test run's dummy skb->sk, a full socket without a struct socket */
 	uid_case(fd, &p, NF_INET_LOCAL_OUT, false, 0, 0);
 	close(cfd);
 	close(lfd);
