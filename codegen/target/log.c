@@ -53,6 +53,12 @@ static int log_check(const struct bf_check_ctx *ctx, const void *data)
 		bf_logf(ctx->log, BF_LOG_INFO, "LOG: prefix is not null-terminated");
 		return -EINVAL;
 	}
+	/* --log-uid reads socket credentials as owner does: refused up front without BTF */
+	if (info->logflags & XT_LOG_UID) {
+		struct bf_sk_cred_offs o;
+
+		return bf_sk_cred_offsets(ctx->log, &o);
+	}
 	return 0;
 }
 
