@@ -39,6 +39,9 @@
 /* IPv6: the extension header walk stopped on a truncated header (-EBADMSG): a lookup of a
  * header kind the walk did not reach hotdrops (rt, frag, hbh, dst); otherwise it is -ENOENT. */
 #define BF_PKT_F_X6_TRUNC (1u << 9)
+/* OUTPUT of REJECT's own reply (the egress dispatcher sets it): the kernel's reply is owned by
+ * its ICMP socket (icmp_send) or by none (nf_send_reset), where TC sees no socket at all. */
+#define BF_PKT_F_REJECT_REPLY (1u << 10)
 
 /*
  * Connection tracking (codegen/ct.c). One entry per connection in the runtime's LRU hash bf_ct,

@@ -360,6 +360,10 @@ static void emit_reject_reply(struct dctx *d, bf_label reply, bf_label out, bool
 	bf_label go = bf_label_new(b);
 
 	bf_label_bind(b, reply);
+	bf_comment(b, "pkt->flags |= BF_PKT_F_REJECT_REPLY");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit(b, BF_ALU32_IMM(BPF_OR, BPF_REG_1, BF_PKT_F_REJECT_REPLY));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(flags)));
 	bf_comment(b, "if (pkt->ct_state & (INVALID | UNTRACKED)) track the reply as any packet");
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_state)));
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, XT_STATE_INVALID | XT_STATE_UNTRACKED, out);

@@ -20,7 +20,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if_arp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/netfilter.h>
@@ -56,6 +60,8 @@ struct bfd_logsink {
 	uint64_t suppressed;
 	bool not_init_ns;
 	int all_netns_fd;
+	struct mnl_socket *nl; /* route and address lookups of ip_options_compile (lazily) */
+	uint32_t nl_seq;
 };
 
 /* A line being built: nf_log_buf_add(). */
@@ -187,8 +193,115 @@ static int dump_udp(struct lbuf *m, const struct pkt *p, uint8_t proto, int frag
 }
 
 /* dump_ipv4_packet(), one level of recursion for ICMP errors. */
+/* IPOPT_* and the timestamp flags (include/uapi/linux/ip.h) */
+#define OPT_END 0
+#define OPT_NOOP 1
+#define OPT_RR 7
+#define OPT_TIMESTAMP 68
+#define OPT_TS_TSONLY 0
+#define OPT_TS_TSANDADDR 1
+#define OPT_TS_PRESPEC 3
+
+/*
+ * ip_options_compile() on a received packet (skb and its route set): the options as INPUT and
+ * FORWARD see them. opt: the ihl*4 - 20 option bytes, rewritten in place. An option the kernel
+ * would refuse (the packet never reaches the hook) ends the walk.
+ */
+static void rcv_options(const struct bfd_logsink_env *env, const struct bf_log_rec *r,
+			const uint8_t *iph, uint8_t *opt, uint32_t len)
+{
+	uint8_t spec_dst[4];
+	bool have_spec = false;
+	uint8_t *o = opt;
+	uint32_t l = len;
+
+	while (l > 0) {
+		uint32_t optlen;
+
+		if (o[0] == OPT_END) {
+			/* everything after the end of the list becomes END */
+			for (o++, l--; l > 0; o++, l--)
+				*o = OPT_END;
+			return;
+		}
+		if (o[0] == OPT_NOOP) {
+			o++;
+			l--;
+			continue;
+		}
+		if (l < 2)
+			return;
+		optlen = o[1];
+		if (optlen < 2 || optlen > l)
+			return;
+		if (o[0] == OPT_RR) {
+			if (optlen < 3 || o[2] < 4)
+				return;
+			if (o[2] <= optlen) {
+				if (o[2] + 3u > optlen)
+					return;
+				/* spec_dst_fill() */
+				if (!have_spec && env->spec_dst(env->ctx, r, iph, spec_dst))
+					return;
+				have_spec = true;
+				memcpy(&o[o[2] - 1], spec_dst, 4);
+				o[2] += 4;
+			}
+		} else if (o[0] == OPT_TIMESTAMP) {
+			if (optlen < 4 || o[2] < 5)
+				return;
+			if (o[2] <= optlen) {
+				uint8_t *timeptr = NULL;
+				uint32_t t;
+
+				if (o[2] + 3u > optlen)
+					return;
+				switch (o[3] & 0xf) {
+				case OPT_TS_TSONLY:
+					timeptr = &o[o[2] - 1];
+					o[2] += 4;
+					break;
+				case OPT_TS_TSANDADDR:
+					if (o[2] + 7u > optlen)
+						return;
+					if (!have_spec && env->spec_dst(env->ctx, r, iph, spec_dst))
+						return;
+					have_spec = true;
+					memcpy(&o[o[2] - 1], spec_dst, 4);
+					timeptr = &o[o[2] + 3];
+					o[2] += 8;
+					break;
+				case OPT_TS_PRESPEC:
+					if (o[2] + 7u > optlen)
+						return;
+					/* a slot for another host is left as it is */
+					if (env->addr_unicast(env->ctx, &o[o[2] - 1]) == 1)
+						break;
+					timeptr = &o[o[2] + 3];
+					o[2] += 8;
+					break;
+				default:
+					break;
+				}
+				if (timeptr) {
+					t = htonl(env->timestamp(env->ctx));
+					memcpy(timeptr, &t, 4);
+				}
+			} else if ((o[3] & 0xf) != OPT_TS_PRESPEC) {
+				uint8_t overflow = o[3] >> 4;
+
+				if (overflow == 15)
+					return;
+				o[3] = (uint8_t)((o[3] & 0xf) | ((overflow + 1) << 4));
+			}
+		}
+		l -= optlen;
+		o += optlen;
+	}
+}
+
 static void dump_ipv4(struct lbuf *m, const struct bf_log_rec *r, const struct pkt *p,
-		      uint32_t iphoff)
+		      uint32_t iphoff, const struct bfd_logsink_env *env)
 {
 	static const uint32_t required_len[ICMP_TYPES_MAX + 1] = {
 		[0] = 4,   [3] = 28,  [4] = 28,	 [5] = 28,  [8] = 4,   [11] = 28,
@@ -229,8 +342,14 @@ static void dump_ipv4(struct lbuf *m, const struct bf_log_rec *r, const struct p
 			add(m, "TRUNCATED");
 			return;
 		}
+		uint8_t opt[40];
+
+		memcpy(opt, ih + 20, ihl - 20);
+		/* the packet's own header, once received (ip_rcv_options: INPUT, FORWARD) */
+		if (env && !iphoff && (r->hook == NF_INET_LOCAL_IN || r->hook == NF_INET_FORWARD))
+			rcv_options(env, r, ih, opt, ihl - 20);
 		add(m, "OPT (");
-		add_hex(m, ih + 20, ihl - 20);
+		add_hex(m, opt, ihl - 20);
 		add(m, ") ");
 	}
 
@@ -277,7 +396,7 @@ static void dump_ipv4(struct lbuf *m, const struct bf_log_rec *r, const struct p
 		case 11: /* ICMP_TIME_EXCEEDED */
 			if (!iphoff) {
 				add(m, "[");
-				dump_ipv4(m, r, p, off + 8);
+				dump_ipv4(m, r, p, off + 8, env);
 				add(m, "] ");
 			}
 			if (ich[0] == 3 && ich[1] == 4) /* ICMP_FRAG_NEEDED */
@@ -517,6 +636,12 @@ static void dump_mac(struct lbuf *m, const struct bf_log_rec *r, int in_type)
 
 size_t bfd_logsink_format(const struct bf_log_rec *r, int in_type, char *buf, size_t len)
 {
+	return bfd_logsink_format_env(r, in_type, NULL, buf, len);
+}
+
+size_t bfd_logsink_format_env(const struct bf_log_rec *r, int in_type,
+			      const struct bfd_logsink_env *env, char *buf, size_t len)
+{
 	struct lbuf m = {.p = buf, .len = len};
 	struct pkt p = {.data = r->data, .len = r->pkt_len, .cap = r->cap_len};
 	char prefix[BF_LOG_PREFIX_LEN + 1] = {0};
@@ -535,7 +660,7 @@ size_t bfd_logsink_format(const struct bf_log_rec *r, int in_type, char *buf, si
 	if (r->family == NFPROTO_IPV6)
 		dump_ipv6(&m, r, &p, 0, 1);
 	else
-		dump_ipv4(&m, r, &p, 0);
+		dump_ipv4(&m, r, &p, 0, env);
 	return m.used;
 }
 
@@ -639,10 +764,209 @@ static int in_type_of(const struct bf_log_rec *r)
 	return read_int_file(path, &t) ? -1 : t;
 }
 
+/* One rtnetlink request and its answer (a dump: every message) through cb. 0 or -errno. */
+static int nl_query(struct bfd_logsink *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[8192];
+	unsigned int portid;
+	ssize_t n;
+	int r;
+
+	if (!s->nl) {
+		s->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+		if (!s->nl)
+			return -errno;
+		if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+			r = -errno;
+			mnl_socket_close(s->nl);
+			s->nl = NULL;
+			return r;
+		}
+	}
+	portid = mnl_socket_get_portid(s->nl);
+	nlh->nlmsg_seq = ++s->nl_seq;
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, data);
+		/* a request that is not a dump has one answer, without NLMSG_DONE */
+	} while (r > MNL_CB_STOP && (nlh->nlmsg_flags & NLM_F_DUMP));
+	return r < 0 ? -errno : 0;
+}
+
+struct route_ans {
+	uint8_t type;
+	bool have_src;
+	uint8_t src[4];
+};
+
+static int route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct route_ans *a = data;
+	const struct nlattr *at;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE)
+		return MNL_CB_OK;
+	a->type = rtm->rtm_type;
+	mnl_attr_for_each(at, nlh, sizeof(*rtm))
+	{
+		if (mnl_attr_get_type(at) == RTA_PREFSRC && mnl_attr_get_payload_len(at) == 4) {
+			memcpy(a->src, mnl_attr_get_payload(at), 4);
+			a->have_src = true;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* The kernel's route to dst (ip route get): its type and the source it selects. */
+static int route_get(struct bfd_logsink *s, const uint8_t dst[4], uint8_t tos, struct route_ans *a)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = 32;
+	rtm->rtm_tos = tos;
+	mnl_attr_put(nlh, RTA_DST, 4, dst);
+	*a = (struct route_ans){0};
+	return nl_query(s, nlh, route_cb, a);
+}
+
+/* inet_select_addr(dev, dst, scope) over the device's own addresses */
+struct select_ans {
+	uint32_t ifindex;
+	uint8_t scope;
+	uint8_t dst[4];
+	bool found, exact;
+	uint8_t addr[4];
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct select_ans *a = data;
+	const uint8_t *local = NULL, *address = NULL;
+	uint32_t flags = ifa->ifa_flags;
+	const struct nlattr *at;
+	uint32_t mask, x, y;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
+	    ifa->ifa_index != a->ifindex || a->exact)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa))
+	{
+		if (mnl_attr_get_type(at) == IFA_LOCAL && mnl_attr_get_payload_len(at) == 4)
+			local = mnl_attr_get_payload(at);
+		if (mnl_attr_get_type(at) == IFA_ADDRESS && mnl_attr_get_payload_len(at) == 4)
+			address = mnl_attr_get_payload(at);
+		if (mnl_attr_get_type(at) == IFA_FLAGS && mnl_attr_get_payload_len(at) == 4)
+			flags = mnl_attr_get_u32(at);
+	}
+	if (!local || (flags & IFA_F_SECONDARY) || ifa->ifa_scope > a->scope)
+		return MNL_CB_OK;
+	if (!address)
+		address = local;
+	mask = ifa->ifa_prefixlen ? htonl(~0u << (32 - ifa->ifa_prefixlen)) : 0;
+	memcpy(&x, a->dst, 4);
+	memcpy(&y, address, 4);
+	if (!x || !((x ^ y) & mask)) {
+		memcpy(a->addr, local, 4);
+		a->found = a->exact = true;
+	} else if (!a->found) {
+		memcpy(a->addr, local, 4);
+		a->found = true;
+	}
+	return MNL_CB_OK;
+}
+
+static int select_addr(struct bfd_logsink *s, uint32_t ifindex, const uint8_t dst[4], uint8_t scope,
+		       uint8_t out[4])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct select_ans a = {.ifindex = ifindex, .scope = scope};
+	struct ifaddrmsg *ifa;
+	int r;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	memcpy(a.dst, dst, 4);
+	r = nl_query(s, nlh, addr_cb, &a);
+	if (r)
+		return r;
+	if (!a.found)
+		return -EADDRNOTAVAIL;
+	memcpy(out, a.addr, 4);
+	return 0;
+}
+
+/*
+ * fib_compute_spec_dst(): a packet delivered to a local unicast address gets that address;
+ * any other (forwarded, broadcast, multicast) the source the kernel would use to answer its
+ * sender (the preferred source of the route back), or failing a route, an address of the in
+ * interface (inet_select_addr).
+ */
+static int sink_spec_dst(void *ctx, const struct bf_log_rec *r, const uint8_t *iph, uint8_t out[4])
+{
+	struct bfd_logsink *s = ctx;
+	const uint8_t *saddr = iph + 12, *daddr = iph + 16;
+	static const uint8_t zero[4];
+	struct route_ans a;
+
+	if (r->hook == NF_INET_LOCAL_IN && (daddr[0] & 0xf0) != 0xe0 &&
+	    !route_get(s, daddr, 0, &a) && a.type == RTN_LOCAL) {
+		memcpy(out, daddr, 4);
+		return 0;
+	}
+	if (!memcmp(saddr, zero, 4))
+		return select_addr(s, r->iif, saddr, RT_SCOPE_LINK, out);
+	if (!route_get(s, saddr, iph[1] & 0xfc, &a) && a.have_src) {
+		memcpy(out, a.src, 4);
+		return 0;
+	}
+	return select_addr(s, r->iif, saddr, RT_SCOPE_UNIVERSE, out);
+}
+
+/* inet_addr_type() == RTN_UNICAST: not an address of the local table (local or broadcast) */
+static int sink_addr_unicast(void *ctx, const uint8_t addr[4])
+{
+	struct route_ans a;
+
+	if (!addr[0] || (addr[0] & 0xf0) == 0xe0 || !memcmp(addr, "\xff\xff\xff\xff", 4))
+		return 0;
+	if (route_get(ctx, addr, 0, &a))
+		return 1;
+	return a.type != RTN_LOCAL && a.type != RTN_BROADCAST;
+}
+
+/* inet_current_timestamp() */
+static uint32_t sink_timestamp(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint32_t)(ts.tv_sec % 86400) * 1000 + (uint32_t)(ts.tv_nsec / 1000000);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct bfd_logsink *s = ctx;
 	const struct bf_log_rec *r = data;
+	const struct bfd_logsink_env env = {.ctx = s,
+					    .spec_dst = sink_spec_dst,
+					    .addr_unicast = sink_addr_unicast,
+					    .timestamp = sink_timestamp};
 	char line[1100];
 
 	if (size < sizeof(*r))
@@ -653,8 +977,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	if (r->family != NFPROTO_IPV4 && r->family != NFPROTO_IPV6)
 		return 0;
-	bfd_logsink_format(r, (r->logflags & XT_LOG_MACDECODE) ? in_type_of(r) : -1, line,
-			   sizeof(line));
+	bfd_logsink_format_env(r, (r->logflags & XT_LOG_MACDECODE) ? in_type_of(r) : -1, &env, line,
+			       sizeof(line));
 	kmsg_write(s, r->level, line);
 	return 0;
 }
@@ -740,6 +1064,8 @@ void bfd_logsink_free(struct bfd_logsink *s)
 		close(s->drops_fd);
 	if (s->all_netns_fd >= 0)
 		close(s->all_netns_fd);
+	if (s->nl)
+		mnl_socket_close(s->nl);
 	free(s);
 }
 

@@ -34,4 +34,28 @@ void bfd_logsink_free(struct bfd_logsink *s);
  */
 size_t bfd_logsink_format(const struct bf_log_rec *r, int in_type, char *buf, size_t len);
 
+/*
+ * What the line of a received IPv4 packet with options needs beyond the record. Before INPUT and
+ * FORWARD, ip_rcv_options() ran ip_options_compile() on the packet, which writes into a record
+ * route option the address spec_dst_fill() finds (fib_compute_spec_dst) and into a timestamp
+ * option the time of day (and that address, for the flag with addresses), and advances their
+ * pointers; --log-ip-options prints the options so rewritten. The datapath sees the packet before
+ * (TC ingress), so the formatter redoes it with these lookups of the namespace.
+ */
+struct bfd_logsink_env {
+	void *ctx;
+	/* fib_compute_spec_dst() for the record's packet (IP header at iph): 0 with out set, or
+	 * -errno (the options are then printed as received) */
+	int (*spec_dst)(void *ctx, const struct bf_log_rec *r, const uint8_t *iph, uint8_t out[4]);
+	/* inet_addr_type(addr) == RTN_UNICAST: 1 or 0 (a prespecified timestamp slot) */
+	int (*addr_unicast)(void *ctx, const uint8_t addr[4]);
+	/* inet_current_timestamp(): ms since midnight UTC, host order */
+	uint32_t (*timestamp)(void *ctx);
+};
+
+/* bfd_logsink_format(), with the options of received IPv4 packets rewritten through env (NULL:
+ * printed as the datapath copied them). */
+size_t bfd_logsink_format_env(const struct bf_log_rec *r, int in_type,
+			      const struct bfd_logsink_env *env, char *buf, size_t len);
+
 #endif /* BFD_LOGSINK_H */

@@ -83,4 +83,14 @@ void bf_emit_load_pkt_reg(struct bf_builder *b, enum bf_prog_ctx pctx, int16_t b
 void bf_emit_reg_range(struct bf_builder *b, uint8_t reg, uint32_t min, uint32_t max, uint32_t top,
 		       bool want, bf_label miss);
 
+/*
+ * Byte offsets, read from the running kernel's BTF once, of the fields that lead from a struct sock
+ * to its file's credentials (sk->sk_socket->file->f_cred->fsuid, fsgid), as xt_owner and the LOG
+ * target's --log-uid read them. 0 or -errno (no BTF, or a field missing); implemented in owner.c.
+ */
+struct bf_sk_cred_offs {
+	int sk_socket, file, f_cred, fsuid, fsgid;
+};
+int bf_sk_cred_offsets(const struct bf_log *log, struct bf_sk_cred_offs *out);
+
 #endif /* BF_MATCH_COMMON_H */

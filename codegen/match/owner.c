@@ -150,6 +150,21 @@ static int owner_offsets(const struct bf_log *log, const struct owner_offs **out
 	return 0;
 }
 
+int bf_sk_cred_offsets(const struct bf_log *log, struct bf_sk_cred_offs *out)
+{
+	const struct owner_offs *o;
+	int r = owner_offsets(log, &o);
+
+	if (r)
+		return r;
+	*out = (struct bf_sk_cred_offs){.sk_socket = o->sk_socket,
+					.file = o->file,
+					.f_cred = o->f_cred,
+					.fsuid = o->fsuid,
+					.fsgid = o->fsgid};
+	return 0;
+}
+
 /* R1 = (u32 or u64) *(R8 + off), read with bpf_probe_read_kernel; a fault jumps to `fail`.
  * Clobbers R0-R5. */
 static void emit_read(struct bf_builder *b, int off, uint32_t size, bf_label fail)

@@ -11,9 +11,10 @@
  * would need the older stamps, is refused (-EOPNOTSUPP), as is one above 2^24.
  *
  * recent_mt, under the table's bpf_spin_lock (the kernel's recent_lock): the packet's source
- * (or destination) address masked with the table's mask, its TTL (+1 at FORWARD: "as seen
- * before forwarding"); entry lookup (same family and address, and with --rttl the same TTL
- * unless either is 0); a missing entry with --set is created (the least recently updated
+ * (or destination) address masked with the table's mask, its TTL (+1 at FORWARD, and at OUTPUT
+ * for a packet without skb->sk, e.g. an IPv6 reset to a closed port: "as seen before
+ * forwarding"); entry lookup (same family and address, and with --rttl the same TTL unless
+ * either is 0); a missing entry with --set is created (the least recently updated
  * entry goes when the table holds ip_list_tot = 100) and the match is true; --set and --remove
  * on an entry are true; --rcheck/--update count the stamps younger than --seconds until
  * --hitcount (0: any stamp) and --reap drops the least recently updated entry if its last
@@ -24,6 +25,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/xt_recent.h>
 
@@ -111,14 +114,32 @@ static void emit_prepare(struct bf_emit_ctx *ctx, const struct xt_recent_mtinfo 
 			 const struct bf_recent_name *t)
 {
 	struct bf_builder *b = ctx->b;
-	bf_label not_fwd = bf_label_new(b);
+	bf_label not_fwd = bf_label_new(b), inc = bf_label_new(b);
 	int16_t a = info->side == XT_RECENT_DEST ? BF_PKT_OFF(daddr) : BF_PKT_OFF(saddr);
 	int words = ctx->family == NFPROTO_IPV6 ? 4 : 1;
 
-	bf_comment(b, "ttl as seen before forwarding");
+	bf_comment(b,
+		   "ttl as seen before forwarding: +1 in FORWARD, and in OUTPUT without skb->sk");
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(ttl)));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(hook)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, NF_INET_FORWARD, not_fwd);
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, NF_INET_FORWARD, inc);
+	if (ctx->prog_ctx == BF_CTX_TC) {
+		bf_label own = bf_label_new(b);
+
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, NF_INET_LOCAL_OUT, not_fwd);
+		/* REJECT's reply: the kernel's ICMP error has its socket, its reset none */
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(flags)));
+		bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_2, BF_PKT_F_REJECT_REPLY, own);
+		bf_emit(b,
+			BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_6, offsetof(struct __sk_buff, sk)));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, 0, inc);
+		bf_emit_ja(b, not_fwd);
+		bf_label_bind(b, own);
+		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(proto)));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_2, IPPROTO_TCP, inc);
+	}
+	bf_emit_ja(b, not_fwd);
+	bf_label_bind(b, inc);
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xff));
 	bf_label_bind(b, not_fwd);

@@ -7,9 +7,9 @@
 # writes to /dev/kmsg must be identical apart from the tag, the IP id and the timestamps.
 # A kernel LOG rule outside the initial namespace prints only with nf_log_all_netns = 1: it is
 # set for the test and restored (bpfilterd follows the same sysctl).
-# Known difference: --log-uid on packets of the kernel's own control sockets (ICMP errors, echo
-# replies): the kernel prints no UID (no file behind the socket), bpfilter does; the --log-uid
-# rule here matches the client's echo requests only.
+# --log-uid is on rules that see a user's socket (the echo requests of a raw socket), the
+# kernel's own sockets without a file (ICMP errors, echo replies), forwarded packets and received
+# ones (no socket): the kernel prints UID/GID only for the first.
 set -u
 . "$(dirname "$0")/../lib/bf.sh"
 . "$(dirname "$0")/traffic_lib.sh"
@@ -35,6 +35,13 @@ def udp(ip, port, sport):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     u.bind(("0.0.0.0", int(sport)))
     u.sendto(bytes(range(20)), (ip, int(port)))
+def udprr(ip, port, sport):
+    # NOP, record route with three slots: the sender fills the first (ip_options_build), the
+    # router's FORWARD and the server's INPUT see the next one filled by ip_options_compile
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, bytes([1, 7, 15, 4] + [0] * 12))
+    u.bind(("0.0.0.0", int(sport)))
+    u.sendto(bytes(range(8)), (ip, int(port)))
 def syn(src, ip, port, sport, seq):
     r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     sa = socket.inet_aton(src); da = socket.inet_aton(ip)
@@ -78,12 +85,12 @@ rules()
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 -A INPUT -p tcp -j LOG --log-prefix "$t-a: " --log-level 4 --log-tcp-sequence --log-tcp-options --log-ip-options
--A INPUT -p udp -j LOG --log-prefix "$t-b: " --log-level 6
+-A INPUT -p udp -j LOG --log-prefix "$t-b: " --log-level 6 --log-uid --log-ip-options
 -A INPUT -p icmp -j LOG --log-prefix "$t-c: " --log-level 7 --log-macdecode
 -A INPUT -p udp --dport 5003 -j REJECT
--A FORWARD -j LOG --log-prefix "$t-d: "
+-A FORWARD -j LOG --log-prefix "$t-d: " --log-uid --log-ip-options
 -A OUTPUT -p icmp --icmp-type echo-request -j LOG --log-prefix "$t-e: " --log-uid
--A OUTPUT -p icmp ! --icmp-type echo-request -j LOG --log-prefix "$t-g: "
+-A OUTPUT -p icmp ! --icmp-type echo-request -j LOG --log-prefix "$t-g: " --log-uid --log-ip-options
 -A OUTPUT -p udp -j LOG --log-prefix "$t-f: " --log-level 1
 COMMIT
 RULES
@@ -98,6 +105,7 @@ for s in k b; do
 	lg "${s}c" udp 10.2.0.2 5003 42001
 	lg "${s}c" ping 10.2.0.2 77 1
 	lg "${s}s" udp 10.1.0.2 9 42002
+	lg "${s}c" udprr 10.2.0.2 9 42003
 done
 sleep 1.5
 
@@ -109,13 +117,16 @@ lines()
 lines k >"$BF_TMP/k.log"
 lines b >"$BF_TMP/b.log"
 nk=$(wc -l <"$BF_TMP/k.log")
-((nk >= 8)) || bf_fail "the kernel printed only $nk lines"
+((nk >= 28)) || bf_fail "the kernel printed only $nk lines"
 if diff -u "$BF_TMP/k.log" "$BF_TMP/b.log" >"$BF_TMP/log.diff"; then
 	bf_pass "$nk LOG lines identical to the kernel's"
 else
 	bf_fail "LOG lines differ from the kernel's:"
 	sed 's/^/    /' "$BF_TMP/log.diff"
 fi
+# the record route option as ip_rcv_options left it at the server's INPUT: three slots filled
+grep -q "TAG-b: .* OPT (01070F10" "$BF_TMP/k.log" && bf_pass "record route seen at INPUT" ||
+	bf_fail "no record route line of the kernel"
 for l in a b c d e f g; do
 	k=$(grep -c "TAG-$l:" "$BF_TMP/k.log")
 	b=$(grep -c "TAG-$l:" "$BF_TMP/b.log")

@@ -105,15 +105,15 @@ rules()
 :OUTPUT ACCEPT [0:0]
 -A INPUT -p tcp -j LOG --log-prefix "$t-a: " --log-level 4 --log-tcp-sequence --log-tcp-options --log-ip-options
 -A INPUT -p udp -j LOG --log-prefix "$t-b: " --log-level 6 --log-ip-options
--A INPUT -p udp --dport 5004 -j LOG --log-prefix "$t-i: "
+-A INPUT -p udp --dport 5004 -j LOG --log-prefix "$t-i: " --log-uid
 -A INPUT -p ipv6-icmp --icmpv6-type echo-request -j LOG --log-prefix "$t-c: " --log-level 7 --log-macdecode
 -A INPUT -p ipv6-icmp --icmpv6-type destination-unreachable -j LOG --log-prefix "$t-h: " --log-ip-options
--A FORWARD -p tcp -j LOG --log-prefix "$t-d: "
+-A FORWARD -p tcp -j LOG --log-prefix "$t-d: " --log-uid
 -A FORWARD -p udp -j LOG --log-prefix "$t-d: " --log-ip-options
 -A FORWARD -p ipv6-icmp --icmpv6-type echo-request -j LOG --log-prefix "$t-d: "
 -A FORWARD -p ipv6-icmp --icmpv6-type destination-unreachable -j LOG --log-prefix "$t-d: "
 -A OUTPUT -p ipv6-icmp --icmpv6-type echo-request -j LOG --log-prefix "$t-e: " --log-uid
--A OUTPUT -p ipv6-icmp --icmpv6-type destination-unreachable -j LOG --log-prefix "$t-g: "
+-A OUTPUT -p ipv6-icmp --icmpv6-type destination-unreachable -j LOG --log-prefix "$t-g: " --log-uid
 -A OUTPUT -p udp --dport 9 -j LOG --log-prefix "$t-f: " --log-level 1
 COMMIT
 RULES

@@ -77,10 +77,29 @@ static void rule_free(struct rule *r)
 	free(r->ids);
 }
 
-/* Run a rule on a UDP packet from `src` to `dst`. */
+/* Run a rule on a UDP packet from `src` to `dst` at INPUT. */
 static int run(const struct rule *r, const char *src, const char *dst)
 {
 	return mh_exec_udp(r->fd, src, dst);
+}
+
+/* The same at `hook` with `ttl` (0: as built), bf_pkt flags and protocol. */
+static int run_at(const struct rule *r, const char *src, const char *dst, uint32_t hook,
+		  uint8_t ttl, uint32_t flags, uint8_t proto)
+{
+	static const uint8_t udp[8];
+	struct mh_pkt p;
+
+	if (strchr(src, ':'))
+		mh_ipv6(&p, IPPROTO_UDP, src, dst, udp, sizeof(udp), sizeof(udp));
+	else
+		mh_ipv4(&p, IPPROTO_UDP, src, dst, 0, udp, sizeof(udp), sizeof(udp));
+	p.pkt.hook = hook;
+	if (ttl)
+		p.pkt.ttl = ttl;
+	p.pkt.flags |= flags;
+	p.pkt.proto = proto;
+	return mh_exec(r->fd, BF_CTX_TC, &p);
 }
 
 static struct bf_recent_table *table(const char *name)
@@ -175,6 +194,42 @@ START_TEST(test_ufw_limit)
 				ck_assert_uint_eq(t->slot[s].nstamps, 15);
 	}
 	rule_free(&upd);
+	rule_free(&set);
+}
+END_TEST
+
+/* --rttl: the TTL is taken +1 in FORWARD and in OUTPUT without a socket (xt_recent: "as seen
+ * before forwarding"), except for REJECT's ICMP reply, which the kernel's ICMP socket owns. */
+START_TEST(test_rttl_out)
+{
+	struct xt_recent_mtinfo_v1 si = info(XT_RECENT_SET, "R", 0, 0);
+	struct xt_recent_mtinfo_v1 ci = info(XT_RECENT_CHECK | XT_RECENT_TTL, "R", 3600, 0);
+	struct rule set, chk;
+
+	rule_load(&set, NFPROTO_IPV4, &si);
+	rule_load(&chk, NFPROTO_IPV4, &ci);
+	ck_assert_int_eq(run_at(&set, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_IN, 64, 0, IPPROTO_UDP),
+			 1);
+	ck_assert_int_eq(run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_IN, 64, 0, IPPROTO_UDP),
+			 1);
+	ck_assert_int_eq(run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_IN, 63, 0, IPPROTO_UDP),
+			 0);
+	ck_assert_int_eq(run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_FORWARD, 63, 0, IPPROTO_UDP),
+			 1);
+	/* OUTPUT with a socket (BPF_PROG_TEST_RUN gives the skb a dummy one): as it is. Without
+	 * one (an IPv6 reset to a closed port) +1: the IPv6 extended diff test, seed 41. */
+	ck_assert_int_eq(
+		run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_OUT, 64, 0, IPPROTO_UDP), 1);
+	ck_assert_int_eq(
+		run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_OUT, 63, 0, IPPROTO_UDP), 0);
+	/* REJECT's replies: the ICMP one as owned, the reset as not */
+	ck_assert_int_eq(run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_OUT, 64,
+				BF_PKT_F_REJECT_REPLY, IPPROTO_ICMP),
+			 1);
+	ck_assert_int_eq(run_at(&chk, "10.0.0.1", "10.0.0.9", NF_INET_LOCAL_OUT, 63,
+				BF_PKT_F_REJECT_REPLY, IPPROTO_TCP),
+			 1);
+	rule_free(&chk);
 	rule_free(&set);
 }
 END_TEST
@@ -289,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, test_registration);
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_ufw_limit);
+	tcase_add_test(tc, test_rttl_out);
 	tcase_add_test(tc, test_remove_invert_families);
 	tcase_add_test(tc, test_lru);
 	tcase_add_test(tc, test_seconds_and_destroy);

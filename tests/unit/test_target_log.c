@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/netfilter/xt_LOG.h>
@@ -238,6 +239,183 @@ START_TEST(test_record6)
 END_TEST
 
 /* A full ring buffer: the record is dropped, counted, and the packet goes on. */
+/* --log-uid: the kernel's skb->sk at the hook (nf_log_dump_sk_uid_gid) */
+static void uid_case(int fd, struct mh_pkt *p, uint32_t hook, bool want, uint32_t uid, uint32_t gid)
+{
+	struct ring_buffer *rb = ring_buffer__new(rb_fd, on_rec, NULL, NULL);
+	char line[1024], exp[64];
+
+	p->pkt.hook = hook;
+	n_got = 0;
+	ck_assert_int_eq(run(fd, p), 7);
+	ck_assert_int_eq(ring_buffer__consume(rb), 1);
+	ck_assert_uint_eq(n_got, 1);
+	bfd_logsink_format(&got, -1, line, sizeof(line));
+	if (!want) {
+		ck_assert_uint_eq(got.info & BF_LOG_REC_UID, 0);
+		ck_assert_ptr_null(strstr(line, "UID="));
+	} else {
+		ck_assert_uint_eq(got.info & BF_LOG_REC_UID, BF_LOG_REC_UID);
+		snprintf(exp, sizeof(exp), " UID=%u GID=%u ", uid, gid);
+		ck_assert_ptr_nonnull(strstr(line, exp));
+	}
+	ring_buffer__free(rb);
+}
+
+START_TEST(test_uid)
+{
+	static const uint8_t zero_mac[6], other[6] = {2, 0, 0, 0, 0, 1};
+	struct xt_log_info info = {.logflags = XT_LOG_UID};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	uint16_t lport, cport;
+	struct mh_pkt p;
+	uint8_t l4[20];
+	int fd, lfd, cfd;
+
+	fd = load_log(&info);
+	/* a connected TCP socket of this process on 127.0.0.1 (this namespace) */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+	lport = ntohs(a.sin_port);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(cfd, (struct sockaddr *)&a, &alen), 0);
+	cport = ntohs(a.sin_port);
+
+	/* A packet of the listener's side to the connected socket, for this host (the test run's
+	 * device is lo, whose MAC is zero: PACKET_HOST), as if from another interface. */
+	mh_ipv4(&p, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 0, l4,
+		mh_tcphdr(l4, lport, cport, 0x10, 20, NULL, 0), 20);
+	mh_set_macs(&p, zero_mac, other);
+	mh_fill(&p);
+	mh_set_ifaces(&p, "eth0", NULL);
+	p.pkt.iif = 3;
+	/* INPUT: early demux finds the established socket; its file's fsuid/fsgid */
+	uid_case(fd, &p, NF_INET_LOCAL_IN, true, (uint32_t)geteuid(), (uint32_t)getegid());
+	/* FORWARD: never a socket */
+	uid_case(fd, &p, NF_INET_FORWARD, false, 0, 0);
+	/* INPUT through lo: the route is already there, no early demux */
+	p.pkt.iif = 1;
+	uid_case(fd, &p, NF_INET_LOCAL_IN, false, 0, 0);
+	p.pkt.iif = 3;
+	/* INPUT to the listener: not in the established table */
+	mh_ipv4(&p, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 0, l4,
+		mh_tcphdr(l4, (uint16_t)(cport + 1), lport, 0x02, 20, NULL, 0), 20);
+	mh_set_macs(&p, zero_mac, other);
+	mh_fill(&p);
+	uid_case(fd, &p, NF_INET_LOCAL_IN, false, 0, 0);
+	/* INPUT, the established socket again, but not for this host (PACKET_OTHERHOST) */
+	mh_ipv4(&p, IPPROTO_TCP, "127.0.0.1", "127.0.0.1", 0, l4,
+		mh_tcphdr(l4, lport, cport, 0x10, 20, NULL, 0), 20);
+	mh_fill(&p);
+	uid_case(fd, &p, NF_INET_LOCAL_IN, false, 0, 0);
+	/* OUTPUT: the test run's dummy skb->sk, a full socket without a struct socket */
+	uid_case(fd, &p, NF_INET_LOCAL_OUT, false, 0, 0);
+	close(cfd);
+	close(lfd);
+	close(fd);
+}
+END_TEST
+
+/* A fake namespace for the option rewrite: every spec_dst is 192.0.2.9, 198.51.100.1 is local. */
+static int fake_spec_dst(void *ctx, const struct bf_log_rec *r, const uint8_t *iph, uint8_t out[4])
+{
+	static const uint8_t a[4] = {192, 0, 2, 9};
+
+	(void)ctx;
+	(void)r;
+	(void)iph;
+	memcpy(out, a, 4);
+	return 0;
+}
+
+static int fake_addr_unicast(void *ctx, const uint8_t addr[4])
+{
+	static const uint8_t local[4] = {198, 51, 100, 1};
+
+	(void)ctx;
+	return memcmp(addr, local, 4) != 0;
+}
+
+static uint32_t fake_timestamp(void *ctx)
+{
+	(void)ctx;
+	return 0x01020304;
+}
+
+/* The line of a record whose IP header carries `opt` (olen bytes, a multiple of 4), at `hook` */
+static void opt_line(uint32_t hook, const uint8_t *opt, uint32_t olen, char *line, size_t len)
+{
+	static const struct bfd_logsink_env env = {.spec_dst = fake_spec_dst,
+						   .addr_unicast = fake_addr_unicast,
+						   .timestamp = fake_timestamp};
+	struct bf_log_rec r;
+	uint8_t *ih = r.data;
+
+	memset(&r, 0, sizeof(r));
+	r.family = NFPROTO_IPV4;
+	r.hook = (uint8_t)hook;
+	r.logflags = XT_LOG_IPOPT;
+	ih[0] = (uint8_t)(0x40 | (20 + olen) / 4);
+	ih[3] = (uint8_t)(20 + olen);
+	ih[8] = 64;
+	ih[9] = 253;
+	ih[12] = 10;
+	ih[15] = 2;
+	ih[16] = 10;
+	ih[19] = 1;
+	memcpy(ih + 20, opt, olen);
+	r.pkt_len = r.cap_len = (uint16_t)(20 + olen);
+	bfd_logsink_format_env(&r, -1, &env, line, len);
+}
+
+START_TEST(test_ipopt_rcv)
+{
+	/* record route with two slots, pointer at the first */
+	static const uint8_t rr[12] = {7, 11, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	/* record route, full (pointer past the end) */
+	static const uint8_t rr_full[8] = {1, 7, 7, 8, 10, 0, 0, 1};
+	/* timestamps only, two slots; then the same full (overflow count 2 -> 3) */
+	static const uint8_t ts[12] = {0x44, 12, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t ts_full[12] = {0x44, 12, 13, 0x20, 0, 0, 0, 1, 0, 0, 0, 2};
+	/* addresses and timestamps */
+	static const uint8_t ts_addr[12] = {0x44, 12, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+	/* prespecified: another host (left alone), then this host */
+	static const uint8_t ts_pre1[12] = {0x44, 12, 5, 3, 203, 0, 113, 1, 0, 0, 0, 0};
+	static const uint8_t ts_pre2[12] = {0x44, 12, 5, 3, 198, 51, 100, 1, 0, 0, 0, 0};
+	/* bytes after the end of the list become END */
+	static const uint8_t eol[4] = {1, 0, 5, 6};
+	char line[1024];
+
+	opt_line(NF_INET_LOCAL_IN, rr, sizeof(rr), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (070B08C00002090000000000) "));
+	opt_line(NF_INET_FORWARD, rr, sizeof(rr), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (070B08C00002090000000000) "));
+	/* OUTPUT: as the packet is (ip_options_compile does not rewrite a local packet's) */
+	opt_line(NF_INET_LOCAL_OUT, rr, sizeof(rr), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (070B04000000000000000000) "));
+	opt_line(NF_INET_LOCAL_IN, rr_full, sizeof(rr_full), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (010707080A000001) "));
+	opt_line(NF_INET_LOCAL_IN, ts, sizeof(ts), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (440C09000102030400000000) "));
+	opt_line(NF_INET_LOCAL_IN, ts_full, sizeof(ts_full), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (440C0D300000000100000002) "));
+	opt_line(NF_INET_LOCAL_IN, ts_addr, sizeof(ts_addr), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (440C0D01C000020901020304) "));
+	opt_line(NF_INET_LOCAL_IN, ts_pre1, sizeof(ts_pre1), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (440C0503CB00710100000000) "));
+	opt_line(NF_INET_LOCAL_IN, ts_pre2, sizeof(ts_pre2), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (440C0D03C633640101020304) "));
+	opt_line(NF_INET_LOCAL_IN, eol, sizeof(eol), line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, " OPT (01000000) "));
+}
+END_TEST
+
 START_TEST(test_full)
 {
 	struct xt_log_info info = {.level = 4};
@@ -274,6 +452,8 @@ int main(void)
 	tcase_add_test(tc, test_record);
 	tcase_add_test(tc, test_record6);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_uid);
+	tcase_add_test(tc, test_ipopt_rcv);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
