@@ -166,8 +166,10 @@ static const uint32_t tcp_timeouts[10] = {
 #define NEXTHDR_DEST 60
 #define ICMPV6_REDIRECT 137
 #define ND_OPT_REDIRECT_HDR 4
-/* Extension headers of a quoted packet that the tracker skips (ipv6_skip_exthdr has no bound). */
-#define IN6_WALK_MAX 4
+/* Extension headers of a quoted packet that the tracker skips (ipv6_skip_exthdr has no bound):
+ * as many as the dispatcher walks in a packet (BF_X6_WALK_MAX), so that the error about any
+ * packet bpfilter tracked finds its connection (7 headers: IPv6 seed 19). */
+#define IN6_WALK_MAX 8
 
 /* ICMP request/reply type pairs: nf_conntrack_proto_icmp.c, nf_conntrack_proto_icmpv6.c. */
 static const uint8_t icmp_pairs[][2] = {{8, 0}, {13, 14}, {15, 16}, {17, 18}};

@@ -727,7 +727,7 @@ static void emit_ingress_decision6(struct dctx *d, bf_label go)
 {
 	struct bf_builder *b = d->b;
 	bool want_input = d->pctx == BF_CTX_XDP || !d->cfg->xdp_input;
-	bf_label local = bf_label_new(b), fwd = bf_label_new(b);
+	bf_label local = bf_label_new(b), fwd = bf_label_new(b), icmperr = bf_label_new(b);
 
 	bf_comment(b, "multicast (ff00::/8): local");
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
@@ -748,15 +748,19 @@ static void emit_ingress_decision6(struct dctx *d, bf_label go)
 		emit_goto(b, d->pass);
 	} else {
 		/*
-		 * ip6_forward() drops before FORWARD when the hop limit is 1 or less and when the
-		 * source is link-local; bpf_ipv6_fib_lookup() answers FWD_DISABLED when forwarding
-		 * is off. FRAG_NEEDED: IPv6 routers never fragment, ip6_forward sends "packet too
-		 * big" before FORWARD.
+		 * The route comes first (ip6_rcv_finish -> ip6_route_input): no route sends
+		 * "no route" (ip6_pkt_drop) whatever the hop limit. ip6_forward() then drops before
+		 * FORWARD when the hop limit is 1 or less (time exceeded) and when the packet is
+		 * too big for the route (FRAG_NEEDED: IPv6 routers never fragment, "packet too
+		 * big"). bpf_ipv6_fib_lookup() answers FWD_DISABLED when forwarding is off and
+		 * refuses link-local addresses (rt6_need_strict): those pass, not modelled.
 		 */
-		bf_comment(b, "hop limit <= 1 or link-local source: not forwarded");
-		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
-		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, d->pass);
+		bf_comment(b, "link-local source or destination: not modelled, pass");
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
+		bf_emit(b, BF_BE(BPF_REG_1, 16));
+		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xffc0));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0xfe80, d->pass);
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(daddr)));
 		bf_emit(b, BF_BE(BPF_REG_1, 16));
 		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 0xffc0));
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0xfe80, d->pass);
@@ -792,17 +796,36 @@ static void emit_ingress_decision6(struct dctx *d, bf_label go)
 		bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, fwd);
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, fwd);
+		/* No route: fib6_null_entry, unreachable, throw (ip6_pkt_discard), prohibit. */
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_NOT_FWDED, icmperr);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_UNREACHABLE, icmperr);
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_PROHIBIT, icmperr);
+		/* Too big: time exceeded or packet too big, an error either way. */
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_FRAG_NEEDED, icmperr);
 		emit_goto(b, d->pass);
 		bf_label_bind(b, fwd);
-		/* ip6_forward() decrements the hop limit before FORWARD (checked > 1 above). */
-		bf_comment(b, "FORWARD sees hop limit - 1");
+		/* ip6_forward() decrements the hop limit before FORWARD. */
+		bf_comment(b, "hop limit <= 1: time exceeded; FORWARD sees hop limit - 1");
 		bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ttl)));
+		bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1, icmperr);
 		bf_emit(b, BF_ALU64_IMM(BPF_SUB, BPF_REG_1, 1));
 		bf_emit(b, BF_STX_MEM(BPF_B, BPF_REG_7, BPF_REG_1, PKT_OFF(ttl)));
 		bf_comment(b, "FORWARD: iif = this interface, oif = params.ifindex");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(oif)));
 		emit_set_hook(d, NF_INET_FORWARD, go);
+
+		bf_label_bind(b, icmperr);
+		/* As IPv4 (emit_ingress_decision): icmpv6_send() before any filter hook, after
+		 * conntrack tracked the packet at PREROUTING; the error carries that conntrack
+		 * (nf_ct_attach in icmpv6_send). ip6_forward and icmp6_send skip other pkt_types.
+		 */
+		bf_comment(b, "icmpv6_send() before the filter: PACKET_HOST only; track, no chain");
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_6, SKB_OFF(pkt_type)));
+		bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, PACKET_HOST, d->pass);
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_OFF(hook), NF_INET_PRE_ROUTING));
+		bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_7, PKT_OFF(ct_v6), 1));
+		emit_goto(b, d->track);
 	}
 
 	bf_label_bind(b, local);
@@ -883,6 +906,66 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 }
 
 /*
+ * The IPv6 form of emit_icmp_error_ahead (emit_ingress_decision6: no route, hop limit, too big):
+ * icmp6_send() answers nothing for an unspecified source (a multicast one never gets here),
+ * an ICMPv6 error or a header cut before its type (is_ineligible). A fragment is left out:
+ * nf_defrag_ipv6 holds it for reassembly before conntrack, which is not modelled here. The
+ * error is 40 + 8 + min(len, IPV6_MIN_MTU - 48) bytes, routed to the packet's source.
+ */
+static void emit_icmp6_error_ahead(struct dctx *d)
+{
+	struct bf_builder *b = d->b;
+	bf_label not_icmp = bf_label_new(b), found = bf_label_new(b), len = bf_label_new(b);
+
+	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(x6_frag)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+	bf_comment(b, "saddr == ::: no error");
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_7, PKT_OFF(saddr) + 8));
+	bf_emit(b, BF_ALU64_REG(BPF_OR, BPF_REG_1, BPF_REG_2));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, d->pass);
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(proto)));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, IPPROTO_ICMPV6, not_icmp);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, BF_PKT_F_L4_OK));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, d->pass); /* (a truncated header: not modelled) */
+	bf_comment(b, "an ICMPv6 error (type < 128): no error");
+	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(icmp_type)));
+	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, 128, d->pass);
+	bf_label_bind(b, not_icmp);
+	bf_comment(b, "bpf_fib_lookup(AF_INET6, dst = the packet's source): the error's interface");
+	emit_zero_stack(b, FP_FIB, (int16_t)sizeof(struct bpf_fib_lookup));
+	bf_emit(b, BF_ST_MEM(BPF_B, BPF_REG_10, FIB_OFF(family), AF_INET6));
+	emit_this_ifindex(d, BPF_REG_1);
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ifindex)));
+	for (int16_t w = 0; w < 4; w++) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr) + 4 * w));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv6_dst) + 4 * w));
+	}
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, found);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, d->pass);
+	bf_label_bind(b, found);
+	bf_comment(b, "reply_len = l2 + 48 + min(len, 1280 - 48); reply_ifindex");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
+	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1280 - 48, len);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 1280 - 48));
+	bf_label_bind(b, len);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 48));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
+	emit_goto(b, d->pass);
+}
+
+/*
  * A packet the kernel answers with an ICMP error before any filter hook (pkt->hook is
  * NF_INET_PRE_ROUTING, emit_ingress_decision), now tracked: no chain. The kernel's error is
  * sent from within this packet's receive path, so the egress dispatcher on this CPU sees it
@@ -896,12 +979,13 @@ static void emit_icmp_error_ahead(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
 	bf_label chains = bf_label_new(b), not_icmp = bf_label_new(b), len = bf_label_new(b);
+	bf_label v6 = bf_label_new(b);
 
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, NF_INET_PRE_ROUTING, chains);
 	bf_comment(b, "icmp_send()'s conditions; the error's length and way out");
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ct_v6)));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, v6);
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(fragoff_h)));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
 	bf_emit(b, BF_LDX_MEM(BPF_B, BPF_REG_1, BPF_REG_7, PKT_OFF(ihl_opts)));
@@ -948,6 +1032,9 @@ static void emit_icmp_error_ahead(struct dctx *d)
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
 	emit_goto(b, d->pass);
+
+	bf_label_bind(b, v6);
+	emit_icmp6_error_ahead(d);
 	bf_label_bind(b, chains);
 }
 

@@ -273,7 +273,12 @@ static int emit_uid(struct bf_emit_ctx *ctx)
 	}
 
 	bf_label_bind(b, out_sk);
-	bf_comment(b, "OUTPUT: skb->sk, a full socket");
+	/* REJECT's reply is the rejected skb rewritten: its skb->sk is the rejected packet's
+	 * sender (veth keeps it across namespaces), where the kernel's reply has the ICMP socket
+	 * (no file) or none. */
+	bf_comment(b, "OUTPUT: not REJECT's reply; skb->sk, a full socket");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(flags)));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, BF_PKT_F_REJECT_REPLY, none);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_6, SKB_OFF(sk)));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, none);
 	bf_emit(b, BF_CALL(BPF_FUNC_sk_fullsock));

@@ -52,7 +52,7 @@ topo()
 }
 
 read -r -d '' PY <<'PYEOF'
-import os, socket, struct, sys, time
+import errno, os, socket, struct, sys, time
 def connect(ip, port):
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s.settimeout(0.5)
     try:
@@ -129,6 +129,23 @@ def udp_closed(ip, port, n):
         except socket.timeout:
             pass
     print(refused)
+def udp_err(ip, port, n, hops):
+    """datagrams with a hop limit: prints the error each one brought back (IPV6_RECVERR, so
+    the non-fatal no route and time exceeded are reported too), or 'none'."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.connect((ip, int(port)))
+    s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, int(hops))
+    s.settimeout(0.5)
+    out = []
+    for i in range(int(n)):
+        s.send(b"z" * 60)
+        try:
+            s.recv(64); out.append("data")
+        except socket.timeout:
+            out.append("none")
+        except OSError as e:
+            out.append(errno.errorcode.get(e.errno, str(e.errno)))
+    print(" ".join(out))
 def ping(ip, n):
     s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     got = 0
@@ -224,6 +241,13 @@ bf_cmp kr br ip6t_restore <<'RULES'
 -A FORWARD -p tcp -m conntrack --ctstate NEW --ctorigdst fd00:2::2 --ctorigdstport 7000 -j ACCEPT
 -A FORWARD -p udp -m conntrack --ctstate NEW --ctproto udp --ctreplsrc fd00:2::/64 -j ACCEPT
 -A FORWARD -p ipv6-icmp -m conntrack --ctstate NEW --ctexpire 0:10 -j ACCEPT
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctdir REPLY
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctdir ORIGINAL
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctstatus CONFIRMED
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctproto udp --ctorigdst fd00:99::7
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctproto udp --ctorigdst fd00:2::2
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate INVALID
+-A OUTPUT -p ipv6-icmp -m conntrack --ctstate NEW
 COMMIT
 RULES
 # The client: stateful INPUT, everything out.
@@ -264,6 +288,15 @@ both "udp exchange (reply ESTABLISHED)" udp_echo fd00:2::2 4
 [ "$TR_K" = 4 ] || bf_fail "the kernel reference: udp exchange ($TR_K)"
 both "udp to a closed port (ICMPv6 port unreachable RELATED)" udp_closed fd00:2::2 5009 3
 [ "$TR_K" = 3 ] || bf_fail "the kernel reference: port unreachable ($TR_K)"
+# The router's own ICMPv6 errors meet its OUTPUT RELATED to the packet they answer, in the
+# reply direction, with its unconfirmed connection (nf_ct_attach in icmpv6_send): no route
+# (ip6_pkt_drop, before any filter hook, whatever the hop limit) and a hop limit that expires
+# (ip6_forward's time exceeded, before FORWARD).
+both "udp to a network without a route (the router's no route)" udp_err fd00:99::7 9 2 64
+[ "$TR_K" = "ENETUNREACH ENETUNREACH" ] || bf_fail "the kernel reference: no route ($TR_K)"
+both "udp without a route and hop limit 1 (still no route)" udp_err fd00:99::7 9 1 1
+both "udp with hop limit 1 (the router's time exceeded)" udp_err fd00:2::2 5001 2 1
+[ "$TR_K" = "EHOSTUNREACH EHOSTUNREACH" ] || bf_fail "the kernel reference: time exceeded ($TR_K)"
 both "ping6 again" ping fd00:2::2 2
 both "connect :80 again" connect fd00:2::2 80
 sleep 0.5
@@ -285,6 +318,8 @@ exercised kr "-A FORWARD -p ipv6-icmp -m conntrack --ctstate RELATED -j ACCEPT"
 exercised ks "-A OUTPUT -m conntrack --ctstate UNTRACKED -j ACCEPT"
 exercised kc "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
 exercised kr "--ctstate ESTABLISHED --ctstatus SEEN_REPLY --ctdir REPLY -j ACCEPT"
+exercised kr "-A OUTPUT -p ipv6-icmp -m conntrack --ctstate RELATED --ctdir REPLY"
+exercised kr "--ctstate RELATED --ctproto 17 --ctorigdst fd00:99::7"
 
 for pair in "kc bc" "kr br" "ks bs"; do
 	# shellcheck disable=SC2086
