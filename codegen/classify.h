@@ -41,7 +41,7 @@ int bf_classify_map_fd(const struct bf_classify *cl);
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i);
 
 /* Emit the run starting at entry `first`: it ends in a jump to one of `l`'s labels. Uses
- * R1-R5 and the stack below fp-88 (abi.h). 0 or -errno. */
+ * R1-R5, R8, the map key scratch at fp-8 and the stack below fp-88 (abi.h). 0 or -errno. */
 int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l);
 
