@@ -75,6 +75,8 @@
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
+/* cls_of of a hole: a jump inside a run, compiled as linear code between its segments. */
+#define BF_CL_HOLE 0xff
 
 /* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
  * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
@@ -137,6 +139,7 @@ struct cl_run {
 	uint32_t *cls_first; /* per class: its first entry */
 	uint32_t *cls_size;  /* per class: its number of entries */
 	uint32_t *cls_trie;  /* per class with keys: its trie */
+	bool holes;	     /* it spans jumps: segments between them (bf_classify_run_end) */
 };
 
 struct cl_key {
@@ -156,7 +159,8 @@ struct bf_classify {
 	const struct bf_table_model *m; /* for the entries of inline classes */
 	uint8_t *cls_of;		/* entry -> class in its run */
 	uint32_t n_entries;
-	int32_t *run_at; /* entry -> run id or -1 */
+	int32_t *run_at; /* entry -> run id or -1 (-1 also for the holes of a run) */
+	uint8_t *no_mid; /* entries a run cannot continue into (jump targets, hook entries) */
 	struct cl_run *runs;
 	uint32_t n_runs;
 	uint32_t n_classified;
@@ -202,6 +206,27 @@ static bool is_verdict(const struct bf_entry *e)
 {
 	return e->target.kind == BF_TGT_ACCEPT || e->target.kind == BF_TGT_DROP ||
 	       e->target.kind == BF_TGT_QUEUE;
+}
+
+/*
+ * A jump (to a user chain, or to the next entry: a rule without target) may sit inside a run: the
+ * run's lookups are made once, before it, and the chain continues after it with the same result
+ * (kept per jump stack depth in bf_pkt.cl_best), since nothing a chain does changes the fields and
+ * guards a run tests. The jump itself stays linear code, at its place.
+ */
+static bool is_hole(const struct bf_table_model *m, uint32_t j)
+{
+	const struct bf_entry *e = &m->entries[j];
+
+	return m->family == NFPROTO_IPV4 && e->target.kind == BF_TGT_JUMP && j + 1 < m->n_entries;
+}
+
+/* Whether a run may go on through entry j, a region start: only where the chain continues
+ * after a hole (the return site of its jump), which is reached only through the run's start. */
+static bool may_continue_at(const struct bf_classify *cl, const struct bf_table_model *m,
+			    uint32_t j)
+{
+	return j > 0 && is_hole(m, j - 1) && !cl->no_mid[j];
 }
 
 /* The natural mode of an address test; a keyed one leaves the guard. */
@@ -820,6 +845,10 @@ static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint3
 		struct cl_sig joined;
 		int c = -1;
 
+		if (is_hole(m, j)) {
+			cls_of[j] = BF_CL_HOLE;
+			continue;
+		}
 		if (cl_entry(m, &m->entries[j], &ce))
 			return false;
 		for (uint32_t k = 0; k < n && c < 0; k++)
@@ -924,6 +953,7 @@ void bf_classify_free(struct bf_classify *cl)
 	free(cl->runs);
 	free(cl->cls_of);
 	free(cl->run_at);
+	free(cl->no_mid);
 	if (cl->map_fd >= 0)
 		close(cl->map_fd);
 	free(cl);
@@ -937,14 +967,28 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			  uint32_t first, uint32_t end, bool strict, uint8_t *cls_of,
 			  const struct bf_log *log)
 {
-	uint32_t n = end - first, mid;
-	struct cl_run run = {.first = first, .end = end};
+	uint32_t n = 0, mid;
+	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
 	size_t keys_before = v->n;
 	uint32_t nodes_before = cl->next_node, tries_before = cl->n_tries;
 	struct cl_ent ce;
 	int r;
 
+	/* A run starts and ends with a classified entry: its lookups are made at its start. */
+	while (first < end && is_hole(m, first))
+		first++;
+	while (end > first && is_hole(m, end - 1))
+		end--;
+	memset(&run, 0, sizeof(run));
+	run.first = first;
+	run.end = end;
+	for (uint32_t k = first; k < end; k++) {
+		if (is_hole(m, k))
+			run.holes = true;
+		else
+			n++;
+	}
 	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
 	if (!run.classes)
 		return -ENOMEM;
@@ -954,13 +998,13 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		/* Strict classes may be too many: halves have fewer. */
 		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
-		mid = first + n / 2;
+		mid = first + (end - first) / 2;
 		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
 		if (!r)
 			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
 		return r;
 	}
-	ents = calloc(n, sizeof(*ents));
+	ents = calloc(n ? n : 1, sizeof(*ents));
 	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
 	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
@@ -972,17 +1016,22 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		return -ENOMEM;
 	}
 	for (uint32_t k = end; k-- > first;) {
+		if (cls_of[k] == BF_CL_HOLE)
+			continue;
 		run.cls_first[cls_of[k]] = k;
 		run.cls_size[cls_of[k]]++;
 	}
-	for (uint32_t k = 0; k < n; k++) {
-		const struct bf_entry *e = &m->entries[first + k];
+	for (uint32_t j = first, k = 0; j < end; j++) {
+		const struct bf_entry *e = &m->entries[j];
 
+		if (cls_of[j] == BF_CL_HOLE)
+			continue;
 		cl_entry(m, e, &ce);
 		ents[k].v = ce.v;
-		ents[k].idx = first + k;
-		ents[k].cls = cls_of[first + k];
+		ents[k].idx = j;
+		ents[k].cls = cls_of[j];
 		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
+		k++;
 	}
 	guard_constant_fields(&run, ents, n);
 	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
@@ -1003,16 +1052,17 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			return classify_range(cl, m, v, first, end, true, cls_of, log);
 		if (n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
-		mid = first + n / 2;
+		mid = first + (end - first) / 2;
 		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
 		if (!r)
 			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
 		return r;
 	}
-	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys",
-		cl->n_runs, first, end - 1, run.n_classes, v->n - keys_before);
+	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u%s, %u classes, %zu keys",
+		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
+		v->n - keys_before);
 	for (uint32_t k = first; k < end; k++)
-		cl->run_at[k] = (int32_t)cl->n_runs;
+		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
 	cl->runs[cl->n_runs++] = run;
 	return 0;
@@ -1035,16 +1085,19 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 	if (!classes || !cl->runs)
 		return -ENOMEM;
 	while (i < m->n_entries) {
-		uint32_t j = i, best = i, n = 0;
+		uint32_t j = i, best = i, n = 0, n_ents = 0;
 
 		for (; j < m->n_entries; j++) {
 			struct cl_sig joined;
 			int c = -1;
 
-			if (j > i && region_at[j] >= 0)
+			if (j > i && region_at[j] >= 0 && !may_continue_at(cl, m, j))
 				break;
+			if (j > i && is_hole(m, j))
+				continue;
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
+			n_ents++;
 			for (uint32_t k = 0; k < n && c < 0; k++)
 				if (sig_join(&classes[k], &ce.sig, false, &joined)) {
 					classes[k] = joined;
@@ -1055,7 +1108,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 					break;
 				classes[n++] = ce.sig;
 			}
-			if (worth_it(j + 1 - i, n))
+			if (worth_it(n_ents, n))
 				best = j + 1;
 		}
 		if (best == i) {
@@ -1096,6 +1149,24 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	}
 	for (uint32_t i = 0; i < m->n_entries; i++)
 		cl->run_at[i] = -1;
+	cl->no_mid = calloc(m->n_entries ? m->n_entries : 1, 1);
+	if (!cl->no_mid) {
+		bf_classify_free(cl);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump < m->n_entries)
+			cl->no_mid[e->target.jump] = 1;
+	}
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		cl->no_mid[m->hook_entry[h]] = 1;
+		cl->no_mid[m->underflow[h]] = 1;
+	}
 	if (cl_enabled)
 		err = find_runs(cl, m, region_at, &v, log);
 	if (!err && cl->n_runs)
@@ -1114,13 +1185,21 @@ int bf_classify_map_fd(const struct bf_classify *cl)
 	return cl->map_fd;
 }
 
+/* One past the segment of run r that starts at i: the next hole or the run's end. */
+static uint32_t seg_end(const struct bf_classify *cl, int32_t r, uint32_t i)
+{
+	while (i < cl->runs[r].end && cl->run_at[i] == r)
+		i++;
+	return i;
+}
+
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
 {
 	int32_t r = cl->run_at[i];
 
-	if (r < 0 || cl->runs[r].first != i)
+	if (r < 0 || (cl->runs[r].first != i && cl->run_at[i - 1] >= 0))
 		return 0;
-	return cl->runs[r].end;
+	return seg_end(cl, r, i);
 }
 
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs)
@@ -1353,17 +1432,29 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 	return bf_builder_err(b);
 }
 
+static void emit_best_slot(struct bf_builder *b, bf_label fail);
+static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l);
+
 int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l)
 {
 	const struct cl_run *run;
-	uint32_t id;
+	uint32_t id, end;
 	int r;
 
-	if (first >= cl->n_entries || cl->run_at[first] < 0)
+	if (first >= cl->n_entries || !bf_classify_run_end(cl, first))
 		return -EINVAL;
 	id = (uint32_t)cl->run_at[first];
 	run = &cl->runs[id];
+	end = seg_end(cl, (int32_t)id, first);
+	if (first != run->first) {
+		bf_comment(b, "classified run %u, entries %u..%u: its result, found at entry %u",
+			   id, first, end - 1, run->first);
+		emit_best_slot(b, l->fail);
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, BF_PKT_OFF(cl_best[0])));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
+		return emit_result(b, end, l);
+	}
 	bf_comment(b, "classified run %u: entries %u..%u, %u classes", id, run->first, run->end - 1,
 		   run->n_classes);
 	bf_comment(b, "best = 1 << 32 (no entry)");
@@ -1407,11 +1498,31 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 		bf_label_bind(b, other);
 	}
 
-	bf_comment(b, "no entry matched: continue after the run");
+	if (run->holes) {
+		bf_comment(b, "pkt->cl_best[pkt->jsp] = best: the segments after the jumps use it");
+		emit_best_slot(b, l->fail);
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_2, BF_PKT_OFF(cl_best[0])));
+	}
+	return emit_result(b, end, l);
+}
+
+/* R1 = pkt + 8 * pkt->jsp: the address of cl_best[jsp] less its offset. */
+static void emit_best_slot(struct bf_builder *b, bf_label fail)
+{
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(jsp)));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_1, BF_JSTACK_MAX, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 3));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7));
+}
+
+/* With the run's result at FP_BEST: an entry before `end` (the end of this segment) matched:
+ * count it and apply its verdict (or hotdrop); otherwise continue after the segment. */
+static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l)
+{
+	bf_comment(b, "no entry before %u matched: continue after the segment", end);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
-	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_2, 32));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, 0, l->next);
+	bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_1, (int32_t)(end << 2), l->next);
 	bf_comment(b, "hotdrop: not counted");
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 2, l->hotdrop);
 	bf_comment(b, "counters[best >> 2]: packets++, bytes += pkt->len");

@@ -453,8 +453,21 @@ static void random_pkt(uint64_t *s, struct pkt *p, char *sa, char *da)
 		p->l4len = (uint16_t)(rnd(s) % 8);
 }
 
-static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts)
+/* Make entry i a jump to `to` (its matches stay: a conditional jump). */
+static void make_jump(struct env *v, uint32_t i, uint32_t to)
 {
+	v->t.e[i].target.kind = BF_TGT_JUMP;
+	v->t.e[i].target.jump = to;
+}
+
+/*
+ * With `jumps`, some entries of INPUT become jumps (conditional or not) to two user chains, A
+ * (which jumps to B in turn) and B, of random entries, and some become rules without target
+ * (a jump to the next entry): runs then span jumps (classify.c, holes).
+ */
+static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps)
+{
+	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
 	struct xt_counters *lc = calloc(BT_MAX_ENTRIES, sizeof(*lc));
 	int *verdict = calloc(n_pkts, sizeof(int));
@@ -468,9 +481,43 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	ck_assert_ptr_nonnull(lc);
 	ck_assert_ptr_nonnull(verdict);
 	bt_base(&v->t, IN);
-	for (uint32_t k = 0; k < n; k++)
-		random_entry(v, &s, bt_rule(&v->t, BF_TGT_DROP, 0));
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
+
+		random_entry(v, &s, i);
+		x = jumps ? rnd(&s) % 40 : 40;
+		if (x < 4) {
+			if (x < 2) { /* unconditional */
+				v->t.e[i].n_matches = 0;
+				memset(&v->t.e[i].ip.v4, 0, sizeof(v->t.e[i].ip.v4));
+			}
+			jmp[n_jmp++] = i;
+		} else if (x < 6) {
+			make_jump(v, i, i + 1);
+		}
+	}
 	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	if (jumps) {
+		uint32_t a = bt_chain(&v->t, "A"), b;
+
+		for (uint32_t k = 0; k < 40; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			random_entry(v, &s, i);
+			if (rnd(&s) % 10 == 0)
+				jmp[n_jmp++] = i | 1u << 31; /* to B */
+		}
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+		b = bt_chain(&v->t, "B");
+		for (uint32_t k = 0; k < 40; k++)
+			random_entry(v, &s, bt_rule(&v->t, BF_TGT_DROP, 0));
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+		for (uint32_t k = 0; k < n_jmp; k++) {
+			uint32_t i = jmp[k] & ~(1u << 31);
+
+			make_jump(v, i, jmp[k] >> 31 || rnd(&s) % 2 ? b : a);
+		}
+	}
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
@@ -516,7 +563,19 @@ START_TEST(random_against_linear)
 	for (uint64_t seed = 1; seed <= 12; seed++) {
 		struct env *v = env_new();
 
-		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000);
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, false);
+		env_free(v);
+	}
+}
+END_TEST
+
+/* Runs that span jumps to user chains and rules without target, against the linear code. */
+START_TEST(random_jumps_against_linear)
+{
+	for (uint64_t seed = 21; seed <= 32; seed++) {
+		struct env *v = env_new();
+
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, true);
 		env_free(v);
 	}
 }
@@ -527,7 +586,7 @@ START_TEST(random_large)
 {
 	struct env *v = env_new();
 
-	random_table(v, 99, 5000, 3000);
+	random_table(v, 99, 5000, 3000, false);
 	env_free(v);
 }
 END_TEST
@@ -678,6 +737,7 @@ int main(void)
 	tcase_add_test(tc, first_match_by_hand);
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, random_large);
+	tcase_add_test(tc, random_jumps_against_linear);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
