@@ -47,7 +47,7 @@
 struct bf_ct_key {
 	uint32_t addr[2][4]; /* network order (IPv4: addr[i][0], the rest zero); tcp/udp/generic:
 			      * the lower (addr, port) endpoint first; icmp: the requester first */
-	uint16_t port[2];    /* network order; icmp: id, type of the request | code << 8 */
+	uint16_t port[2]; /* network order; icmp: id, type of the request | code << 8 */
 	uint8_t proto;
 	uint8_t v6; /* 1 for an IPv6 connection: the families never share an entry */
 	uint8_t pad[2];
@@ -65,16 +65,16 @@ struct bf_ct_tcp_dir {
 };
 
 struct bf_ct_entry {
-	uint64_t expires;     /* bpf_ktime_get_ns() deadline */
-	uint64_t stream_ts;   /* udp: after this time a replied flow becomes a stream */
+	uint64_t expires; /* bpf_ktime_get_ns() deadline */
+	uint64_t stream_ts; /* udp: after this time a replied flow becomes a stream */
 	uint32_t orig_src[4]; /* the original direction's tuple, network order (IPv4: [0]) */
 	uint32_t orig_dst[4];
 	uint16_t orig_sport; /* network order; icmp: id */
 	uint16_t orig_dport; /* network order; icmp: type | code << 8 */
 	uint8_t proto;
 	uint8_t orig_swapped; /* key orientation of the original direction */
-	uint8_t status;	      /* IPS_EXPECTED .. IPS_CONFIRMED bits */
-	uint8_t state;	      /* tcp: TCP_CONNTRACK_* */
+	uint8_t status; /* IPS_EXPECTED .. IPS_CONFIRMED bits */
+	uint8_t state; /* tcp: TCP_CONNTRACK_* */
 	/* tcp: struct ip_ct_tcp */
 	uint8_t last_index;
 	uint8_t last_dir;
@@ -93,21 +93,20 @@ struct bf_ct_entry {
 
 struct bf_pkt {
 	/* Set by the dispatcher. */
-	uint32_t hook;	     /* NF_INET_LOCAL_IN / FORWARD / LOCAL_OUT */
-	uint32_t l3_off;     /* offset of the IP header from the start of packet data */
-	uint32_t l4_off;     /* offset of the transport header (l3_off + ihl*4 for IPv4) */
-	uint32_t len;	     /* bytes to count: the IP packet length as the kernel counts it */
-	uint32_t l4_len;     /* bytes from l4_off to the end of the IP packet (len - ihl*4) */
-	uint32_t iif;	     /* ifindex of the in interface, 0 if none (OUTPUT) */
-	uint32_t oif;	     /* ifindex of the out interface, 0 if none (INPUT) */
+	uint32_t hook; /* NF_INET_LOCAL_IN / FORWARD / LOCAL_OUT */
+	uint32_t l3_off; /* offset of the IP header from the start of packet data */
+	uint32_t l4_off; /* offset of the transport header (l3_off + ihl*4 for IPv4) */
+	uint32_t len; /* bytes to count: the IP packet length as the kernel counts it */
+	uint32_t l4_len; /* bytes from l4_off to the end of the IP packet (len - ihl*4) */
+	uint32_t iif; /* ifindex of the in interface, 0 if none (OUTPUT) */
+	uint32_t oif; /* ifindex of the out interface, 0 if none (INPUT) */
 	uint64_t iifname[2]; /* in interface name, NUL padded to 16 bytes; zero if none */
 	uint64_t oifname[2]; /* out interface name, NUL padded to 16 bytes; zero if none */
-	uint32_t saddr[4];   /* IPv4 uses saddr[0] (network order); IPv6 all four */
+	uint32_t saddr[4]; /* IPv4 uses saddr[0] (network order); IPv6 all four */
 	uint32_t daddr[4];
-	uint8_t proto;	  /* IPv4 protocol field (IPv6: the upper-layer protocol found) */
+	uint8_t proto; /* IPv4 protocol field (IPv6: the upper-layer protocol found) */
 	uint8_t ihl_opts; /* IPv4: bytes of IP options (ihl*4 - 20) */
-	uint16_t
-		fragoff_h; /* fragment offset in 8-byte units, host order (0: first/unfragmented) */
+	uint16_t fragoff_h; /* fragment offset in 8-byte units, host order (0: first/unfragmented) */
 	uint16_t frag_flags_h; /* IP_MF / IP_DF bits of frag_off, host order */
 	uint8_t tos;
 	uint8_t ttl;
@@ -115,7 +114,7 @@ struct bf_pkt {
 	uint16_t sport; /* network order (tcp/udp) */
 	uint16_t dport;
 	uint8_t tcpflags; /* byte 13 of the TCP header */
-	uint8_t tcpdoff;  /* TCP data offset in bytes (doff*4) */
+	uint8_t tcpdoff; /* TCP data offset in bytes (doff*4) */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint32_t flags; /* BF_PKT_F_* */
@@ -127,19 +126,18 @@ struct bf_pkt {
 	uint16_t x6_rt;
 	uint16_t x6_frag;
 	/* Chain traversal state, owned by chain programs. */
-	uint32_t jsp;			/* jump stack depth */
+	uint32_t jsp; /* jump stack depth */
 	uint32_t jstack[BF_JSTACK_MAX]; /* region ids to continue at on RETURN */
 	/* Classifier (codegen/classify.c): per jump stack depth, the result of the lookups of a
 	 * run that spans jumps, read again where the chain continues after each of them. */
 	uint64_t cl_best[BF_JSTACK_MAX + 1];
 	/* Connection tracking (codegen/ct.c, doc/conntrack.md), set by the dispatcher for every
 	 * IPv4 and IPv6 packet before the chains, as nf_conntrack_in does before the filter: */
-	uint16_t
-		ct_state;  /* the xt_conntrack bit of the packet (1: INVALID; UNTRACKED for
+	uint16_t ct_state; /* the xt_conntrack bit of the packet (1: INVALID; UNTRACKED for
 			    * IPv6 neighbour discovery and MLD); no connection unless a ctinfo bit */
-	uint8_t ct_dir;	   /* IP_CT_DIR_ORIGINAL or IP_CT_DIR_REPLY (valid unless INVALID) */
+	uint8_t ct_dir; /* IP_CT_DIR_ORIGINAL or IP_CT_DIR_REPLY (valid unless INVALID) */
 	uint8_t ct_commit; /* 1: a new connection; ct_ent goes in under ct_key on ACCEPT */
-	uint8_t ct_v6;	   /* set by the dispatcher before the tracker: 1 for an IPv6 packet */
+	uint8_t ct_v6; /* set by the dispatcher before the tracker: 1 for an IPv6 packet */
 	uint8_t ct_pad[3];
 	struct bf_ct_key ct_key;
 	struct bf_ct_entry ct_ent; /* the packet's connection as the filter sees it */
