@@ -851,7 +851,10 @@ static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint3
 		}
 		if (cl_entry(m, &m->entries[j], &ce))
 			return false;
-		for (uint32_t k = 0; k < n && c < 0; k++)
+		/* Class 0 is the run's first entry alone: tested inline and before the others,
+		 * so a packet that matches it (the hot rule heading a list) makes no lookup, every
+		 * later class being skipped. */
+		for (uint32_t k = 1; k < n && c < 0; k++)
 			if (sig_join(&classes[k], &ce.sig, strict, &joined)) {
 				classes[k] = joined;
 				c = (int)k;
@@ -935,9 +938,12 @@ static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents
 	}
 }
 
+/* Class 0 (the first entry alone, tested inline) costs what its linear code would: it does not
+ * count against the run. */
 static bool worth_it(uint32_t n_entries, uint32_t n_classes)
 {
-	return n_entries >= BF_CL_MIN_ENTRIES && n_entries >= BF_CL_ENTRIES_PER_CLASS * n_classes;
+	return n_entries >= BF_CL_MIN_ENTRIES &&
+	       n_entries >= BF_CL_ENTRIES_PER_CLASS * (n_classes ? n_classes - 1 : 0);
 }
 
 void bf_classify_free(struct bf_classify *cl)
@@ -1098,7 +1104,8 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
 			n_ents++;
-			for (uint32_t k = 0; k < n && c < 0; k++)
+			/* as assign_classes: the first entry is a class of its own */
+			for (uint32_t k = 1; k < n && c < 0; k++)
 				if (sig_join(&classes[k], &ce.sig, false, &joined)) {
 					classes[k] = joined;
 					c = (int)k;
