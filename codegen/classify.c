@@ -77,6 +77,8 @@
 #define BF_CL_INLINE_MAX 2
 /* cls_of of a hole: a jump inside a run, compiled as linear code between its segments. */
 #define BF_CL_HOLE 0xff
+/* cl_key.trie of a key of an exact class: it goes in the hash. */
+#define BF_CL_EXACT UINT32_MAX
 
 /* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
  * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
@@ -139,6 +141,7 @@ struct cl_run {
 	uint32_t *cls_first; /* per class: its first entry */
 	uint32_t *cls_size;  /* per class: its number of entries */
 	uint32_t *cls_trie;  /* per class with keys: its trie */
+	uint8_t *cls_exact;  /* per class: no prefix field, its keys are in the hash */
 	bool holes;	     /* it spans jumps: segments between them (bf_classify_run_end) */
 };
 
@@ -146,7 +149,7 @@ struct cl_key {
 	uint8_t d[KEY_DATA];
 	uint32_t plen;
 	uint32_t val;
-	uint32_t trie; /* the class's own trie (its slot in the outer array) */
+	uint32_t trie; /* the class's own trie (its slot in the outer array), or BF_CL_EXACT */
 };
 
 /* The kernel's struct bpf_lpm_trie_key_u8 with our data. */
@@ -167,6 +170,7 @@ struct bf_classify {
 	uint32_t next_node;
 	uint32_t n_tries;
 	int map_fd;
+	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
 
 struct cl_l4 {
@@ -704,6 +708,15 @@ static void class_fields(const struct cl_sig *s, bool bad, uint8_t mode[CF_N], u
 			lf[(*n_lf)++] = lpm_order[k];
 }
 
+/* Whether a class looks anything up (else its first entry stands for all of them). */
+static bool class_keyed(const struct cl_sig *s)
+{
+	for (int f = 0; f < CF_N; f++)
+		if (s->mode[f] != CM_NONE)
+			return true;
+	return false;
+}
+
 /* The keys of one run: per class, and per class with a transport match, its "bad" keys. */
 static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, struct cl_run *run,
 		    const struct cl_rent *ents, size_t n)
@@ -725,8 +738,11 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, s
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
 		/* A trie per class: a lookup walks only the nodes of its own class's keys, not
-		 * those of every class of the generation (on 10k rules about half the depth). */
-		run->cls_trie[c] = cl->n_tries++;
+		 * those of every class of the generation (on 10k rules about half the depth). A
+		 * class without prefix fields needs no longest match: one hash lookup. */
+		class_fields(s, false, bc.mode, bc.lf, &bc.n_lf);
+		run->cls_exact[c] = !bc.n_lf && class_keyed(s);
+		run->cls_trie[c] = run->cls_exact[c] ? BF_CL_EXACT : cl->n_tries++;
 		bc.trie = run->cls_trie[c];
 		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
 			uint32_t scope = htobe32(run_id << 8 | c | (bad ? BF_CL_TAG_BAD : 0));
@@ -757,6 +773,39 @@ static int make_trie(size_t n, const struct bf_log *log)
 	return fd;
 }
 
+/* The hash of the exact classes' keys, if any. */
+static int fill_exact(struct bf_classify *cl, const struct keyvec *v, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	size_t n = 0;
+
+	for (size_t i = 0; i < v->n; i++)
+		n += v->k[i].trie == BF_CL_EXACT;
+	if (!n)
+		return 0;
+	cl->exact_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_clsx", KEY_FIXED, sizeof(uint32_t),
+				      (uint32_t)n, &opts);
+	if (cl->exact_fd < 0) {
+		int err = -errno;
+
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create the hash (%zu keys): %s", n,
+			strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->k[i].trie != BF_CL_EXACT)
+			continue;
+		if (bpf_map_update_elem(cl->exact_fd, v->k[i].d, &v->k[i].val, BPF_NOEXIST)) {
+			int err = -errno;
+
+			bf_logf(log, BF_LOG_ERR, "classify: cannot insert exact key %zu: %s", i,
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 /* The outer array (slot t: the trie of class t) and the tries, filled. The keys of a trie are
  * contiguous in v, tries in ascending order (run_keys makes them class by class). */
 static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct bf_log *log)
@@ -781,9 +830,12 @@ static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct
 		return err;
 	}
 	for (uint32_t t = 0; t < cl->n_tries; t++) {
-		size_t j = i;
+		size_t j;
 		int err = 0;
 
+		while (i < v->n && v->k[i].trie == BF_CL_EXACT)
+			i++;
+		j = i;
 		while (j < v->n && v->k[j].trie == t)
 			j++;
 		fd = make_trie(j - i, log);
@@ -804,11 +856,13 @@ static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct
 			return err;
 		}
 	}
+	while (i < v->n && v->k[i].trie == BF_CL_EXACT)
+		i++;
 	if (i != v->n) {
 		bf_logf(log, BF_LOG_ERR, "classify: key %zu is not in trie order", i);
 		return -EINVAL;
 	}
-	return 0;
+	return fill_exact(cl, v, log);
 }
 
 /* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
@@ -938,6 +992,25 @@ static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents
 	}
 }
 
+/* An address field that is a host (/32, not inverted) in every entry of its class is exact:
+ * its value goes in the first key, a level fewer, and a class left without prefix fields is
+ * one hash lookup (e.g. "-d HOST -p udp --dport PORT" lists). */
+static void exact_host_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
+{
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		for (int f = CF_SRC; f <= CF_DST; f++) {
+			bool hosts = run->classes[c].mode[f] == CM_PREFIX;
+
+			for (uint32_t k = 0; k < n && hosts; k++)
+				if (ents[k].cls == c)
+					hosts = !(ents[k].v.inv & (1u << f)) &&
+						ents[k].v.msk[f - CF_SRC] == UINT32_MAX;
+			if (hosts)
+				run->classes[c].mode[f] = CM_EXACT;
+		}
+	}
+}
+
 /* Class 0 (the first entry alone, tested inline) costs what its linear code would: it does not
  * count against the run. */
 static bool worth_it(uint32_t n_entries, uint32_t n_classes)
@@ -955,6 +1028,7 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].cls_first);
 		free(cl->runs[r].cls_size);
 		free(cl->runs[r].cls_trie);
+		free(cl->runs[r].cls_exact);
 	}
 	free(cl->runs);
 	free(cl->cls_of);
@@ -962,6 +1036,8 @@ void bf_classify_free(struct bf_classify *cl)
 	free(cl->no_mid);
 	if (cl->map_fd >= 0)
 		close(cl->map_fd);
+	if (cl->exact_fd >= 0)
+		close(cl->exact_fd);
 	free(cl);
 }
 
@@ -978,6 +1054,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	_cleanup_free_ struct cl_rent *ents = NULL;
 	size_t keys_before = v->n;
 	uint32_t nodes_before = cl->next_node, tries_before = cl->n_tries;
+	uint32_t n_exact = 0;
 	struct cl_ent ce;
 	int r;
 
@@ -1014,11 +1091,13 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
 	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
-	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie) {
+	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
+	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact) {
 		free(run.classes);
 		free(run.cls_first);
 		free(run.cls_size);
 		free(run.cls_trie);
+		free(run.cls_exact);
 		return -ENOMEM;
 	}
 	for (uint32_t k = end; k-- > first;) {
@@ -1040,6 +1119,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		k++;
 	}
 	guard_constant_fields(&run, ents, n);
+	exact_host_fields(&run, ents, n);
 	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
 	if (r) {
 		v->n = keys_before;
@@ -1049,6 +1129,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		free(run.cls_first);
 		free(run.cls_size);
 		free(run.cls_trie);
+		free(run.cls_exact);
 		if (r != -E2BIG)
 			return r;
 		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: %s", first,
@@ -1064,8 +1145,11 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
 		return r;
 	}
-	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u%s, %u classes, %zu keys",
-		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
+	for (uint32_t c = 0; c < run.n_classes; c++)
+		n_exact += run.cls_exact[c];
+	bf_logf(log, BF_LOG_DEBUG,
+		"classify: run %u: entries %u..%u%s, %u classes (%u exact), %zu keys", cl->n_runs,
+		first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes, n_exact,
 		v->n - keys_before);
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
@@ -1141,6 +1225,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	if (!cl)
 		return -ENOMEM;
 	cl->map_fd = -1;
+	cl->exact_fd = -1;
 	cl->m = m;
 	cl->n_entries = m->n_entries;
 	cl->cls_of = malloc(m->n_entries ? m->n_entries : 1);
@@ -1190,6 +1275,11 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 int bf_classify_map_fd(const struct bf_classify *cl)
 {
 	return cl->map_fd;
+}
+
+int bf_classify_exact_fd(const struct bf_classify *cl)
+{
+	return cl->exact_fd;
 }
 
 /* One past the segment of run r that starts at i: the next hole or the run's end. */
@@ -1263,6 +1353,7 @@ static void emit_min_r1(struct bf_builder *b);
 static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, uint32_t trie,
 			const struct cl_sig *s, bool bad, uint32_t const_val, bf_label done)
 {
+	bool exact = trie == BF_CL_EXACT;
 	uint32_t scope = htobe32(run << 8 | tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
 	bool keyed = false;
@@ -1277,8 +1368,10 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, uint32_
 		emit_min_r1(b);
 		return;
 	}
-	bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
-	emit_trie(b, trie, done);
+	if (!exact) {
+		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
+		emit_trie(b, trie, done);
+	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
@@ -1305,7 +1398,16 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, uint32_
 		key_field(b, lf[0], FP_KEY + 4 + KEY_FIXED);
 	else
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4 + KEY_FIXED, 0));
-	emit_map_lookup(b, done);
+	if (exact) {
+		bf_comment(b, "exact class: its %u bytes in the hash", KEY_FIXED);
+		bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_EXACT);
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY + 4));
+		bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
+	} else {
+		emit_map_lookup(b, done);
+	}
 	for (unsigned int l = 1; l < n_lf; l++) {
 		bf_comment(b, "next level: (node, field %u)", lf[l]);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));

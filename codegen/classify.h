@@ -36,6 +36,8 @@ void bf_classify_free(struct bf_classify *cl);
 
 /* The trie's fd (-1 if no run); the classifier keeps owning it. */
 int bf_classify_map_fd(const struct bf_classify *cl);
+/* The hash of the classes without prefix fields (-1 if none); the classifier keeps owning it. */
+int bf_classify_exact_fd(const struct bf_classify *cl);
 
 /* One past the last entry of the run starting at entry i, or 0 if no run starts there. */
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i);

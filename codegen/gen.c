@@ -64,6 +64,7 @@ struct bf_gen {
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
 	int cls_fd;	 /* bf_cls: the classifier's LPM trie (classify.c), -1 if none */
+	int clsx_fd;	 /* bf_clsx: the classifier's exact classes (classify.c), -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	/* recent tables this generation's rules name (the kernel's table refcnt) */
 	struct bf_recent_reg *recent;
@@ -208,6 +209,7 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
 	gen_closefd(&g->cls_fd);
+	gen_closefd(&g->clsx_fd);
 	gen_closefd(&g->xrule_fd);
 	if (g->recent)
 		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
@@ -680,6 +682,7 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
 	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
+	fds[BF_MAP_CLASSIFY_EXACT] = c->g->clsx_fd;
 	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
@@ -1168,6 +1171,11 @@ static int gen_compile(struct cg *c, bool xdp)
 		if (c->g->cls_fd < 0)
 			return -errno;
 	}
+	if (bf_classify_exact_fd(c->cls) >= 0) {
+		c->g->clsx_fd = fcntl(bf_classify_exact_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->clsx_fd < 0)
+			return -errno;
+	}
 	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
 	if (!c->chain_regions)
 		return -ENOMEM;
@@ -1222,6 +1230,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->n_entries = m->n_entries;
 	g->family = m->family;
 	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
+	g->clsx_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 

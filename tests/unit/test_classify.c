@@ -421,6 +421,44 @@ static void random_entry(struct env *v, uint64_t *s, uint32_t i)
 	e->n_matches = 1;
 }
 
+/* Entries whose classes have no prefix field (exact ports, hosts): the classifier's hash. */
+static void random_exact_entry(struct env *v, uint64_t *s, uint32_t i)
+{
+	static const uint8_t last[] = {0, 1, 64, 128, 200};
+	struct bf_entry *e = &v->t.e[i];
+	uint32_t x = rnd(s) % 4;
+	char a[32];
+
+	e->target.kind = rnd(s) % 2 ? BF_TGT_ACCEPT : BF_TGT_DROP;
+	if (x == 0 || x == 3) {
+		snprintf(a, sizeof(a), "10.%u.%u.%u", rnd(s) % 2, rnd(s) % 4,
+			 last[rnd(s) % BF_ARRAY_SIZE(last)]);
+		src(v, i, a, 32);
+	}
+	if (x == 1 || x == 3) {
+		snprintf(a, sizeof(a), "10.9.0.%u", rnd(s) % 8);
+		dst(v, i, a, 32);
+	}
+	if (x == 0)
+		return;
+	if (rnd(s) % 2) {
+		struct xt_tcp *t = &v->md[i].tcp;
+
+		memset(t, 0, sizeof(*t));
+		t->spts[0] = rnd(s) % 4 ? 0 : 1000;
+		t->spts[1] = t->spts[0] ? 1000 : UINT16_MAX;
+		t->dpts[0] = t->dpts[1] = (uint16_t)(18 + rnd(s) % 14);
+		e->ip.v4.proto = IPPROTO_TCP;
+		v->mt[i] =
+			(struct bf_match){.ext = &bf_match_tcp, .data = t, .data_len = sizeof(*t)};
+	} else {
+		udp_ports(v, i, 0, 0, 0);
+		v->md[i].udp.dpts[0] = v->md[i].udp.dpts[1] = (uint16_t)(18 + rnd(s) % 14);
+	}
+	e->matches = &v->mt[i];
+	e->n_matches = 1;
+}
+
 static void random_pkt(uint64_t *s, struct pkt *p, char *sa, char *da)
 {
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47};
@@ -465,7 +503,8 @@ static void make_jump(struct env *v, uint32_t i, uint32_t to)
  * (which jumps to B in turn) and B, of random entries, and some become rules without target
  * (a jump to the next entry): runs then span jumps (classify.c, holes).
  */
-static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps)
+static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
+			 bool exact)
 {
 	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
@@ -484,7 +523,10 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
 
-		random_entry(v, &s, i);
+		if (exact)
+			random_exact_entry(v, &s, i);
+		else
+			random_entry(v, &s, i);
 		x = jumps ? rnd(&s) % 40 : 40;
 		if (x < 4) {
 			if (x < 2) { /* unconditional */
@@ -563,7 +605,7 @@ START_TEST(random_against_linear)
 	for (uint64_t seed = 1; seed <= 12; seed++) {
 		struct env *v = env_new();
 
-		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, false);
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, false, false);
 		env_free(v);
 	}
 }
@@ -575,7 +617,19 @@ START_TEST(random_jumps_against_linear)
 	for (uint64_t seed = 21; seed <= 32; seed++) {
 		struct env *v = env_new();
 
-		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, true);
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, true, false);
+		env_free(v);
+	}
+}
+END_TEST
+
+/* Classes of hosts and single ports (the hash), with jumps, against the linear code. */
+START_TEST(random_exact_against_linear)
+{
+	for (uint64_t seed = 41; seed <= 46; seed++) {
+		struct env *v = env_new();
+
+		random_table(v, seed, 300 + (uint32_t)seed * 5, 2000, seed % 2, true);
 		env_free(v);
 	}
 }
@@ -586,7 +640,7 @@ START_TEST(random_large)
 {
 	struct env *v = env_new();
 
-	random_table(v, 99, 5000, 3000, false);
+	random_table(v, 99, 5000, 3000, false, false);
 	env_free(v);
 }
 END_TEST
@@ -738,6 +792,7 @@ int main(void)
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, random_large);
 	tcase_add_test(tc, random_jumps_against_linear);
+	tcase_add_test(tc, random_exact_against_linear);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
