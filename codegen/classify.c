@@ -39,13 +39,27 @@
  * minimum index; 1 << 32 stands for "no entry". Node values are the next key's first word.
  * Keys per run are bounded (set pruning copies entries under nested prefixes): a run over the
  * bound is left to the linear code.
+ *
+ * Tries. Each class with prefix fields has a trie of its own (a lookup walks only its class's
+ * keys), reached through the generation's ARRAY_OF_MAPS (BF_MAP_CLASSIFY); the classes without
+ * prefix fields share one HASH (BF_MAP_CLASSIFY_EXACT). Values are relative to the run's first
+ * entry (the code adds it back) and a trie's keys hold only its class and node numbers within
+ * the run, so a trie depends only on what its run contains, not on where the run sits. Tries are
+ * immutable once filled and shared between generations (only the outer array and the hash are
+ * per generation): the tries of the last table compiled are cached under a 128-bit hash of
+ * everything that makes their keys, so a replace that leaves a run as it was (an append or
+ * delete elsewhere, a restore of the same rules) reuses its tries instead of building and
+ * filling them again, which was most of such a replace's time.
  */
 #include "classify.h"
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -72,6 +86,9 @@
 #define BF_CL_KEYS_SLACK 16384
 #define BF_CL_MAX_PFX 64 /* prefixes of one field of one entry (32 for an address, 60 ports) */
 #define BF_CL_NODE_BIT 0x80000000u
+/* Tries of one table: each is a file descriptor while the table compiles and one more in the
+ * cache, and a daemon may run with the usual limit of 1,024. Runs past this stay linear code. */
+#define BF_CL_MAX_TRIES 256
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
@@ -80,9 +97,9 @@
 /* cl_key.trie of a key of an exact class: it goes in the hash. */
 #define BF_CL_EXACT UINT32_MAX
 
-/* Key: prefixlen, then scope (run/class or node), sport, dport, exact source, exact destination,
- * the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far at
- * FP_BEST (both below FP_CNT, abi.h). */
+/* Key: prefixlen, then scope (class or node within the run; run and class in the hash), sport,
+ * dport, exact source, exact destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY +
+ * 24), the best value so far at FP_BEST (both below FP_CNT, abi.h). */
 #define FP_KEY (-128)
 #define FP_BEST (-96)
 #define KEY_DATA 20
@@ -140,22 +157,31 @@ struct cl_run {
 	struct cl_sig *classes;
 	uint32_t *cls_first; /* per class: its first entry */
 	uint32_t *cls_size;  /* per class: its number of entries */
-	uint32_t *cls_trie;  /* per class with keys: its trie */
+	uint32_t *cls_trie;  /* per class with a trie: its slot in the outer array */
+	int *cls_fd;	     /* per class with a trie: the trie, else -1 */
 	uint8_t *cls_exact;  /* per class: no prefix field, its keys are in the hash */
 	bool holes;	     /* it spans jumps: segments between them (bf_classify_run_end) */
+	bool reused;	     /* its tries came from the cache */
+	size_t n_keys;	     /* in its tries and the hash */
+	uint64_t hash[2];    /* of what makes its keys (the cache's key) */
 };
 
 struct cl_key {
 	uint8_t d[KEY_DATA];
 	uint32_t plen;
 	uint32_t val;
-	uint32_t trie; /* the class's own trie (its slot in the outer array), or BF_CL_EXACT */
+	uint32_t trie; /* the class (in its run) whose trie holds it, or BF_CL_EXACT */
 };
 
 /* The kernel's struct bpf_lpm_trie_key_u8 with our data. */
 struct cl_lpm_key {
 	uint32_t prefixlen;
 	uint8_t d[KEY_DATA];
+};
+
+struct keyvec {
+	struct cl_key *k;
+	size_t n, cap;
 };
 
 struct bf_classify {
@@ -167,8 +193,16 @@ struct bf_classify {
 	struct cl_run *runs;
 	uint32_t n_runs;
 	uint32_t n_classified;
-	uint32_t next_node;
+	uint32_t next_node; /* nodes of the run being built */
 	uint32_t n_tries;
+	uint32_t n_reused; /* runs whose tries came from the cache */
+	/* hashes of the ranges whose keys were too many (cached too: finding it out costs as
+	 * much as building the tries) */
+	uint64_t (*big)[2];
+	size_t n_big;
+	bool over_tries; /* BF_CL_MAX_TRIES reached */
+	int family;
+	struct keyvec xk; /* keys of the exact classes of every run */
 	int map_fd;
 	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
@@ -419,11 +453,6 @@ static void put_field(uint8_t *d, int f, uint32_t val_left)
 		d[2] = d[3] = 0;
 	}
 }
-
-struct keyvec {
-	struct cl_key *k;
-	size_t n, cap;
-};
 
 static int keyvec_push(struct keyvec *v, const struct cl_key *k)
 {
@@ -717,9 +746,39 @@ static bool class_keyed(const struct cl_sig *s)
 	return false;
 }
 
-/* The keys of one run: per class, and per class with a transport match, its "bad" keys. */
-static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, struct cl_run *run,
-		    const struct cl_rent *ents, size_t n)
+/* Whether class c of a run has a trie of its own: it has keys (more entries than are tested
+ * inline, a keyed field) and a prefix field (else its keys are in the hash). */
+static bool class_has_trie(const struct cl_run *run, uint32_t c)
+{
+	return run->cls_size[c] > BF_CL_INLINE_MAX && !run->cls_exact[c] &&
+	       class_keyed(&run->classes[c]);
+}
+
+/* Which classes are exact (no prefix field: one hash lookup); the number of tries the run needs. */
+static uint32_t class_kinds(struct cl_run *run)
+{
+	uint8_t mode[CF_N], lf[CF_N], n_lf;
+	uint32_t n = 0;
+
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_sig *s = &run->classes[c];
+
+		class_fields(s, false, mode, lf, &n_lf);
+		run->cls_exact[c] = run->cls_size[c] > BF_CL_INLINE_MAX && !n_lf && class_keyed(s);
+		n += class_has_trie(run, c);
+	}
+	return n;
+}
+
+/*
+ * The keys of one run: per class, and per class with a transport match, its "bad" keys. A trie per
+ * class: a lookup walks only the nodes of its own class's keys, not those of every class of the
+ * generation (on 10k rules about half the depth); a class without prefix fields needs no longest
+ * match: its keys go in the generation's hash, whose scope also names the run (run_id). With
+ * `exact_only`, only those (the run's tries came from the cache).
+ */
+static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
+		    const struct cl_run *run, const struct cl_rent *ents, size_t n, bool exact_only)
 {
 	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
 	struct cl_build bc = {.cl = cl, .v = v, .ents = ents};
@@ -728,24 +787,20 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, s
 	if (!sel)
 		return -ENOMEM;
 	bc.max_keys = v->n + n * BF_CL_KEYS_PER_ENTRY + BF_CL_KEYS_SLACK;
+	cl->next_node = 0; /* nodes are numbered within the run */
 	for (uint32_t c = 0; c < run->n_classes; c++) {
 		const struct cl_sig *s = &run->classes[c];
 		size_t ns = 0;
 
-		if (run->cls_size[c] <= BF_CL_INLINE_MAX)
-			continue; /* tested entry by entry: no keys */
+		if (!run->cls_exact[c] && (exact_only || !class_has_trie(run, c)))
+			continue; /* tested entry by entry, or its first entry stands for all */
 		for (size_t j = 0; j < n; j++)
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
-		/* A trie per class: a lookup walks only the nodes of its own class's keys, not
-		 * those of every class of the generation (on 10k rules about half the depth). A
-		 * class without prefix fields needs no longest match: one hash lookup. */
-		class_fields(s, false, bc.mode, bc.lf, &bc.n_lf);
-		run->cls_exact[c] = !bc.n_lf && class_keyed(s);
-		run->cls_trie[c] = run->cls_exact[c] ? BF_CL_EXACT : cl->n_tries++;
-		bc.trie = run->cls_trie[c];
+		bc.trie = run->cls_exact[c] ? BF_CL_EXACT : c;
 		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
-			uint32_t scope = htobe32(run_id << 8 | c | (bad ? BF_CL_TAG_BAD : 0));
+			uint32_t tag = c | (bad ? BF_CL_TAG_BAD : 0);
+			uint32_t scope = htobe32(run->cls_exact[c] ? run_id << 8 | tag : tag);
 
 			bc.bad = bad;
 			class_fields(s, bad, bc.mode, bc.lf, &bc.n_lf);
@@ -753,6 +808,75 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, s
 			if (r)
 				return r;
 		}
+	}
+	return 0;
+}
+
+/* Keys go in by batches: one syscall per BF_CL_BATCH keys instead of one per key. Kernels
+ * without batch updates for a map type take them one by one. */
+#define BF_CL_BATCH 4096
+
+/* Put n keys into map fd: LPM keys (prefix length, then the data) for a trie, else the first
+ * KEY_FIXED bytes of the data (the hash). */
+static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, const struct bf_log *log)
+{
+	/* Batches take no BPF_NOEXIST (generic_map_update_batch allows BPF_F_LOCK only); the
+	 * keys are distinct by construction. */
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
+	size_t ksz = lpm ? sizeof(struct cl_lpm_key) : KEY_FIXED;
+	size_t chunk = n < BF_CL_BATCH ? n : BF_CL_BATCH;
+	_cleanup_free_ uint8_t *keys = calloc(chunk ? chunk : 1, ksz);
+	_cleanup_free_ uint32_t *vals = calloc(chunk ? chunk : 1, sizeof(*vals));
+	bool batch = true;
+
+	if (!keys || !vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < n;) {
+		uint32_t m = (uint32_t)(n - i < chunk ? n - i : chunk);
+
+		for (uint32_t j = 0; j < m; j++) {
+			uint8_t *kp = keys + j * ksz;
+
+			if (lpm) {
+				struct cl_lpm_key lk = {.prefixlen = k[i + j].plen};
+
+				memcpy(lk.d, k[i + j].d, KEY_DATA);
+				memcpy(kp, &lk, sizeof(lk));
+			} else {
+				memcpy(kp, k[i + j].d, KEY_FIXED);
+			}
+			vals[j] = k[i + j].val;
+		}
+		if (batch) {
+			uint32_t done = m;
+
+			if (!bpf_map_update_batch(fd, keys, vals, &done, &bopts)) {
+				i += m;
+				continue;
+			}
+			/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
+			if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP) {
+				int err = -errno;
+
+				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
+					i + done, n, strerror(-err));
+				return err;
+			}
+			/* The keys it took are in; the rest one by one. */
+			batch = false;
+			i += done < m ? done : 0;
+			continue;
+		}
+		for (uint32_t j = 0; j < m; j++) {
+			if (bpf_map_update_elem(fd, keys + j * ksz, &vals[j], BPF_NOEXIST)) {
+				int err = -errno;
+
+				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
+					i + j, n, strerror(-err));
+				return err;
+			}
+		}
+		i += m;
 	}
 	return 0;
 }
@@ -773,96 +897,285 @@ static int make_trie(size_t n, const struct bf_log *log)
 	return fd;
 }
 
-/* The hash of the exact classes' keys, if any. */
-static int fill_exact(struct bf_classify *cl, const struct keyvec *v, const struct bf_log *log)
+/* The tries of a run not taken from the cache, from its keys v (a class's keys are contiguous,
+ * classes in ascending order: run_keys makes them class by class); the exact classes' keys go to
+ * cl->xk. */
+static int run_tries(struct bf_classify *cl, struct cl_run *run, const struct keyvec *v,
+		     const struct bf_log *log)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t n = 0;
+	size_t i = 0;
+	int r;
 
-	for (size_t i = 0; i < v->n; i++)
-		n += v->k[i].trie == BF_CL_EXACT;
-	if (!n)
-		return 0;
-	cl->exact_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_clsx", KEY_FIXED, sizeof(uint32_t),
-				      (uint32_t)n, &opts);
-	if (cl->exact_fd < 0) {
-		int err = -errno;
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		_cleanup_close_ int fd = -1;
+		size_t j;
 
-		bf_logf(log, BF_LOG_ERR, "classify: cannot create the hash (%zu keys): %s", n,
-			strerror(-err));
-		return err;
-	}
-	for (size_t i = 0; i < v->n; i++) {
-		if (v->k[i].trie != BF_CL_EXACT)
-			continue;
-		if (bpf_map_update_elem(cl->exact_fd, v->k[i].d, &v->k[i].val, BPF_NOEXIST)) {
-			int err = -errno;
-
-			bf_logf(log, BF_LOG_ERR, "classify: cannot insert exact key %zu: %s", i,
-				strerror(-err));
-			return err;
+		for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
+			r = keyvec_push(&cl->xk, &v->k[i]);
+			if (r)
+				return r;
 		}
+		if (!class_has_trie(run, c) || run->cls_fd[c] >= 0)
+			continue; /* no trie, or the cache's */
+		for (j = i; j < v->n && v->k[j].trie == c; j++)
+			;
+		fd = make_trie(j - i, log);
+		if (fd < 0)
+			return fd;
+		r = fill_keys(fd, v->k + i, j - i, true, log);
+		if (r)
+			return r;
+		run->cls_fd[c] = TAKE_FD(fd);
+		i = j;
+	}
+	for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
+		r = keyvec_push(&cl->xk, &v->k[i]);
+		if (r)
+			return r;
+	}
+	if (i != v->n) {
+		bf_logf(log, BF_LOG_ERR, "classify: key %zu is not in class order", i);
+		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The outer array (slot t: the trie of class t) and the tries, filled. The keys of a trie are
- * contiguous in v, tries in ascending order (run_keys makes them class by class). */
-static int fill_map(struct bf_classify *cl, const struct keyvec *v, const struct bf_log *log)
+/* The hash of the exact classes' keys, if any. */
+static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
-	struct cl_lpm_key lk;
-	size_t i = 0;
-	int fd;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	const struct keyvec *v = &cl->xk;
 
-	fd = make_trie(1, log);
-	if (fd < 0)
-		return fd;
-	opts.inner_map_fd = fd;
-	cl->map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_cls", sizeof(uint32_t),
-				    sizeof(uint32_t), cl->n_tries ? cl->n_tries : 1, &opts);
-	close(fd);
-	if (cl->map_fd < 0) {
+	if (!v->n)
+		return 0;
+	cl->exact_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_clsx", KEY_FIXED, sizeof(uint32_t),
+				      (uint32_t)v->n, &opts);
+	if (cl->exact_fd < 0) {
 		int err = -errno;
 
-		bf_logf(log, BF_LOG_ERR, "classify: cannot create the array of %u tries: %s",
-			cl->n_tries, strerror(-err));
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create the hash (%zu keys): %s", v->n,
+			strerror(-err));
 		return err;
 	}
-	for (uint32_t t = 0; t < cl->n_tries; t++) {
-		size_t j;
-		int err = 0;
+	return fill_keys(cl->exact_fd, v->k, v->n, false, log);
+}
 
-		while (i < v->n && v->k[i].trie == BF_CL_EXACT)
-			i++;
-		j = i;
-		while (j < v->n && v->k[j].trie == t)
-			j++;
-		fd = make_trie(j - i, log);
+/* The generation's outer array (slot t: the trie of the class whose cls_trie is t) and hash. */
+static int fill_map(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int fd;
+
+	if (cl->n_tries) {
+		fd = make_trie(1, log);
 		if (fd < 0)
 			return fd;
-		for (; i < j && !err; i++) {
-			lk.prefixlen = v->k[i].plen;
-			memcpy(lk.d, v->k[i].d, KEY_DATA);
-			if (bpf_map_update_elem(fd, &lk, &v->k[i].val, BPF_NOEXIST))
-				err = -errno;
-		}
-		if (!err && bpf_map_update_elem(cl->map_fd, &t, &fd, BPF_ANY))
-			err = -errno;
+		opts.inner_map_fd = fd;
+		cl->map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_cls", sizeof(uint32_t),
+					    sizeof(uint32_t), cl->n_tries, &opts);
 		close(fd);
-		if (err) {
-			bf_logf(log, BF_LOG_ERR, "classify: cannot fill trie %u/%u: %s", t,
-				cl->n_tries, strerror(-err));
+		if (cl->map_fd < 0) {
+			int err = -errno;
+
+			bf_logf(log, BF_LOG_ERR,
+				"classify: cannot create the array of %u tries: %s", cl->n_tries,
+				strerror(-err));
 			return err;
 		}
 	}
-	while (i < v->n && v->k[i].trie == BF_CL_EXACT)
-		i++;
-	if (i != v->n) {
-		bf_logf(log, BF_LOG_ERR, "classify: key %zu is not in trie order", i);
-		return -EINVAL;
+	for (uint32_t r = 0; r < cl->n_runs; r++) {
+		const struct cl_run *run = &cl->runs[r];
+
+		for (uint32_t c = 0; c < run->n_classes; c++) {
+			if (run->cls_fd[c] < 0)
+				continue;
+			if (bpf_map_update_elem(cl->map_fd, &run->cls_trie[c], &run->cls_fd[c],
+						BPF_ANY)) {
+				int err = -errno;
+
+				bf_logf(log, BF_LOG_ERR, "classify: cannot set trie %u/%u: %s",
+					run->cls_trie[c], cl->n_tries, strerror(-err));
+				return err;
+			}
+		}
 	}
-	return fill_exact(cl, v, log);
+	return fill_exact(cl, log);
+}
+
+/*
+ * The cache of tries (see the top of the file): the runs of the last table compiled, per
+ * family. Compilation runs on one thread (the daemon's request loop), so no lock.
+ */
+struct cl_cache_ent {
+	uint64_t hash[2];
+	int *fds; /* per class: its trie or -1; NULL: too many keys */
+	uint32_t n_classes;
+	size_t n_keys;
+};
+
+static struct {
+	struct cl_cache_ent *ents;
+	size_t n;
+} cl_cache[2];
+
+static size_t cache_slot(int family)
+{
+	return family == NFPROTO_IPV6 ? 1 : 0;
+}
+
+static void cache_ent_free(struct cl_cache_ent *ce)
+{
+	for (uint32_t c = 0; ce->fds && c < ce->n_classes; c++)
+		if (ce->fds[c] >= 0)
+			close(ce->fds[c]);
+	free(ce->fds);
+	ce->fds = NULL;
+}
+
+/* The run's tries (new fds in run->cls_fd) from the cache entry for its hash: 0; -E2BIG if the
+ * range is known to need too many keys; -ENOENT if not cached. */
+static int cache_get(int family, struct cl_run *run)
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+
+		if (ce->hash[0] != run->hash[0] || ce->hash[1] != run->hash[1])
+			continue;
+		if (!ce->fds)
+			return -E2BIG;
+		if (ce->n_classes != run->n_classes)
+			return -ENOENT;
+		for (uint32_t c = 0; c < run->n_classes; c++) {
+			if (ce->fds[c] < 0)
+				continue;
+			run->cls_fd[c] = fcntl(ce->fds[c], F_DUPFD_CLOEXEC, 3);
+			if (run->cls_fd[c] < 0) {
+				/* not reused: only costs a rebuild */
+				for (uint32_t d = 0; d <= c; d++) {
+					if (run->cls_fd[d] >= 0)
+						close(run->cls_fd[d]);
+					run->cls_fd[d] = -1;
+				}
+				return -ENOENT;
+			}
+		}
+		run->n_keys = ce->n_keys;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void cache_free(size_t f)
+{
+	for (size_t k = 0; k < cl_cache[f].n; k++)
+		cache_ent_free(&cl_cache[f].ents[k]);
+	free(cl_cache[f].ents);
+	cl_cache[f].ents = NULL;
+	cl_cache[f].n = 0;
+}
+
+/* The cache becomes cl's tries and too-big ranges (the previous tries stay alive while a
+ * program or an outer array uses them). */
+static void cache_set(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family), n = 0;
+	struct cl_cache_ent *ents = calloc(cl->n_runs + cl->n_big + 1, sizeof(*ents));
+
+	cache_free(f); /* first: at most one table's tries in the cache at any time */
+	for (uint32_t r = 0; ents && r < cl->n_runs; r++) {
+		const struct cl_run *run = &cl->runs[r];
+		struct cl_cache_ent *ce = &ents[n];
+		bool ok = true;
+
+		ce->fds = malloc(sizeof(*ce->fds) * run->n_classes);
+		if (!ce->fds)
+			continue; /* not cached: only costs a rebuild */
+		ce->n_classes = run->n_classes;
+		for (uint32_t c = 0; c < run->n_classes; c++) {
+			ce->fds[c] = -1;
+			if (ok && run->cls_fd[c] >= 0) {
+				ce->fds[c] = fcntl(run->cls_fd[c], F_DUPFD_CLOEXEC, 3);
+				ok = ce->fds[c] >= 0;
+			}
+		}
+		if (!ok) {
+			cache_ent_free(ce);
+			continue;
+		}
+		ce->hash[0] = run->hash[0];
+		ce->hash[1] = run->hash[1];
+		ce->n_keys = run->n_keys;
+		n++;
+	}
+	for (size_t k = 0; ents && k < cl->n_big; k++) {
+		ents[n].hash[0] = cl->big[k][0];
+		ents[n].hash[1] = cl->big[k][1];
+		ents[n++].fds = NULL;
+	}
+	cl_cache[f].ents = ents;
+	cl_cache[f].n = ents ? n : 0;
+}
+
+void bf_classify_cache_clear(void)
+{
+	cache_free(0);
+	cache_free(1);
+}
+
+/* Two independent 64-bit hashes (FNV-1a and a multiply-xorshift mix) over the same bytes: 128
+ * bits, so that two different runs never share a trie in practice. */
+struct cl_hash {
+	uint64_t a, b;
+};
+
+static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
+{
+	const uint8_t *d = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h->a = (h->a ^ d[i]) * 0x100000001b3ull;
+		h->b = (h->b + d[i] + 1) * 0x9e3779b97f4a7c15ull;
+		h->b ^= h->b >> 29;
+	}
+}
+
+static void hash_u32(struct cl_hash *h, uint32_t v)
+{
+	hash_bytes(h, &v, sizeof(v));
+}
+
+/* Everything run_keys() reads for the tries, with entry indices relative to the run. */
+static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_t n,
+		     uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0xcbf29ce484222325ull, .b = 0x6a09e667f3bcc909ull};
+
+	hash_u32(&h, (uint32_t)n);
+	hash_u32(&h, run->n_classes);
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_sig *s = &run->classes[c];
+
+		/* Built from zeroed memory and compared this way (struct cl_sig). */
+		hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
+		hash_u32(&h, run->cls_size[c]);
+		hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
+	}
+	for (size_t k = 0; k < n; k++) {
+		const struct cl_val *v = &ents[k].v;
+
+		hash_bytes(&h, v->addr, sizeof(v->addr));
+		hash_bytes(&h, v->msk, sizeof(v->msk));
+		hash_bytes(&h, v->lo, sizeof(v->lo));
+		hash_bytes(&h, v->hi, sizeof(v->hi));
+		hash_bytes(&h, &v->inv, sizeof(v->inv));
+		hash_u32(&h, ents[k].idx);
+		hash_bytes(&h, &ents[k].cls, sizeof(ents[k].cls));
+		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
+	}
+	out[0] = h.a;
+	out[1] = h.b;
 }
 
 /* Whether an entry of signature s can join class c, and what c becomes: the same guard and the
@@ -1029,8 +1342,14 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].cls_size);
 		free(cl->runs[r].cls_trie);
 		free(cl->runs[r].cls_exact);
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			if (cl->runs[r].cls_fd[c] >= 0)
+				close(cl->runs[r].cls_fd[c]);
+		free(cl->runs[r].cls_fd);
 	}
 	free(cl->runs);
+	free(cl->big);
+	free(cl->xk.k);
 	free(cl->cls_of);
 	free(cl->run_at);
 	free(cl->no_mid);
@@ -1041,19 +1360,42 @@ void bf_classify_free(struct bf_classify *cl)
 	free(cl);
 }
 
+static int remember_big(struct bf_classify *cl, const uint64_t h[2])
+{
+	uint64_t(*p)[2] = reallocarray(cl->big, cl->n_big + 1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	cl->big = p;
+	cl->big[cl->n_big][0] = h[0];
+	cl->big[cl->n_big++][1] = h[1];
+	return 0;
+}
+
+static void run_free(struct cl_run *run)
+{
+	free(run->classes);
+	free(run->cls_first);
+	free(run->cls_size);
+	free(run->cls_trie);
+	free(run->cls_exact);
+	for (uint32_t c = 0; run->cls_fd && c < run->n_classes; c++)
+		if (run->cls_fd[c] >= 0)
+			close(run->cls_fd[c]);
+	free(run->cls_fd);
+}
+
 /*
  * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
  */
-static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, struct keyvec *v,
-			  uint32_t first, uint32_t end, bool strict, uint8_t *cls_of,
-			  const struct bf_log *log)
+static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, uint32_t first,
+			  uint32_t end, bool strict, uint8_t *cls_of, const struct bf_log *log)
 {
-	uint32_t n = 0, mid;
+	uint32_t n = 0, mid, n_t;
 	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
-	size_t keys_before = v->n;
-	uint32_t nodes_before = cl->next_node, tries_before = cl->n_tries;
+	struct keyvec v = {0};
 	uint32_t n_exact = 0;
 	struct cl_ent ce;
 	int r;
@@ -1082,9 +1424,9 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
 		mid = first + (end - first) / 2;
-		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
-			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
 	ents = calloc(n ? n : 1, sizeof(*ents));
@@ -1092,14 +1434,16 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
 	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
-	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact) {
-		free(run.classes);
-		free(run.cls_first);
-		free(run.cls_size);
-		free(run.cls_trie);
-		free(run.cls_exact);
+	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
+	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
+	    !run.cls_fd) {
+		free(run.cls_fd);
+		run.cls_fd = NULL;
+		run_free(&run);
 		return -ENOMEM;
 	}
+	for (uint32_t c = 0; c < run.n_classes; c++)
+		run.cls_fd[c] = -1;
 	for (uint32_t k = end; k-- > first;) {
 		if (cls_of[k] == BF_CL_HOLE)
 			continue;
@@ -1113,44 +1457,66 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			continue;
 		cl_entry(m, e, &ce);
 		ents[k].v = ce.v;
-		ents[k].idx = j;
+		ents[k].idx = j - first; /* relative: the tries do not depend on where the run is */
 		ents[k].cls = cls_of[j];
 		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
 		k++;
 	}
 	guard_constant_fields(&run, ents, n);
 	exact_host_fields(&run, ents, n);
-	r = run_keys(cl, v, cl->n_runs, &run, ents, n);
+	n_t = class_kinds(&run);
+	if (cl->n_tries + n_t > BF_CL_MAX_TRIES) {
+		if (!cl->over_tries)
+			bf_logf(log, BF_LOG_DEBUG,
+				"classify: more than %u tries: entries %u..%u stay linear",
+				BF_CL_MAX_TRIES, first, end - 1);
+		cl->over_tries = true;
+		run_free(&run);
+		return 0;
+	}
+	run_hash(&run, ents, n, run.hash);
+	r = cache_get(cl->family, &run);
+	if (!r) {
+		run.reused = true;
+		/* the exact classes' keys name the run: they go in this generation's hash again */
+		r = run_keys(cl, &v, cl->n_runs, &run, ents, n, true);
+	} else if (r == -ENOENT) {
+		r = run_keys(cl, &v, cl->n_runs, &run, ents, n, false);
+		run.n_keys = v.n;
+	}
+	if (!r)
+		r = run_tries(cl, &run, &v, log);
+	free(v.k);
 	if (r) {
-		v->n = keys_before;
-		cl->next_node = nodes_before;
-		cl->n_tries = tries_before;
-		free(run.classes);
-		free(run.cls_first);
-		free(run.cls_size);
-		free(run.cls_trie);
-		free(run.cls_exact);
+		run_free(&run);
 		if (r != -E2BIG)
+			return r;
+		r = remember_big(cl, run.hash);
+		if (r)
 			return r;
 		bf_logf(log, BF_LOG_DEBUG, "classify: entries %u..%u need too many keys: %s", first,
 			end - 1, strict ? "split" : "strict classes");
 		/* First without unified modes (what makes set pruning copy), then in halves. */
 		if (!strict)
-			return classify_range(cl, m, v, first, end, true, cls_of, log);
+			return classify_range(cl, m, first, end, true, cls_of, log);
 		if (n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
 		mid = first + (end - first) / 2;
-		r = classify_range(cl, m, v, first, mid, true, cls_of, log);
+		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
-			r = classify_range(cl, m, v, mid, end, true, cls_of, log);
+			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
-	for (uint32_t c = 0; c < run.n_classes; c++)
+	for (uint32_t c = 0; c < run.n_classes; c++) {
 		n_exact += run.cls_exact[c];
+		if (run.cls_fd[c] >= 0)
+			run.cls_trie[c] = cl->n_tries++;
+	}
+	cl->n_reused += run.reused;
 	bf_logf(log, BF_LOG_DEBUG,
-		"classify: run %u: entries %u..%u%s, %u classes (%u exact), %zu keys", cl->n_runs,
-		first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes, n_exact,
-		v->n - keys_before);
+		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries), %zu keys%s",
+		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
+		n_exact, n_t, run.n_keys, run.reused ? " (tries reused)" : "");
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
@@ -1163,7 +1529,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
  * and the classes fit; keep the longest prefix worth it.
  */
 static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
-		     const int32_t *region_at, struct keyvec *v, const struct bf_log *log)
+		     const int32_t *region_at, const struct bf_log *log)
 {
 	uint8_t *cls_of = cl->cls_of;
 	_cleanup_free_ struct cl_sig *classes = malloc(sizeof(*classes) * BF_CL_MAX_CLASSES);
@@ -1207,7 +1573,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 			i += j > i + 1 ? (j - i) / 2 : 1;
 			continue;
 		}
-		r = classify_range(cl, m, v, i, best, false, cls_of, log);
+		r = classify_range(cl, m, i, best, false, cls_of, log);
 		if (r)
 			return r;
 		i = best;
@@ -1219,7 +1585,6 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		    const struct bf_log *log, struct bf_classify **out)
 {
 	struct bf_classify *cl = calloc(1, sizeof(*cl));
-	struct keyvec v = {0};
 	int err = 0;
 
 	if (!cl)
@@ -1227,6 +1592,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	cl->map_fd = -1;
 	cl->exact_fd = -1;
 	cl->m = m;
+	cl->family = m->family;
 	cl->n_entries = m->n_entries;
 	cl->cls_of = malloc(m->n_entries ? m->n_entries : 1);
 	if (!cl->cls_of) {
@@ -1260,14 +1626,15 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		cl->no_mid[m->underflow[h]] = 1;
 	}
 	if (cl_enabled)
-		err = find_runs(cl, m, region_at, &v, log);
+		err = find_runs(cl, m, region_at, log);
 	if (!err && cl->n_runs)
-		err = fill_map(cl, &v, log);
-	free(v.k);
+		err = fill_map(cl, log);
 	if (err) {
 		bf_classify_free(cl);
 		return err;
 	}
+	if (cl_enabled)
+		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
 	*out = cl;
 	return 0;
 }
@@ -1299,10 +1666,12 @@ uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
 	return seg_end(cl, r, i);
 }
 
-void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs)
+void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
+		       uint32_t *n_reused)
 {
 	*n_entries = cl->n_classified;
 	*n_runs = cl->n_runs;
+	*n_reused = cl->n_reused;
 }
 
 /* Copy field f of the packet into the key at `off` (ports: 2 bytes, then 2 zero bytes). */
@@ -1350,11 +1719,13 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 static void emit_min_r1(struct bf_builder *b);
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, uint32_t trie,
-			const struct cl_sig *s, bool bad, uint32_t const_val, bf_label done)
+static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_t run, uint8_t tag,
+			uint32_t c, const struct cl_sig *s, bool bad, uint32_t const_val,
+			bf_label done)
 {
-	bool exact = trie == BF_CL_EXACT;
-	uint32_t scope = htobe32(run << 8 | tag), w;
+	bool exact = crun->cls_exact[c];
+	uint32_t trie = crun->cls_trie[c];
+	uint32_t scope = htobe32(exact ? run << 8 | tag : tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
 	bool keyed = false;
 
@@ -1418,7 +1789,9 @@ static void emit_lookup(struct bf_builder *b, uint32_t run, uint8_t tag, uint32_
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
 		emit_map_lookup(b, done);
 	}
+	bf_comment(b, "value + (run's first entry << 2): the values are relative to the run");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(crun->first << 2)));
 	emit_min_r1(b);
 }
 
@@ -1529,13 +1902,12 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, run, c, crun->cls_trie[c], s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, run, c | BF_CL_TAG_BAD, crun->cls_trie[c], s, true, first << 2 | 2,
-			    skip);
+		emit_lookup(b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, run, c, crun->cls_trie[c], s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);

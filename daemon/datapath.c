@@ -698,6 +698,8 @@ static void dp_after_request(void *ctx, struct xt_store *store, bool set, int le
 			     const void *payload, uint32_t len)
 {
 	struct bfd_datapath *dp = ctx;
+	enum bfd_state_change change = BFD_STATE_TABLES;
+	uint64_t t0;
 	int r;
 
 	if (!set && !dp->dirty)
@@ -707,10 +709,27 @@ static void dp_after_request(void *ctx, struct xt_store *store, bool set, int le
 	/* Tables the request instantiated first, then what it changed. */
 	r = state_sync_tables(dp);
 	if (!r && set)
-		r = bfd_state_apply(dp->state, level, optname, payload, len);
+		r = bfd_state_apply(dp->state, level, optname, payload, len, &change);
 	if (r)
 		bf_logf(&dp->log, BF_LOG_ERR, "cannot record the request in the state: %s",
 			strerror(-r));
+	/* The SET_ADD_COUNTERS that follows every replace of iptables: with no table changed
+	 * (dirty: a replace whose state write failed, a table this request instantiated), only
+	 * the counters file, or nothing for zeros. One state file write per iptables command. */
+	if (!r && !dp->dirty && change != BFD_STATE_TABLES) {
+		if (change == BFD_STATE_NONE)
+			return;
+		t0 = now_ns();
+		r = bfd_state_write_counters(dp->state);
+		bf_logf(&dp->log, BF_LOG_DEBUG, "counters written in %.1f ms",
+			(double)(now_ns() - t0) / 1e6);
+		if (r)
+			bf_logf(&dp->log, BF_LOG_ERR,
+				"cannot persist the counters in %s: %s; a restart would bring back "
+				"older ones",
+				dp->state->ctr_path, strerror(-r));
+		return;
+	}
 	dp_persist(dp);
 }
 
@@ -735,16 +754,22 @@ static int restore_table(struct bfd_datapath *dp, struct xt_store *store,
 	if (r)
 		return r;
 	if (st->payload) {
-		_cleanup_free_ struct ipt_replace *rep = malloc(st->payload_len);
+		struct ipt_replace *rep = st->payload;
 
-		if (!rep || st->payload_len < sizeof(*rep))
-			return rep ? -EINVAL : -ENOMEM;
-		memcpy(rep, st->payload, st->payload_len);
+		if (st->payload_len < sizeof(*rep))
+			return -EINVAL;
 		rep->num_counters = n; /* the store's current table: a built-in one */
 		rep->counters = NULL;
-		r = xt_store_setsockopt(store, fam_level(st->family), IPT_SO_SET_REPLACE, rep,
-					st->payload_len, &out, &outlen);
+		/* The store keeps the payload as the table (no copy of it at the peak of the
+		 * restore); the state then writes the table from the store, as after a replace.
+		 * If the replace fails the daemon exits: the file on disk is untouched. */
+		r = xt_store_setsockopt_take(store, fam_level(st->family), IPT_SO_SET_REPLACE,
+					     &st->payload, st->payload_len, &out, &outlen);
 		free(out);
+		if (!st->payload) {
+			st->payload_len = 0;
+			st->payload_from_store = true;
+		}
 		if (r)
 			return r;
 		r = store_num_entries(store, st->family, st->name, &n);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -64,6 +65,7 @@ struct bfd_conn {
 	int fd;
 	enum bfd_conn_state state;
 	uint64_t deadline; /* CLOCK_MONOTONIC ms */
+	uint64_t t_hdr_us; /* when the header was complete (CLOCK_MONOTONIC us), for -v */
 	pid_t pid;
 	/* Decided at accept time; the defaults refuse everything. */
 	bool may_admin;	     /* CAP_NET_ADMIN: every get/setsockopt */
@@ -100,6 +102,14 @@ static uint64_t bfd_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t bfd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static bool bfd_same_file(const struct stat *a, const struct stat *b)
@@ -484,6 +494,7 @@ static int bfd_conn_read(struct bfd_conn *c)
 				bfd_warn("pid %d: bad request (%s); closing", (int)c->pid, why);
 				return -1;
 			}
+			c->t_hdr_us = bfd_now_us();
 			if (!c->req.payload_len)
 				return 1;
 			c->state = BFD_CONN_PAYLOAD;
@@ -654,9 +665,11 @@ static int bfd_recent(struct xt_store *store, const struct bfd_peer_rights *peer
 			       outlen, written);
 }
 
-void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
-		       const struct bpfilter_request *req, const void *payload,
-		       struct bpfilter_response *rsp, void **rsp_payload)
+/* bfd_request_serve; with `own` (holding payload, malloc'd) the store may keep the payload as a
+ * table's blob, and then sets *own to NULL (xt_store_setsockopt_take). */
+static void request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+			  const struct bpfilter_request *req, const void *payload, void **own,
+			  struct bpfilter_response *rsp, void **rsp_payload)
 {
 	/* An empty payload is NULL in the server; the store may offset its pointer regardless. */
 	static const uint8_t empty[8];
@@ -690,6 +703,9 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 					req->optlen);
 				r = -EIO;
 			}
+		} else if (!r && own && *own == payload) {
+			r = xt_store_setsockopt_take(store, req->level, req->optname, own,
+						     req->payload_len, &out, &outlen);
 		} else if (!r) {
 			r = xt_store_setsockopt(store, req->level, req->optname, payload,
 						req->payload_len, &out, &outlen);
@@ -730,6 +746,13 @@ void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *pee
 	*rsp_payload = out;
 }
 
+void bfd_request_serve(struct xt_store *store, const struct bfd_peer_rights *peer,
+		       const struct bpfilter_request *req, const void *payload,
+		       struct bpfilter_response *rsp, void **rsp_payload)
+{
+	request_serve(store, peer, req, payload, NULL, rsp, rsp_payload);
+}
+
 static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 {
 	const struct bfd_peer_rights peer = {.pid = (int)c->pid,
@@ -737,9 +760,22 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 					     .may_read_names = c->may_read_names,
 					     .other_netns = c->other_netns};
 
-	bfd_request_serve(store, &peer, &c->req, c->payload, &c->rsp, &c->out);
+	uint64_t t0 = bfd_now_us();
+
+	/* A SET_REPLACE's payload may become the table's blob (then c->payload is NULL). */
+	request_serve(store, &peer, &c->req, c->payload, (void **)&c->payload, &c->rsp, &c->out);
+	/* Where a request's time goes (doc/design.md, "Control plane cost"): large ones only. */
+	if (c->req.payload_len >= (1u << 20) || c->rsp.payload_len >= (1u << 20))
+		bfd_dbg("pid %d: %u-byte request read in %.1f ms, served in %.1f ms", (int)c->pid,
+			c->req.payload_len, (double)(t0 - c->t_hdr_us) / 1e3,
+			(double)(bfd_now_us() - t0) / 1e3);
 	free(c->payload);
 	c->payload = NULL;
+	/* A replace leaves megabytes of small blocks free in the heaps (its model, the compiler's
+	 * and the loader threads' work): give them back now rather than carry them into the peak of
+	 * the next one. */
+	if (c->req.op == BPFILTER_OP_SETSOCKOPT)
+		malloc_trim(0);
 	c->sent = 0;
 	c->state = BFD_CONN_WRITE;
 }

@@ -6,6 +6,12 @@
  *   (struct xt_counters), payload[payload_len], padded to 8 bytes.
  * The header carries an FNV-1a hash of everything after it: a file that does not check out is
  * ignored, never half-applied.
+ *
+ * A change of counter bases alone (SET_ADD_COUNTERS) rewrites only the counters file
+ * `<state file>.counters`: struct st_hdr (magic BFCTRS01, seq = the state file's it amends),
+ * then per table struct st_thdr (no gens, no payload) and bases[n_entries]. It replaces the
+ * bases of the state file with the same seq, all or nothing; any other is stale (the next state
+ * file has every base) and ignored.
  */
 #include "state.h"
 
@@ -31,6 +37,7 @@
 #endif
 
 #define ST_MAGIC "BFSTATE1"
+#define ST_CTR_MAGIC "BFCTRS01"
 #define ST_VERSION 1u
 
 struct st_hdr {
@@ -128,6 +135,7 @@ void bfd_state_free(struct bfd_state *st)
 	free(st->tables);
 	free(st->dir);
 	free(st->path);
+	free(st->ctr_path);
 	free(st);
 }
 
@@ -250,15 +258,16 @@ static int parse(struct bfd_state *st, const uint8_t *buf, size_t len)
 	return pos == len ? 0 : -EINVAL;
 }
 
-static int load(struct bfd_state *st)
+/* The whole file at path into *out (malloc'd); -ENOENT if there is none. */
+static int read_file(const char *path, uint8_t **out, size_t *len)
 {
-	_cleanup_close_ int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct stat sb;
 	size_t got = 0;
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return -errno;
 	if (fstat(fd, &sb))
 		return -errno;
 	buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
@@ -273,7 +282,74 @@ static int load(struct bfd_state *st)
 			return n < 0 ? -errno : -EIO;
 		got += (size_t)n;
 	}
-	return parse(st, buf, got);
+	*out = TAKE_PTR(buf);
+	*len = got;
+	return 0;
+}
+
+static int load(struct bfd_state *st)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = read_file(st->path, &buf, &len);
+
+	if (r)
+		return r == -ENOENT ? 0 : r;
+	return parse(st, buf, len);
+}
+
+/* The counters file: the bases of the tables of the state file it amends (st->seq). */
+static int parse_counters(struct bfd_state *st, const uint8_t *buf, size_t len)
+{
+	struct st_hdr h;
+	size_t pos = sizeof(h);
+
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, ST_CTR_MAGIC, 8) || h.version != ST_VERSION ||
+	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+		return -EINVAL;
+	if (h.netns_cookie != st->netns_cookie ||
+	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)) || !st->seq || h.seq != st->seq)
+		return -ESTALE;
+	/* Check every record before applying any. */
+	for (int apply = 0; apply < 2; apply++) {
+		pos = sizeof(h);
+		for (uint32_t i = 0; i < h.n_tables; i++) {
+			struct bfd_state_table *t;
+			struct st_thdr th;
+			size_t n;
+
+			if (len - pos < ST_PAD(sizeof(th)))
+				return -EINVAL;
+			memcpy(&th, buf + pos, sizeof(th));
+			pos += ST_PAD(sizeof(th));
+			th.name[sizeof(th.name) - 1] = '\0';
+			n = (size_t)th.n_entries * sizeof(struct xt_counters);
+			t = bfd_state_table(st, th.family, th.name, false);
+			if (!t || !t->bases || t->n_entries != th.n_entries || th.n_gens ||
+			    th.payload_len || len - pos < n)
+				return -EINVAL;
+			if (apply)
+				memcpy(t->bases, buf + pos, n);
+			pos += n;
+		}
+		if (pos != len)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_counters(struct bfd_state *st)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = read_file(st->ctr_path, &buf, &len);
+
+	if (r)
+		return r == -ENOENT ? 0 : r;
+	return parse_counters(st, buf, len);
 }
 
 int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *log,
@@ -292,6 +368,11 @@ int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *
 	if (!st->dir ||
 	    asprintf(&st->path, "%s/netns-%llu.state", dir, (unsigned long long)netns_cookie) < 0) {
 		st->path = NULL;
+		bfd_state_free(st);
+		return -ENOMEM;
+	}
+	if (asprintf(&st->ctr_path, "%s.counters", st->path) < 0) {
+		st->ctr_path = NULL;
 		bfd_state_free(st);
 		return -ENOMEM;
 	}
@@ -317,7 +398,18 @@ int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *
 	/* A temporary file is a write that never reached its rename: not committed. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
 	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->ctr_path);
+	unlink(tmp);
 	r = load(st);
+	if (!r) {
+		/* Without it the bases of the state file are the last ones committed. */
+		int rc = load_counters(st);
+
+		if (rc)
+			bf_logf(log, rc == -ESTALE ? BF_LOG_DEBUG : BF_LOG_WARN, "%s: %s: ignored",
+				st->ctr_path,
+				rc == -ESTALE ? "older than the state file" : strerror(-rc));
+	}
 	if (r) {
 		bf_logf(log, r == -ESTALE ? BF_LOG_INFO : BF_LOG_WARN,
 			"%s: %s: starting without persisted tables", st->path,
@@ -357,7 +449,8 @@ struct st_piece {
 	size_t n;
 };
 
-static int table_pieces(const struct bfd_state *st, const struct bfd_state_table *t,
+/* counters: the record of the counters file (header and bases only). */
+static int table_pieces(const struct bfd_state *st, const struct bfd_state_table *t, bool counters,
 			struct st_thdr *th, struct ipt_replace *rep, struct st_piece out[ST_PIECES])
 {
 	static const uint8_t zero[8];
@@ -368,7 +461,10 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 
 	out[4] = (struct st_piece){t->payload, t->payload_len};
 	out[5] = (struct st_piece){NULL, 0};
-	if (t->payload_from_store) {
+	if (counters) {
+		plen = 0;
+		out[4] = (struct st_piece){NULL, 0};
+	} else if (t->payload_from_store) {
 		r = st->store ? xt_store_table_image(st->store, t->family, t->name, rep, &entries,
 						     &size)
 			      : -ENOENT;
@@ -383,13 +479,13 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 	*th = (struct st_thdr){
 		.family = t->family,
 		.n_entries = t->n_entries,
-		.n_gens = t->n_gens,
+		.n_gens = counters ? 0 : t->n_gens,
 		.payload_len = (uint32_t)plen,
 	};
 	memcpy(th->name, t->name, sizeof(th->name));
 	out[0] = (struct st_piece){th, sizeof(*th)};
 	out[1] = (struct st_piece){zero, ST_PAD(sizeof(*th)) - sizeof(*th)};
-	out[2] = (struct st_piece){t->gens, (size_t)t->n_gens * 8};
+	out[2] = (struct st_piece){t->gens, (size_t)th->n_gens * 8};
 	out[3] = (struct st_piece){t->bases, (size_t)t->n_entries * sizeof(struct xt_counters)};
 	out[6] = (struct st_piece){zero, ST_PAD(plen) - plen};
 	return 0;
@@ -397,7 +493,8 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 
 /* The body is written piece by piece from where each piece lives: no copy of the tables, which
  * at 100k rules are tens of megabytes. */
-static int write_body(const struct bfd_state *st, int fd, uint64_t *hash, size_t *len)
+static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_t *hash,
+		      size_t *len)
 {
 	uint64_t h = FNV1A_INIT;
 	size_t n = 0;
@@ -408,7 +505,9 @@ static int write_body(const struct bfd_state *st, int fd, uint64_t *hash, size_t
 		struct ipt_replace rep;
 		struct st_thdr th;
 
-		r = table_pieces(st, &st->tables[i], &th, &rep, pc);
+		if (counters && !st->tables[i].bases)
+			continue;
+		r = table_pieces(st, &st->tables[i], counters, &th, &rep, pc);
 		if (r)
 			return r;
 		for (int k = 0; k < ST_PIECES; k++) {
@@ -429,8 +528,11 @@ static int write_body(const struct bfd_state *st, int fd, uint64_t *hash, size_t
 	return 0;
 }
 
-int bfd_state_write(struct bfd_state *st)
+/* Write the state file (counters: the counters file) atomically: on success it is on disk, else
+ * the previous one is intact. */
+static int write_file(struct bfd_state *st, bool counters)
 {
+	const char *path = counters ? st->ctr_path : st->path;
 	_cleanup_close_ int fd = -1;
 	_cleanup_close_ int dfd = -1;
 	char tmp[PATH_MAX];
@@ -440,23 +542,25 @@ int bfd_state_write(struct bfd_state *st)
 	int r;
 
 	/* Pass 1: the hash the header carries; pass 2 writes. */
-	r = write_body(st, -1, &h.hash, &body);
+	r = write_body(st, counters, -1, &h.hash, &body);
 	if (r)
 		return r;
-	memcpy(h.magic, ST_MAGIC, 8);
-	h.n_tables = st->n_tables;
-	h.seq = st->seq + 1;
+	memcpy(h.magic, counters ? ST_CTR_MAGIC : ST_MAGIC, 8);
+	h.n_tables = 0;
+	for (uint32_t i = 0; i < st->n_tables; i++)
+		h.n_tables += !counters || st->tables[i].bases;
+	h.seq = counters ? st->seq : st->seq + 1;
 	h.netns_cookie = st->netns_cookie;
 	memcpy(h.boot_id, st->boot_id, sizeof(h.boot_id));
 	h.body_len = body;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, &h, sizeof(h));
 	if (!r)
-		r = write_body(st, fd, &unused, &written);
+		r = write_body(st, counters, fd, &unused, &written);
 	if (!r && written != body)
 		r = -EIO;
 	if (!r && fsync(fd))
@@ -465,19 +569,38 @@ int bfd_state_write(struct bfd_state *st)
 		unlink(tmp);
 		return r;
 	}
-	bfd_fault_point("state-tmp-written");
-	if (rename(tmp, st->path)) {
+	bfd_fault_point(counters ? "counters-tmp-written" : "state-tmp-written");
+	if (rename(tmp, path)) {
 		r = -errno;
 		unlink(tmp);
 		return r;
 	}
-	bfd_fault_point("state-renamed");
+	bfd_fault_point(counters ? "counters-renamed" : "state-renamed");
 	/* The rename is durable once the directory is. */
 	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd))
 		return -errno;
+	if (counters)
+		return 0;
 	st->seq = h.seq;
+	/* A counters file of the previous seq is stale from now on (and ignored); removing it
+	 * only saves the next start reading it. After the fsync: never gone before the state
+	 * file that supersedes it is there. */
+	unlink(st->ctr_path);
 	return 0;
+}
+
+int bfd_state_write(struct bfd_state *st)
+{
+	return write_file(st, false);
+}
+
+int bfd_state_write_counters(struct bfd_state *st)
+{
+	/* Amends a state file that is on disk: there is none before the first write. */
+	if (!st->seq)
+		return write_file(st, false);
+	return write_file(st, true);
 }
 
 void bfd_state_remove(struct bfd_state *st)
@@ -486,6 +609,9 @@ void bfd_state_remove(struct bfd_state *st)
 
 	if (unlink(st->path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->path, strerror(errno));
+	if (unlink(st->ctr_path) && errno != ENOENT)
+		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->ctr_path,
+			strerror(errno));
 	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		fsync(dfd);
@@ -493,7 +619,8 @@ void bfd_state_remove(struct bfd_state *st)
 	rmdir(st->dir);
 }
 
-int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload, uint32_t len)
+int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload, uint32_t len,
+		    enum bfd_state_change *change)
 {
 	int family = level == SOL_IP ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	struct bfd_state_table *t;
@@ -520,6 +647,7 @@ int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *pa
 		t->payload_len = 0;
 		t->payload_from_store = true;
 		t->n_gens = 0;
+		*change = BFD_STATE_TABLES;
 		return 0;
 	}
 	if (optname == IPT_SO_SET_ADD_COUNTERS) {
@@ -534,15 +662,21 @@ int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *pa
 		if (!t || !t->bases || t->n_entries != ci.num_counters ||
 		    (uint64_t)ci.num_counters * sizeof(struct xt_counters) != len - sizeof(ci))
 			return -ENOENT; /* the caller learns the table's size first */
+		bool changed = false;
+
 		for (uint32_t i = 0; i < ci.num_counters; i++) {
 			struct xt_counters c;
 
 			memcpy(&c, src + i * sizeof(c), sizeof(c));
 			t->bases[i].pcnt += c.pcnt;
 			t->bases[i].bcnt += c.bcnt;
+			changed |= c.pcnt || c.bcnt;
 		}
+		/* iptables-restore adds zeros: nothing to write then. */
+		*change = changed ? BFD_STATE_BASES : BFD_STATE_NONE;
 		return 0;
 	}
+	*change = BFD_STATE_TABLES;
 	return 0;
 }
 

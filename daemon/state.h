@@ -34,10 +34,11 @@ struct bfd_state_table {
 struct bfd_state {
 	char *dir;
 	char *path;
+	char *ctr_path; /* the counters file: bases written since the state file (state.c) */
 	const struct bf_log *log;
 	uint64_t netns_cookie;
 	char boot_id[40];
-	uint64_t seq; /* incremented at every write */
+	uint64_t seq; /* of the state file on disk: incremented at every write */
 	struct bfd_state_table *tables;
 	uint32_t n_tables;
 	const struct xt_store *store; /* for payload_from_store tables; set by the datapath */
@@ -54,6 +55,10 @@ int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *
 void bfd_state_free(struct bfd_state *st);
 /* Write the state atomically: on return it is on disk, or the previous file is intact. */
 int bfd_state_write(struct bfd_state *st);
+/* Persist the counter bases alone, as atomically: the counters file amends the state file on disk
+ * (a few MB at 100k rules, where the state file has the tables too); the next bfd_state_write
+ * supersedes it. Writes the state file if there is none yet. */
+int bfd_state_write_counters(struct bfd_state *st);
 /* Remove the state file (--flush-on-exit). */
 void bfd_state_remove(struct bfd_state *st);
 
@@ -67,11 +72,18 @@ int bfd_state_table_add_gen(struct bfd_state_table *t, uint64_t id);
 /* Drop the payloads read from the file: the store holds those tables now (after a restore). */
 void bfd_state_payloads_from_store(struct bfd_state *st);
 
+/* What a request changed in the state. */
+enum bfd_state_change {
+	BFD_STATE_TABLES, /* a table (write the state file) */
+	BFD_STATE_BASES,  /* counter bases only (bfd_state_write_counters is enough) */
+	BFD_STATE_NONE,	  /* nothing (SET_ADD_COUNTERS of zeros, as iptables-restore sends) */
+};
+
 /* Mirror a successful setsockopt into the state: SET_REPLACE takes the payload from the store
  * from now on (st->store) and zeroes the bases, SET_ADD_COUNTERS adds to the bases (as the
- * store does). */
-int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload,
-		    uint32_t len);
+ * store does). *change says what that changed. */
+int bfd_state_apply(struct bfd_state *st, int level, int optname, const void *payload, uint32_t len,
+		    enum bfd_state_change *change);
 
 /*
  * The server calls bfd_state_after_request() after every successful x_tables request, before it

@@ -45,9 +45,8 @@ void xt_store_free(struct xt_store *s);
  * is the caller's *optlen. On success *out (malloc'd, caller frees) holds *outlen bytes to copy to
  * the caller's buffer and *new_optlen the value for *optlen.
  */
-int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *in,
-			uint32_t inlen, uint32_t optlen, void **out, uint32_t *outlen,
-			uint32_t *new_optlen);
+int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *in, uint32_t inlen,
+			uint32_t optlen, void **out, uint32_t *outlen, uint32_t *new_optlen);
 
 /*
  * setsockopt(level, optname, in, len). For SET_REPLACE, on success *out (malloc'd) holds the old
@@ -56,6 +55,14 @@ int xt_store_getsockopt(struct xt_store *s, int level, int optname, const void *
  */
 int xt_store_setsockopt(struct xt_store *s, int level, int optname, const void *in, uint32_t len,
 			void **out, uint32_t *outlen);
+/*
+ * The same with a request the caller malloc'd: the store may work on it in place (its bytes after
+ * the header may change either way) and keeps it as the table's blob when a SET_REPLACE
+ * succeeds, setting *in to NULL; *in stays readable until the table next changes. Saves a copy
+ * of the table at the peak of a replace.
+ */
+int xt_store_setsockopt_take(struct xt_store *s, int level, int optname, void **in, uint32_t len,
+			     void **out, uint32_t *outlen);
 
 /*
  * The table as a SET_REPLACE would recreate it: the header (ip6t_replace has the same layout;

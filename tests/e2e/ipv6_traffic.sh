@@ -36,6 +36,13 @@ topo()
 	bf_nsexec "${s}c" ip -6 route add default via fd00:1::1 || return 1
 	bf_nsexec "${s}s" ip -6 route add default via fd00:2::1 || return 1
 	bf_nsexec "${s}r" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	# Neighbour entries stay REACHABLE for the whole test: the kernel draws each device's
+	# reachable time at random (15-45 s), so a slow run could see an entry go STALE, then
+	# DELAY and probe, on one side only, and the NS/NA counts would differ for no fault.
+	for dev in "${s}c:c0" "${s}r:r0" "${s}r:r1" "${s}s:s0"; do
+		bf_nsexec "${dev%%:*}" sysctl -qw \
+			"net.ipv6.neigh.${dev#*:}.base_reachable_time_ms=3600000" || return 1
+	done
 }
 
 read -r -d '' PY <<'PYEOF'

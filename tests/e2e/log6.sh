@@ -17,12 +17,9 @@ bf_init log6
 bf_require_built
 bf_require_cmd python3 dmesg ip6tables-legacy
 
-ALLNS=/proc/sys/net/netfilter/nf_log_all_netns
-[ -w "$ALLNS" ] || modprobe nf_log_syslog 2>/dev/null
-[ -w "$ALLNS" ] || bf_die "$ALLNS is missing"
-ALLNS_OLD=$(cat "$ALLNS")
-echo 1 >"$ALLNS"
-trap 'echo "$ALLNS_OLD" >"$ALLNS"; bf_cleanup' EXIT
+# Shared with the tests beside it, restored by the last one (bf.sh); bf_cleanup keeps the
+# test's exit status (a trap running a command before it used to make every run pass).
+bf_log_all_netns_hold || bf_die "cannot set nf_log_all_netns"
 TAG="bfl6$$"
 
 read -r -d '' LG_PY <<'EOF'

@@ -190,14 +190,14 @@ for p in 5000 5001 5002 5003 5004 5005 5006 5007; do
 	both "INPUT udp :$p" udp_probe 10.2.0.2 "$p" $((41000 + p - 5000))
 	[ "$RJ_K" != none ] || bf_fail "the kernel sent no ICMP for :$p"
 done
-t=$(date +%s%N)
+# "At once": tr_py's connect gives up after 0.5 s, before the SYN's first retransmission (1 s),
+# so "refused" means the RST answered the first SYN. (Timing the two commands from here also
+# timed two Python start-ups, which a loaded machine stretched past any fixed bound.)
 k=$(tr_py kc connect 10.2.0.2 22)
 b=$(tr_py bc connect 10.2.0.2 22)
-ms=$((($(date +%s%N) - t) / 1000000))
-[ "$k" = refused ] && [ "$b" = refused ] && bf_pass "INPUT tcp-reset: connect refused on both" ||
+[ "$k" = refused ] && [ "$b" = refused ] &&
+	bf_pass "INPUT tcp-reset: connect refused at once (the first SYN) on both" ||
 	bf_fail "INPUT tcp-reset: bpfilter $b, kernel $k"
-((ms < 900)) && bf_pass "both refusals came at once (${ms} ms for two connects)" ||
-	bf_fail "refusals took ${ms} ms"
 both "INPUT tcp-reset: the RST for a SYN (seq 1000)" syn_probe 10.1.0.2 10.2.0.2 22 42000 1000
 [ "$RJ_K" != none ] || bf_fail "the kernel sent no RST"
 k=$(tr_py kc connect 10.2.0.2 23)

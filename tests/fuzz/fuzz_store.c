@@ -6,7 +6,8 @@
  * Input: one selector byte, then a SET_REPLACE payload (struct ipt_replace + entries; the seeds
  * are blobs iptables-legacy-restore sent the kernel, tests/fuzz/seeds). Selector bit 0: SOL_IPV6
  * instead of SOL_IP; bit 1: first set num_counters to the entry count GET_INFO reports for the
- * named table (a seed captured against an older table then still gets past that check). The payload
+ * named table (a seed captured against an older table then still gets past that check); bit 2:
+ * through xt_store_setsockopt_take (the store may keep the request as the table). The payload
  * is replaced as sent; when the store accepts it, the table must behave as the kernel's does, which
  * is checked: GET_INFO and GET_ENTRIES agree, what GET_ENTRIES returns can be replaced again and
  * comes back byte for byte, ADD_COUNTERS shows up in GET_ENTRIES and comes back as the old counters
@@ -143,7 +144,10 @@ static struct xt_counters *replace_with(struct xt_store *s, int level, const str
 	memcpy(repl->underflow, v->info.underflow, sizeof(repl->underflow));
 	repl->num_counters = v->info.num_entries;
 	memcpy(repl->entries, v->entries, v->info.size);
-	r = xt_store_setsockopt(s, level, IPT_SO_SET_REPLACE, repl, len, &out, &outlen);
+	/* Kept by the store (no copy), as the server does: what comes back is checked. */
+	r = xt_store_setsockopt_take(s, level, IPT_SO_SET_REPLACE, (void **)&repl, len, &out,
+				     &outlen);
+	BF_FUZZ_CHECK(r != 0 || !repl, "a replace that succeeded left the request: %d", r);
 	free(repl);
 	BF_FUZZ_CHECK(r == 0, "replacing a table with its own GET_ENTRIES: %d", r);
 	BF_FUZZ_CHECK(outlen == v->info.num_entries * sizeof(struct xt_counters),
@@ -239,7 +243,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((data[0] & 2) && len >= sizeof(struct ipt_replace))
 		fit_num_counters(s, level, blob);
-	r = xt_store_setsockopt(s, level, IPT_SO_SET_REPLACE, blob, len, &out, &outlen);
+	if (data[0] & 4) {
+		void *own = malloc(len ? len : 1);
+
+		BF_FUZZ_CHECK(own, "out of memory");
+		memcpy(own, blob, len);
+		r = xt_store_setsockopt_take(s, level, IPT_SO_SET_REPLACE, &own, len, &out,
+					     &outlen);
+		free(own);
+	} else {
+		r = xt_store_setsockopt(s, level, IPT_SO_SET_REPLACE, blob, len, &out, &outlen);
+	}
 	if (r == 0) {
 		struct ipt_replace repl;
 		char name[XT_TABLE_MAXNAMELEN];

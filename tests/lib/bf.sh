@@ -28,6 +28,8 @@
 #	bf_veth NS1 IF1 NS2 IF2 [ADDR1/LEN ADDR2/LEN]  veth pair created inside the namespaces
 #	bf_tmpdir                   print the test's temp dir ($BF_TMP, removed at exit)
 #	bf_daemon_start NAME [ARGS...]  bpfilterd in NAME, waits until its socket answers
+#	bf_daemon_launch NAME [ARGS...], bf_daemon_wait NAME  the two halves of bf_daemon_start
+#	                            (launch several, then wait for each: they start side by side)
 #	bf_daemon_stop NAME         SIGTERM (then SIGKILL after 5 s); returns the daemon's status
 #	bf_daemon_log NAME          print the daemon's log
 #	bf_sock NAME                print the daemon's socket path
@@ -48,6 +50,8 @@
 #	                            bind-mounting each "SRC DST" line of the file BINDS in order (paths
 #	                            without spaces): a tool sees scratch files at its usual paths,
 #	                            nothing of it reaches the host's mount table
+#	bf_log_all_netns_hold       net.netfilter.nf_log_all_netns = 1 until the test ends (shared with
+#	                            the tests that run beside it; the last one restores it)
 #	bf_pass MSG, bf_fail MSG    count and print one check ("ok"/"FAIL"); bf_fail does not exit
 #	bf_skip MSG                 exit 77 (tests/run prints SKIP)
 #	bf_done                     print "N checks, M failed", exit 1 if any failed (else 0)
@@ -66,6 +70,7 @@ declare -ga BF_NETNS=() # real names of namespaces to delete
 declare -ga BF_PIDS=() # processes to end
 declare -ga BF_CLEAN_PATHS=() # files/dirs (e.g. bpffs pins) to remove
 declare -gA BF_DAEMON_PID=()
+declare -ga BF_CLEAN_HOOKS=() # functions bf_cleanup calls first (no arguments)
 
 bf_die()
 {
@@ -268,7 +273,14 @@ EOF
 
 bf_daemon_start()
 {
-	local ns=$1 short sock log pid i st
+	bf_daemon_launch "$@" && bf_daemon_wait "$1"
+}
+
+# The two halves of bf_daemon_start, so that several daemons can start side by side: launch
+# each, then wait for each.
+bf_daemon_launch()
+{
+	local ns=$1 short sock log pid
 	shift
 	bf__own "$ns" || return 1
 	short=$(bf__short "$ns")
@@ -289,6 +301,19 @@ bf_daemon_start()
 	pid=$!
 	BF_PIDS+=("$pid")
 	BF_DAEMON_PID[$short]=$pid
+}
+
+bf_daemon_wait()
+{
+	local ns=$1 short sock log pid i st
+	short=$(bf__short "$ns")
+	sock=$(bf_sock "$ns")
+	log="$BF_TMP/$short.daemon.log"
+	pid=${BF_DAEMON_PID[$short]:-}
+	[ -n "$pid" ] || {
+		echo "bf_daemon_wait: no daemon launched in $short" >&2
+		return 1
+	}
 	for ((i = 0; i < 100; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			st=0
@@ -449,11 +474,66 @@ bf_cmp_state()
 	bf_cmp "$kns" "$bns" "$p" -S -v
 }
 
+# nf_log_all_netns is global, and tests that compare LOG lines run side by side (tests/run --jobs,
+# several work trees on one machine): each test holds it at 1 while it runs and the last holder
+# to leave restores the value from before the first. Holders are pids listed under a lock, so the
+# hold of a test that was killed lapses (the next hold or release drops it).
+BF_ALLNS=/proc/sys/net/netfilter/nf_log_all_netns
+BF_ALLNS_STATE=/run/bf-tests-nf_log_all_netns
+
+bf__allns_update()
+{
+	local op=$1 p live=()
+	if [ -f "$BF_ALLNS_STATE.pids" ]; then
+		while read -r p; do
+			[ -n "$p" ] && [ "$p" != "$$" ] && kill -0 "$p" 2>/dev/null && live+=("$p")
+		done <"$BF_ALLNS_STATE.pids"
+	fi
+	if [ "$op" = hold ]; then
+		# The value to restore is read only when nobody holds it (a lapsed hold's saved
+		# value stays: the sysctl may still carry its 1).
+		((${#live[@]})) || [ -f "$BF_ALLNS_STATE.saved" ] ||
+			cat "$BF_ALLNS" >"$BF_ALLNS_STATE.saved" || return 1
+		live+=("$$")
+		printf '%s\n' "${live[@]}" >"$BF_ALLNS_STATE.pids"
+		echo 1 >"$BF_ALLNS"
+	elif ((${#live[@]})); then
+		printf '%s\n' "${live[@]}" >"$BF_ALLNS_STATE.pids"
+	else
+		[ -f "$BF_ALLNS_STATE.saved" ] && cat "$BF_ALLNS_STATE.saved" >"$BF_ALLNS"
+		rm -f "$BF_ALLNS_STATE.saved" "$BF_ALLNS_STATE.pids"
+	fi
+}
+
+bf_log_all_netns_hold()
+{
+	[ -w "$BF_ALLNS" ] || modprobe nf_log_syslog 2>/dev/null
+	[ -w "$BF_ALLNS" ] || {
+		echo "bf.sh: $BF_ALLNS is missing" >&2
+		return 1
+	}
+	(
+		flock 9 && bf__allns_update hold
+	) 9>>"$BF_ALLNS_STATE.lock" || return 1
+	BF_CLEAN_HOOKS+=(bf_log_all_netns_release)
+}
+
+bf_log_all_netns_release()
+{
+	(
+		flock 9 && bf__allns_update release
+	) 9>>"$BF_ALLNS_STATE.lock"
+}
+
 bf_cleanup()
 {
 	local rc=$? pid ns p
 	trap - EXIT
 	set +e
+	# After the status is taken: a hook's own status must not replace the test's.
+	for p in "${BF_CLEAN_HOOKS[@]}"; do
+		"$p"
+	done
 	for pid in "${BF_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done

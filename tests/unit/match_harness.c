@@ -500,6 +500,18 @@ int mh_exec(int prog_fd, enum bf_prog_ctx pctx, const struct mh_pkt *p)
 	return (int)opts.retval;
 }
 
+int mh_exec_udp(int prog_fd, const char *saddr, const char *daddr)
+{
+	static const uint8_t udp[8];
+	struct mh_pkt p;
+
+	if (strchr(saddr, ':'))
+		mh_ipv6(&p, IPPROTO_UDP, saddr, daddr, udp, sizeof(udp), sizeof(udp));
+	else
+		mh_ipv4(&p, IPPROTO_UDP, saddr, daddr, 0, udp, sizeof(udp), sizeof(udp));
+	return mh_exec(prog_fd, BF_CTX_TC, &p);
+}
+
 int mh_eval(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool with_ip,
 	    const struct mh_pkt *p)
 {

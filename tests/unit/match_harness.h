@@ -6,9 +6,9 @@
  * BPF_PROG_TEST_RUN on a real frame, after filling struct bf_pkt for every possible CPU.
  *
  * Packets are built as Ethernet + IPv4 or IPv6 frames; mh_fill() derives struct bf_pkt from the
- * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes the buffer
- * holds, even past the IP length, so that a truncated packet whose fields *would* match shows
- * that the emitted code checks the lengths itself.
+ * frame the way the dispatcher does (see abi.h). Transport fields are filled from whatever bytes
+ * the buffer holds, even past the IP length, so that a truncated packet whose fields *would* match
+ * shows that the emitted code checks the lengths itself.
  */
 #ifndef BF_TEST_MATCH_HARNESS_H
 #define BF_TEST_MATCH_HARNESS_H
@@ -81,6 +81,9 @@ int mh_load(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool wit
 	    size_t *n_insns);
 /* Run a loaded program on a packet: MH_* or -errno. */
 int mh_exec(int prog_fd, enum bf_prog_ctx pctx, const struct mh_pkt *p);
+/* Run a loaded TC program on an 8-byte UDP datagram from `saddr` to `daddr` (IPv6 when
+ * `saddr` holds a ':'), at INPUT: MH_* or -errno. */
+int mh_exec_udp(int prog_fd, const char *saddr, const char *daddr);
 /* mh_load + mh_exec + close. */
 int mh_eval(int family, enum bf_prog_ctx pctx, const struct mh_rule *r, bool with_ip,
 	    const struct mh_pkt *p);

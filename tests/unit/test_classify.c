@@ -61,6 +61,7 @@ static void env_free(struct env *v)
 	bf_runtime_free(v->rt);
 	free(v);
 	bf_classify_set_enabled(true);
+	bf_classify_cache_clear(); /* the next table starts without cached tries */
 }
 
 static int disp_in(struct env *v)
@@ -297,12 +298,13 @@ static uint32_t rnd(uint64_t *s)
  * destination, 3 interfaces, 4 -f, 5 icmp types, 6 tcp/udp ranges, flags, source ports and
  * inverted ports, 7 everything at once (with RETURN and --tcp-option, which cut runs).
  */
-static void random_entry(struct env *v, uint64_t *s, uint32_t i)
+/* Entry i, shaped as the pos-th random entry of its table. */
+static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 {
 	struct bf_entry *e = &v->t.e[i];
 	static const unsigned int splen[] = {16, 22, 24, 24, 26, 28, 30, 32, 32, 32};
 	static const unsigned int dplen[] = {24, 30, 32};
-	unsigned int fl = i / 60 % 8;
+	unsigned int fl = pos / 60 % 8;
 	bool all = fl == 7;
 	char a[32];
 	uint32_t x = rnd(s) % 100;
@@ -501,10 +503,14 @@ static void make_jump(struct env *v, uint32_t i, uint32_t to)
 /*
  * With `jumps`, some entries of INPUT become jumps (conditional or not) to two user chains, A
  * (which jumps to B in turn) and B, of random entries, and some become rules without target
- * (a jump to the next entry): runs then span jumps (classify.c, holes).
+ * (a jump to the next entry): runs then span jumps (classify.c, holes). With `shift`, the
+ * table starts with that many count-only entries (a jump to the next entry), which start no
+ * run (a run starts with a classified entry): the runs are those of the table without them,
+ * that many entries further.
  */
-static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
-			 bool exact)
+static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			       bool jumps, bool exact, uint32_t shift, uint32_t *n_runs,
+			       uint32_t *n_reused)
 {
 	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
@@ -519,14 +525,17 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_nonnull(lc);
 	ck_assert_ptr_nonnull(verdict);
+	bt_init(&v->t);
 	bt_base(&v->t, IN);
+	for (uint32_t k = 0; k < shift; k++)
+		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1);
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
 
 		if (exact)
 			random_exact_entry(v, &s, i);
 		else
-			random_entry(v, &s, i);
+			random_entry(v, &s, i, i - shift); /* the same table, moved */
 		x = jumps ? rnd(&s) % 40 : 40;
 		if (x < 4) {
 			if (x < 2) { /* unconditional */
@@ -545,14 +554,17 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 		for (uint32_t k = 0; k < 40; k++) {
 			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
 
-			random_entry(v, &s, i);
+			random_entry(v, &s, i, i - shift);
 			if (rnd(&s) % 10 == 0)
 				jmp[n_jmp++] = i | 1u << 31; /* to B */
 		}
 		bt_rule(&v->t, BF_TGT_RETURN, 0);
 		b = bt_chain(&v->t, "B");
-		for (uint32_t k = 0; k < 40; k++)
-			random_entry(v, &s, bt_rule(&v->t, BF_TGT_DROP, 0));
+		for (uint32_t k = 0; k < 40; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			random_entry(v, &s, i, i - shift);
+		}
 		bt_rule(&v->t, BF_TGT_RETURN, 0);
 		for (uint32_t k = 0; k < n_jmp; k++) {
 			uint32_t i = jmp[k] & ~(1u << 31);
@@ -563,6 +575,13 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
+	if (n_reused) {
+		const char *lp = strstr(v->log.all, " of them in ");
+
+		ck_assert_ptr_nonnull(lp);
+		ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u", n_runs, n_reused),
+				 2);
+	}
 	fprintf(stderr, "classify: seed %llu: %u of %u entries classified\n",
 		(unsigned long long)seed, n_cls, n);
 	ck_assert_msg(n_cls >= n / 6, "seed %llu: only %u of %u entries classified",
@@ -599,6 +618,36 @@ static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pk
 	free(lc);
 	free(verdict);
 }
+
+static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
+			 bool exact)
+{
+	random_table_shift(v, seed, n, n_pkts, jumps, exact, 0, NULL, NULL);
+}
+
+/*
+ * The tries of a table's runs are reused by the next table when a run is the same relative to
+ * its first entry (classify.c): here every run moves (entries inserted before them), and the
+ * reused tries must give the same verdicts and counters as the linear code of the new table.
+ */
+START_TEST(reuse_moved_runs)
+{
+	for (uint64_t seed = 3; seed <= 5; seed++) {
+		struct env *v = env_new();
+		uint32_t runs = 0, reused = 0;
+
+		random_table_shift(v, seed, 600, 1500, seed == 4, seed == 5, 0, &runs, &reused);
+		ck_assert_uint_eq(reused, 0);
+		ck_assert_uint_gt(runs, 0);
+		random_table_shift(v, seed, 600, 1500, seed == 4, seed == 5, 1 + (uint32_t)seed,
+				   &runs, &reused);
+		/* Every run is the same, one place further: every trie is reused. */
+		ck_assert_msg(reused == runs, "seed %llu: the tries of %u of %u runs reused",
+			      (unsigned long long)seed, reused, runs);
+		env_free(v);
+	}
+}
+END_TEST
 
 START_TEST(random_against_linear)
 {
@@ -641,6 +690,60 @@ START_TEST(random_large)
 	struct env *v = env_new();
 
 	random_table(v, 99, 5000, 3000, false, false);
+	env_free(v);
+}
+END_TEST
+
+/* A table of more runs than a table may have tries (256, one per run here: its second class,
+ * /31 networks, the first entry being tested inline): the runs past it are linear code, and the
+ * verdicts and counters are the same on both sides of the limit. */
+START_TEST(many_runs)
+{
+	struct env *v = env_new();
+	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
+	struct pkt p = {.dst = "10.9.0.8", .proto = IPPROTO_UDP, .sport = 1000, .l4len = 8};
+	uint32_t first[300], n_cls = 0, runs = 0, pol;
+	struct bf_gen *g;
+	const char *lp;
+	char a[32];
+
+	ck_assert_ptr_nonnull(c);
+	bt_base(&v->t, IN);
+	for (uint32_t grp = 0; grp < 300; grp++) {
+		/* ends a run (a jump would not: runs span jumps), matches none of the packets */
+		src(v, bt_rule(&v->t, BF_TGT_RETURN, 0), "12.0.0.0", 8);
+		for (uint32_t k = 0; k < 8; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			if (!k)
+				first[grp] = i;
+			snprintf(a, sizeof(a), "11.%u.%u.%u", grp >> 8, grp & 255, 2 * k);
+			src(v, i, a, 31);
+		}
+	}
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	g = load(v, true, &n_cls);
+	lp = strstr(v->log.all, " of them in ");
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_int_eq(sscanf(lp, " of them in %u classified runs", &runs), 1);
+	ck_assert_uint_eq(runs, 256);
+	ck_assert_uint_eq(n_cls, 256 * 8);
+	p.src = "11.0.0.3"; /* group 0, classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.1.43.5"; /* group 299, linear */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.255.7"; /* group 255, the last classified */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "11.0.0.17";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+	counters(v, g, c);
+	ck_assert_uint_eq(c[first[0] + 1].pcnt, 1);
+	ck_assert_uint_eq(c[first[299] + 2].pcnt, 1);
+	ck_assert_uint_eq(c[first[255] + 3].pcnt, 1);
+	ck_assert_uint_eq(c[pol].pcnt, 1);
+	bf_gen_free(g);
+	free(c);
 	env_free(v);
 }
 END_TEST
@@ -793,6 +896,8 @@ int main(void)
 	tcase_add_test(tc, random_large);
 	tcase_add_test(tc, random_jumps_against_linear);
 	tcase_add_test(tc, random_exact_against_linear);
+	tcase_add_test(tc, reuse_moved_runs);
+	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);

@@ -12,51 +12,22 @@
  * kernel's nf_conntrack_proto_tcp.c tables (tests/e2e/ct_*.sh compares with the kernel itself).
  */
 #include <check.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <bpf/bpf.h>
-/* glibc's netinet/in.h (bpf_test.h) before the kernel's linux/in.h */
-#include "bpf_test.h"
+/* glibc's netinet/in.h (bpf_test.h, via ct_harness.h) before the kernel's linux/in.h */
+#include "ct_harness.h"
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_state.h>
-#include <linux/pkt_cls.h>
 
-#include "codegen/abi.h"
-#include "codegen/codegen.h"
 #include "codegen/registry.h"
-
-#define IN NF_INET_LOCAL_IN
-#define OUT NF_INET_LOCAL_OUT
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
 
 enum { S_INVALID, S_EST, S_REL, S_NEW, S_POLICY, S_N };
 static const char *const names[] = {"INVALID", "ESTABLISHED", "RELATED", "NEW", "policy"};
 
-struct env {
-	struct bt_log log;
-	struct bf_runtime *rt;
-	struct bf_gen *g;
-	struct bt_model t;
-	struct bf_match m[64];
-	struct xt_conntrack_mtinfo3 info[S_POLICY];
-	uint32_t first[2]; /* first entry of INPUT, OUTPUT */
-	int in, out;
-	int ifindex; /* a veth in the test's namespace: packets "received" on lo are not tracked
-			again */
-	uint8_t f[256];
-	uint32_t len;
-};
+#define C "10.0.0.1"
+#define S "10.0.0.9"
 
-static void chain(struct env *v, unsigned int hook, int k, const char *new_src)
+static void chain(struct ct_env *v, unsigned int hook, int k, const char *new_src)
 {
 	static const uint16_t st[] = {
 		XT_CONNTRACK_STATE_INVALID, XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED),
@@ -68,11 +39,11 @@ static void chain(struct env *v, unsigned int hook, int k, const char *new_src)
 		uint32_t i = bt_rule(&v->t, s == S_INVALID ? BF_TGT_DROP : BF_TGT_ACCEPT, 0);
 		struct bf_match *m = &v->m[i];
 
-		v->info[s].match_flags = XT_CONNTRACK_STATE;
-		v->info[s].state_mask = st[s];
+		v->info[k][s].match_flags = XT_CONNTRACK_STATE;
+		v->info[k][s].state_mask = st[s];
 		*m = (struct bf_match){.ext = &bf_match_conntrack3,
-				       .data = &v->info[s],
-				       .data_len = sizeof(v->info[s])};
+				       .data = &v->info[k][s],
+				       .data_len = sizeof(v->info[k][s])};
 		v->t.e[i].n_matches = 1;
 		v->t.e[i].matches = m;
 		if (s == S_NEW && new_src)
@@ -81,57 +52,18 @@ static void chain(struct env *v, unsigned int hook, int k, const char *new_src)
 	bt_policy(&v->t, hook, BF_TGT_DROP);
 }
 
-static struct env *env_new(const char *new_src)
+static struct ct_env *env_new(const char *new_src)
 {
-	struct env *v = calloc(1, sizeof(*v));
-	struct bf_dispatch_cfg ci = {
-		.where = BF_DISPATCH_TC_INGRESS, .l2_len = 14, .force_hook = IN};
-	struct bf_dispatch_cfg co = {
-		.where = BF_DISPATCH_TC_EGRESS, .l2_len = 14, .force_hook = OUT};
+	struct ct_env *v = ct_env_new(NFPROTO_IPV4);
 
-	ck_assert_ptr_nonnull(v);
-	/* Each test runs in its own process (CK_FORK): a namespace of its own with a veth
-	 * interface to receive on. */
-	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-	ck_assert_int_eq(
-		system("ip link add bfct0 type veth peer name bfct1 && ip link set bfct0 up"), 0);
-	v->ifindex = (int)if_nametoindex("bfct0");
-	ck_assert_int_gt(v->ifindex, 1);
-	bt_log_init(&v->log);
-	ck_assert_int_eq(bf_runtime_new(&v->log.log, &v->rt), 0);
-	bt_init(&v->t);
 	chain(v, IN, 0, new_src);
 	chain(v, OUT, 1, NULL);
-	bt_end(&v->t);
-	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, NULL, &v->g), 0);
-	ck_assert_int_eq(bf_gen_activate(v->rt, v->g), 0);
-	ck_assert_int_eq(bf_dispatch_load(v->rt, &ci, &v->in), 0);
-	ck_assert_int_eq(bf_dispatch_load(v->rt, &co, &v->out), 0);
+	ct_env_load(v, NULL, false);
 	return v;
 }
 
-static void env_free(struct env *v)
-{
-	close(v->in);
-	close(v->out);
-	bf_gen_free(v->g);
-	bf_runtime_free(v->rt);
-	free(v);
-}
-
-static uint16_t csum16(const uint8_t *p, unsigned int len, uint32_t sum)
-{
-	for (unsigned int i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Ethernet + IPv4 (proto) + l4 bytes. */
-static void frame(struct env *v, uint8_t proto, const char *src, const char *dst, const void *l4,
+static void frame(struct ct_env *v, uint8_t proto, const char *src, const char *dst, const void *l4,
 		  uint32_t l4len)
 {
 	uint8_t *ip = v->f + 14;
@@ -146,90 +78,33 @@ static void frame(struct env *v, uint8_t proto, const char *src, const char *dst
 	ip[9] = proto;
 	inet_pton(AF_INET, src, ip + 12);
 	inet_pton(AF_INET, dst, ip + 16);
-	c = csum16(ip, 20, 0);
+	c = ct_csum16(ip, 20, 0);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	memcpy(ip + 20, l4, l4len);
 	v->len = 14 + 20 + l4len;
 }
 
-static void put32(uint8_t *p, uint32_t x)
-{
-	p[0] = (uint8_t)(x >> 24);
-	p[1] = (uint8_t)(x >> 16);
-	p[2] = (uint8_t)(x >> 8);
-	p[3] = (uint8_t)x;
-}
-
-#define C "10.0.0.1"
-#define S "10.0.0.9"
-
 /* A TCP segment; `dir_in`: client -> server (INPUT), else server -> client (OUTPUT). */
-static void tcp(struct env *v, bool dir_in, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		uint16_t payload, uint8_t wscale)
+static void tcp(struct ct_env *v, bool dir_in, uint8_t flags, uint32_t seq, uint32_t ack,
+		uint16_t win, uint16_t payload, uint8_t wscale)
 {
 	uint8_t l4[160] = {0};
-	uint32_t hl = wscale ? 24 : 20;
+	uint32_t hl = ct_tcp_hdr(l4, dir_in, flags, seq, ack, win, wscale);
 
-	l4[0] = dir_in ? 0x9c : 0x00; /* client port 40000, server port 80 */
-	l4[1] = dir_in ? 0x40 : 80;
-	l4[2] = dir_in ? 0x00 : 0x9c;
-	l4[3] = dir_in ? 80 : 0x40;
-	put32(l4 + 4, seq);
-	put32(l4 + 8, ack);
-	l4[12] = (uint8_t)((hl / 4) << 4);
-	l4[13] = flags;
-	l4[14] = (uint8_t)(win >> 8);
-	l4[15] = (uint8_t)win;
-	if (wscale) {
-		l4[20] = 1; /* NOP */
-		l4[21] = 3; /* window scale */
-		l4[22] = 3;
-		l4[23] = wscale;
-	}
 	frame(v, IPPROTO_TCP, dir_in ? C : S, dir_in ? S : C, l4, hl + payload);
-}
-
-/* Which rule of the packet's chain counted it. */
-static int run_state(struct env *v, bool dir_in)
-{
-	struct xt_counters before[BT_MAX_ENTRIES], after[BT_MAX_ENTRIES];
-	uint32_t first = v->first[dir_in ? 0 : 1];
-	int r, found = -1;
-
-	ck_assert_int_eq(bf_gen_read_counters(v->g, v->t.m.n_entries, before), 0);
-	{
-		struct __sk_buff skb = {.ifindex = (uint32_t)v->ifindex};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = v->f, .data_size_in = v->len,
-			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
-
-		r = bpf_prog_test_run_opts(dir_in ? v->in : v->out, &o);
-		ck_assert_int_eq(r, 0);
-		r = (int)o.retval;
-	}
-	ck_assert_int_ge(r, 0);
-	ck_assert_int_eq(bf_gen_read_counters(v->g, v->t.m.n_entries, after), 0);
-	for (int s = 0; s < S_N; s++) {
-		if (after[first + s].pcnt != before[first + s].pcnt) {
-			ck_assert_msg(found < 0, "two rules counted one packet");
-			found = s;
-		}
-	}
-	ck_assert_msg(found >= 0, "no rule counted the packet");
-	ck_assert_int_eq(r, found == S_INVALID || found == S_POLICY ? TC_ACT_SHOT : TC_ACT_OK);
-	return found;
 }
 
 #define EXPECT(v, in, st)                                                                      \
 	do {                                                                                   \
-		int _s = run_state(v, in);                                                     \
+		int _s = ct_run(v, in, S_N, 1u << S_INVALID | 1u << S_POLICY);                 \
 		ck_assert_msg(_s == (st), "line %d: got %s, expected %s", __LINE__, names[_s], \
 			      names[st]);                                                      \
 	} while (0)
 
 START_TEST(tcp_handshake_data_close)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint32_t cs = 1000, ss = 5000;
 
 	tcp(v, true, TH_SYN, cs, 0, 64240, 0, 7);
@@ -266,13 +141,13 @@ START_TEST(tcp_handshake_data_close)
 	/* TIME_WAIT: a new SYN on the same ports reopens (CLOSE_INIT was seen): NEW */
 	tcp(v, true, TH_SYN, cs + 100000, 0, 64240, 0, 7);
 	EXPECT(v, true, S_NEW);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(tcp_rst)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 
 	tcp(v, true, TH_SYN, 1, 0, 1000, 0, 0);
 	EXPECT(v, true, S_NEW);
@@ -286,14 +161,14 @@ START_TEST(tcp_rst)
 	 * stays CLOSE: ESTABLISHED ctinfo (seen reply) */
 	tcp(v, true, TH_ACK, 2, 8, 1000, 0, 0);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(tcp_dropped_syn_leaves_nothing)
 {
 	/* NEW is only accepted from 10.0.0.2: the client's SYN meets the policy DROP */
-	struct env *v = env_new("10.0.0.2");
+	struct ct_env *v = env_new("10.0.0.2");
 
 	tcp(v, true, TH_SYN, 1, 0, 1000, 0, 0);
 	EXPECT(v, true, S_POLICY);
@@ -305,11 +180,11 @@ START_TEST(tcp_dropped_syn_leaves_nothing)
 	EXPECT(v, false, S_NEW);
 	tcp(v, true, TH_ACK, 2, 8, 1000, 0, 0);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
-static void udp(struct env *v, bool dir_in)
+static void udp(struct ct_env *v, bool dir_in)
 {
 	uint8_t l4[28] = {0};
 
@@ -323,7 +198,7 @@ static void udp(struct env *v, bool dir_in)
 
 START_TEST(udp_both_directions)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 
 	udp(v, true);
 	EXPECT(v, true, S_NEW);
@@ -337,11 +212,11 @@ START_TEST(udp_both_directions)
 	udp(v, true);
 	v->f[14 + 20 + 5] = 200;
 	EXPECT(v, true, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
-static void icmp(struct env *v, bool dir_in, uint8_t type, uint8_t code, const void *quote,
+static void icmp(struct ct_env *v, bool dir_in, uint8_t type, uint8_t code, const void *quote,
 		 uint32_t qlen)
 {
 	uint8_t l4[128] = {0};
@@ -352,9 +227,9 @@ static void icmp(struct env *v, bool dir_in, uint8_t type, uint8_t code, const v
 	l4[4] = 0x12; /* id */
 	l4[5] = 0x34;
 	l4[7] = 1; /* sequence */
-	if (qlen) /* quote may be NULL for no quote */
+	if (qlen)  /* quote may be NULL for no quote */
 		memcpy(l4 + 8, quote, qlen);
-	c = csum16(l4, 8 + qlen, 0);
+	c = ct_csum16(l4, 8 + qlen, 0);
 	l4[2] = (uint8_t)(c >> 8);
 	l4[3] = (uint8_t)c;
 	frame(v, IPPROTO_ICMP, dir_in ? C : S, dir_in ? S : C, l4, 8 + qlen);
@@ -362,7 +237,7 @@ static void icmp(struct env *v, bool dir_in, uint8_t type, uint8_t code, const v
 
 START_TEST(icmp_echo_and_errors)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint8_t q[28];
 
 	/* an echo reply without a request: INVALID */
@@ -383,13 +258,13 @@ START_TEST(icmp_echo_and_errors)
 	q[20] ^= 0xff;
 	icmp(v, false, 3, 3, q, sizeof(q));
 	EXPECT(v, false, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(state_match_and_replace)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	struct bf_gen *g2 = NULL;
 
 	tcp(v, true, TH_SYN, 1, 0, 1000, 0, 0);
@@ -403,7 +278,7 @@ START_TEST(state_match_and_replace)
 	v->g = g2;
 	tcp(v, true, TH_ACK, 2, 8, 1000, 0, 0);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 

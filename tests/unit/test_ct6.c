@@ -16,31 +16,14 @@
  * compares real traffic with the kernel itself).
  */
 #include <check.h>
-#include <net/if.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <bpf/bpf.h>
-/* glibc's netinet/in.h (bpf_test.h) before the kernel's linux/in.h */
-#include "bpf_test.h"
+/* glibc's netinet/in.h (bpf_test.h, via ct_harness.h) before the kernel's linux/in.h */
+#include "ct_harness.h"
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_state.h>
-#include <linux/pkt_cls.h>
 
-#include "codegen/abi.h"
-#include "codegen/codegen.h"
 #include "codegen/registry.h"
-
-#define IN NF_INET_LOCAL_IN
-#define OUT NF_INET_LOCAL_OUT
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
 
 enum { S_PRE, S_INVALID, S_EST, S_REL, S_NEW, S_UNTR, S_POLICY, S_N };
 static const char *const names[] = {"rule-under-test", "INVALID", "ESTABLISHED", "RELATED", "NEW",
@@ -49,25 +32,11 @@ static const char *const names[] = {"rule-under-test", "INVALID", "ESTABLISHED",
 #define C "2001:db8::1"
 #define S "2001:db8::9"
 
-struct env {
-	struct bt_log log;
-	struct bf_runtime *rt;
-	struct bf_gen *g;
-	struct bt_model t;
-	struct bf_match m[64];
-	struct xt_conntrack_mtinfo3 info[2][S_POLICY];
-	uint32_t first[2]; /* first entry of INPUT, OUTPUT */
-	int in, out;
-	int xdp; /* with env_new_xdp: the XDP dispatcher (INPUT), else -1 */
-	int ifindex;
-	uint8_t f[512];
-	uint32_t len;
-};
-
 /* A rule under test of another match than conntrack (each test runs in a process of its own). */
 static struct bf_match pre_match;
 
-static void chain(struct env *v, unsigned int hook, int k, const struct xt_conntrack_mtinfo3 *pre)
+static void chain(struct ct_env *v, unsigned int hook, int k,
+		  const struct xt_conntrack_mtinfo3 *pre)
 {
 	static const uint16_t st[] = {
 		0,
@@ -102,59 +71,25 @@ static void chain(struct env *v, unsigned int hook, int k, const struct xt_connt
 	bt_policy(&v->t, hook, BF_TGT_DROP);
 }
 
-static struct env *env_new_opts(const struct xt_conntrack_mtinfo3 *pre, bool xdp)
+static struct ct_env *env_new_opts(const struct xt_conntrack_mtinfo3 *pre, bool xdp)
 {
-	struct env *v = calloc(1, sizeof(*v));
+	struct ct_env *v = ct_env_new(NFPROTO_IPV6);
 	struct bf_gen_opts go = {.xdp_input = xdp};
-	struct bf_dispatch_cfg cx = {.where = BF_DISPATCH_XDP, .l2_len = 14, .force_hook = IN};
-	struct bf_dispatch_cfg ci = {
-		.where = BF_DISPATCH_TC_INGRESS, .l2_len = 14, .force_hook = IN};
-	struct bf_dispatch_cfg co = {
-		.where = BF_DISPATCH_TC_EGRESS, .l2_len = 14, .force_hook = OUT};
 
-	ck_assert_ptr_nonnull(v);
-	/* Each test runs in its own process (CK_FORK) and namespace, with a veth to receive on. */
-	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-	ck_assert_int_eq(
-		system("ip link add bfct0 type veth peer name bfct1 && ip link set bfct0 up"), 0);
-	v->ifindex = (int)if_nametoindex("bfct0");
-	ck_assert_int_gt(v->ifindex, 1);
-	bt_log_init(&v->log);
-	ck_assert_int_eq(bf_runtime_new(&v->log.log, &v->rt), 0);
-	bt_init(&v->t);
-	v->t.m.family = NFPROTO_IPV6;
 	chain(v, IN, 0, pre);
 	chain(v, OUT, 1, NULL);
-	bt_end(&v->t);
-	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, &go, &v->g), 0);
-	ck_assert_int_eq(bf_gen_activate(v->rt, v->g), 0);
-	ck_assert_int_eq(bf_dispatch_load(v->rt, &ci, &v->in), 0);
-	ck_assert_int_eq(bf_dispatch_load(v->rt, &co, &v->out), 0);
-	v->xdp = -1;
-	if (xdp)
-		ck_assert_int_eq(bf_dispatch_load(v->rt, &cx, &v->xdp), 0);
+	ct_env_load(v, &go, xdp);
 	return v;
 }
 
-static struct env *env_new(const struct xt_conntrack_mtinfo3 *pre)
+static struct ct_env *env_new(const struct xt_conntrack_mtinfo3 *pre)
 {
 	return env_new_opts(pre, false);
 }
 
-static void env_free(struct env *v)
-{
-	close(v->in);
-	close(v->out);
-	if (v->xdp >= 0)
-		close(v->xdp);
-	bf_gen_free(v->g);
-	bf_runtime_free(v->rt);
-	free(v);
-}
-
 /* Ethernet + IPv6 (hop limit `hl`) + `ext` (extension headers, the first one's type in
  * `proto`, chained by the caller) + l4 bytes. */
-static void frame_x(struct env *v, uint8_t proto, const char *src, const char *dst, uint8_t hl,
+static void frame_x(struct ct_env *v, uint8_t proto, const char *src, const char *dst, uint8_t hl,
 		    const void *l4, uint32_t l4len)
 {
 	uint8_t *ip = v->f + 14;
@@ -174,94 +109,32 @@ static void frame_x(struct env *v, uint8_t proto, const char *src, const char *d
 	v->len = 14 + 40 + l4len;
 }
 
-static void frame(struct env *v, uint8_t proto, const char *src, const char *dst, const void *l4,
+static void frame(struct ct_env *v, uint8_t proto, const char *src, const char *dst, const void *l4,
 		  uint32_t l4len)
 {
 	frame_x(v, proto, src, dst, 64, l4, l4len);
 }
 
-static void put32(uint8_t *p, uint32_t x)
-{
-	p[0] = (uint8_t)(x >> 24);
-	p[1] = (uint8_t)(x >> 16);
-	p[2] = (uint8_t)(x >> 8);
-	p[3] = (uint8_t)x;
-}
-
 /* A TCP segment; `dir_in`: client -> server (INPUT), else server -> client (OUTPUT). */
-static void tcp(struct env *v, bool dir_in, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		uint16_t payload, uint8_t wscale)
+static void tcp(struct ct_env *v, bool dir_in, uint8_t flags, uint32_t seq, uint32_t ack,
+		uint16_t win, uint16_t payload, uint8_t wscale)
 {
 	uint8_t l4[200] = {0};
-	uint32_t hl = wscale ? 24 : 20;
+	uint32_t hl = ct_tcp_hdr(l4, dir_in, flags, seq, ack, win, wscale);
 
-	l4[0] = dir_in ? 0x9c : 0x00; /* client port 40000, server port 80 */
-	l4[1] = dir_in ? 0x40 : 80;
-	l4[2] = dir_in ? 0x00 : 0x9c;
-	l4[3] = dir_in ? 80 : 0x40;
-	put32(l4 + 4, seq);
-	put32(l4 + 8, ack);
-	l4[12] = (uint8_t)((hl / 4) << 4);
-	l4[13] = flags;
-	l4[14] = (uint8_t)(win >> 8);
-	l4[15] = (uint8_t)win;
-	if (wscale) {
-		l4[20] = 1; /* NOP */
-		l4[21] = 3; /* window scale */
-		l4[22] = 3;
-		l4[23] = wscale;
-	}
 	frame(v, IPPROTO_TCP, dir_in ? C : S, dir_in ? S : C, l4, hl + payload);
-}
-
-/* Which rule of the packet's chain counted it. */
-static int run_state(struct env *v, bool dir_in)
-{
-	struct xt_counters before[BT_MAX_ENTRIES], after[BT_MAX_ENTRIES];
-	uint32_t first = v->first[dir_in ? 0 : 1];
-	int r, found = -1;
-
-	ck_assert_int_eq(bf_gen_read_counters(v->g, v->t.m.n_entries, before), 0);
-	if (dir_in && v->xdp >= 0) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = v->f, .data_size_in = v->len);
-
-		/* INPUT at XDP: the verdicts are XDP's */
-		r = bpf_prog_test_run_opts(v->xdp, &o);
-		ck_assert_int_eq(r, 0);
-		ck_assert(o.retval == XDP_PASS || o.retval == XDP_DROP);
-		r = o.retval == XDP_PASS ? TC_ACT_OK : TC_ACT_SHOT;
-	} else {
-		struct __sk_buff skb = {.ifindex = (uint32_t)v->ifindex};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = v->f, .data_size_in = v->len,
-			    .ctx_in = &skb, .ctx_size_in = sizeof(skb));
-
-		r = bpf_prog_test_run_opts(dir_in ? v->in : v->out, &o);
-		ck_assert_int_eq(r, 0);
-		r = (int)o.retval;
-	}
-	ck_assert_int_ge(r, 0);
-	ck_assert_int_eq(bf_gen_read_counters(v->g, v->t.m.n_entries, after), 0);
-	for (int s = 0; s < S_N; s++) {
-		if (after[first + s].pcnt != before[first + s].pcnt) {
-			ck_assert_msg(found < 0, "two rules counted one packet");
-			found = s;
-		}
-	}
-	ck_assert_msg(found >= 0, "no rule counted the packet");
-	ck_assert_int_eq(r, found == S_INVALID || found == S_POLICY ? TC_ACT_SHOT : TC_ACT_OK);
-	return found;
 }
 
 #define EXPECT(v, in, st)                                                                      \
 	do {                                                                                   \
-		int _s = run_state(v, in);                                                     \
+		int _s = ct_run(v, in, S_N, 1u << S_INVALID | 1u << S_POLICY);                 \
 		ck_assert_msg(_s == (st), "line %d: got %s, expected %s", __LINE__, names[_s], \
 			      names[st]);                                                      \
 	} while (0)
 
 START_TEST(tcp_handshake_data_close)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint32_t cs = 1000, ss = 5000;
 
 	tcp(v, true, TH_SYN, cs, 0, 64240, 0, 7);
@@ -289,13 +162,13 @@ START_TEST(tcp_handshake_data_close)
 	EXPECT(v, true, S_EST);
 	tcp(v, true, TH_SYN, cs + 100000, 0, 64240, 0, 7);
 	EXPECT(v, true, S_NEW);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(tcp_after_extension_headers)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint8_t l4[80] = {0};
 
 	/* SYN behind a hop-by-hop header (8 bytes, PadN): tracked by its TCP header */
@@ -317,11 +190,11 @@ START_TEST(tcp_after_extension_headers)
 	/* an empty chain (NONE): INVALID */
 	frame(v, 59, C, S, l4, 8);
 	EXPECT(v, true, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
-static void udp(struct env *v, bool dir_in)
+static void udp(struct ct_env *v, bool dir_in)
 {
 	uint8_t l4[28] = {0};
 
@@ -335,7 +208,7 @@ static void udp(struct env *v, bool dir_in)
 
 START_TEST(udp_both_directions)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 
 	udp(v, true);
 	EXPECT(v, true, S_NEW);
@@ -348,11 +221,11 @@ START_TEST(udp_both_directions)
 	udp(v, true);
 	v->f[54 + 5] = 200; /* UDP length beyond the packet */
 	EXPECT(v, true, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
-static void icmp6(struct env *v, bool dir_in, uint8_t type, uint8_t code, const void *body,
+static void icmp6(struct ct_env *v, bool dir_in, uint8_t type, uint8_t code, const void *body,
 		  uint32_t blen)
 {
 	uint8_t l4[400] = {0};
@@ -369,7 +242,7 @@ static void icmp6(struct env *v, bool dir_in, uint8_t type, uint8_t code, const 
 
 START_TEST(icmp6_echo_node_info_nd)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	static const uint8_t untracked[] = {130, 131, 132, 133, 134, 135, 136, 143};
 
 	/* a reply without a request: INVALID */
@@ -407,13 +280,13 @@ START_TEST(icmp6_echo_node_info_nd)
 	v->len -= 4;
 	v->f[14 + 5] = 4;
 	EXPECT(v, true, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(icmp6_errors_related)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint8_t q[120], t[200];
 
 	/* the client's UDP flow, then a port unreachable from the server quoting it */
@@ -456,13 +329,13 @@ START_TEST(icmp6_errors_related)
 	/* an error quoting a truncated header: INVALID */
 	icmp6(v, false, 1, 4, q, 30);
 	EXPECT(v, false, S_INVALID);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(icmp6_redirect_related)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint8_t r[200] = {0};
 
 	/* the server's UDP flow to the client; a router redirects it (to the server) */
@@ -489,14 +362,14 @@ START_TEST(icmp6_redirect_related)
 		frame_x(v, IPPROTO_ICMPV6, C, S, 255, l4, 8 + 40 + 40 + 28);
 		EXPECT(v, true, S_INVALID);
 	}
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 START_TEST(conntrack_options_ipv6)
 {
 	struct xt_conntrack_mtinfo3 pre = {0};
-	struct env *v;
+	struct ct_env *v;
 
 	/* -m conntrack --ctstate ESTABLISHED --ctorigsrc 2001:db8::/64 --ctrepldst ! 2001:db8::2
 	 *  --ctproto udp --ctdir ORIGINAL --ctorigdstport 53 --ctstatus SEEN_REPLY */
@@ -531,7 +404,7 @@ START_TEST(conntrack_options_ipv6)
 	udp(v, true);
 	inet_pton(AF_INET6, "2001:db8:1::1", v->f + 22);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
@@ -539,7 +412,7 @@ END_TEST
  * tracker (INVALID). */
 START_TEST(generic_and_icmp_over_ipv6)
 {
-	struct env *v = env_new(NULL);
+	struct ct_env *v = env_new(NULL);
 	uint8_t l4[16] = {8, 0, 0, 0, 0x12, 0x34, 0, 1};
 
 	frame(v, IPPROTO_ICMP, C, S, l4, 8);
@@ -552,7 +425,7 @@ START_TEST(generic_and_icmp_over_ipv6)
 	EXPECT(v, false, S_EST);
 	frame(v, IPPROTO_GRE, C, S, l4, 16);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
@@ -561,7 +434,7 @@ END_TEST
 START_TEST(state_match_untracked)
 {
 	static const struct xt_state_info si = {.statemask = XT_STATE_UNTRACKED | XT_STATE_INVALID};
-	struct env *v;
+	struct ct_env *v;
 
 	pre_match = (struct bf_match){.ext = &bf_match_state, .data = &si, .data_len = sizeof(si)};
 	v = env_new(NULL);
@@ -571,14 +444,14 @@ START_TEST(state_match_untracked)
 	EXPECT(v, true, S_PRE);
 	icmp6(v, true, 128, 0, NULL, 0);
 	EXPECT(v, true, S_NEW);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 
 /* INPUT tracked at XDP (--xdp), OUTPUT at TC egress: one table for both. */
 START_TEST(xdp_input)
 {
-	struct env *v = env_new_opts(NULL, true);
+	struct ct_env *v = env_new_opts(NULL, true);
 	uint8_t q[120];
 
 	icmp6(v, true, 128, 0, NULL, 0);
@@ -600,7 +473,7 @@ START_TEST(xdp_input)
 	EXPECT(v, false, S_EST);
 	tcp(v, true, TH_ACK, 2, 8, 1000, 0, 0);
 	EXPECT(v, true, S_EST);
-	env_free(v);
+	ct_env_free(v);
 }
 END_TEST
 

@@ -14,28 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <linux/netfilter/xt_hashlimit.h>
 
 #include <bpfilter/cleanup.h>
 
-#include "codegen/bpf_insn.h"
 #include "codegen/extstate.h"
 #include "codegen/registry.h"
 
-#define HOTDROP 2
-
 static const struct bf_log quiet;
 static struct bf_hl_reg reg;
-static int ctx_fd = -1;
 
 static void setup(void)
 {
 	memset(&reg, 0, sizeof(reg));
 	ck_assert_int_eq(bf_hl_maps_create(&quiet, &reg.ents_fd, &reg.tabs_fd, &reg.names_fd), 0);
-	ctx_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "bf_ctx", 4, sizeof(struct bf_pkt), 1,
-				NULL);
-	ck_assert_int_ge(ctx_fd, 0);
 }
 
 static void teardown(void)
@@ -44,7 +36,6 @@ static void teardown(void)
 	close(reg.ents_fd);
 	close(reg.tabs_fd);
 	close(reg.names_fd);
-	close(ctx_fd);
 }
 
 /* What iptables sends for --hashlimit-upto 1/min (or -above with `above`). */
@@ -65,70 +56,25 @@ static struct xt_hashlimit_mtinfo3 info(const char *name, uint32_t mode, uint64_
 }
 
 struct rule {
-	struct bf_entry e;
-	struct bf_match m;
+	struct mh_rule r;
 	struct bf_table_model model;
 	uint32_t *ids, n_ids;
 	int fd;
 };
 
-/* Acquire the rule's table (as a generation does) and load: match -> 1, miss -> 0, hotdrop -> 2. */
+/* Acquire the rule's table (as a generation does) and load it: match -> MH_MATCH, miss ->
+ * MH_MISS, hotdrop -> MH_HOTDROP. */
 static void rule_load(struct rule *r, int family, const struct xt_hashlimit_mtinfo3 *i)
 {
-	struct bf_builder *b = NULL;
-	struct bpf_insn *insns = NULL;
-	int fds[BF_MAP_SLOT_MAX];
-	struct bf_emit_ctx c;
-	bf_label miss, drop;
-	size_t n;
-
 	memset(r, 0, sizeof(*r));
-	r->m = (struct bf_match){.ext = family == NFPROTO_IPV6 ? &bf_match_hashlimit3_6
-							       : &bf_match_hashlimit3,
-				 .data = i,
-				 .data_len = sizeof(*i)};
-	r->e.n_matches = 1;
-	r->e.matches = &r->m;
-	r->model = (struct bf_table_model){.family = family, .n_entries = 1, .entries = &r->e};
+	mh_rule_init(&r->r);
+	mh_rule_add(&r->r, family == NFPROTO_IPV6 ? &bf_match_hashlimit3_6 : &bf_match_hashlimit3,
+		    i, sizeof(*i));
+	r->model = (struct bf_table_model){.family = family, .n_entries = 1, .entries = &r->r.e};
 	ck_assert_int_eq(bf_hl_acquire(&reg, &r->model, &quiet, &r->ids, &r->n_ids), 0);
-
-	ck_assert_int_eq(bf_builder_new(&b, &quiet), 0);
-	miss = bf_label_new(b);
-	drop = bf_label_new(b);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
-	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CTX);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_0));
-	c = (struct bf_emit_ctx){.b = b,
-				 .family = family,
-				 .prog_ctx = BF_CTX_TC,
-				 .entry = &r->e,
-				 .miss = miss,
-				 .hotdrop = drop,
-				 .log = &quiet};
-	ck_assert_int_eq(r->m.ext->emit(&c, i), 0);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 1));
-	bf_emit(b, BF_EXIT());
-	bf_label_bind(b, miss);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 0));
-	bf_emit(b, BF_EXIT());
-	bf_label_bind(b, drop);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, HOTDROP));
-	bf_emit(b, BF_EXIT());
-	for (int k = 0; k < BF_MAP_SLOT_MAX; k++)
-		fds[k] = -1;
-	fds[BF_MAP_CTX] = ctx_fd;
-	fds[BF_MAP_HL] = reg.ents_fd;
-	fds[BF_MAP_HL_TAB] = reg.tabs_fd;
-	ck_assert_int_eq(bf_builder_finish(b, fds, &insns, &n), 0);
-	bf_builder_free(b);
-	r->fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "bf_test", "GPL", insns, n, NULL);
-	free(insns);
-	ck_assert_int_ge(r->fd, 0);
+	mh_map_fds[BF_MAP_HL] = reg.ents_fd;
+	mh_map_fds[BF_MAP_HL_TAB] = reg.tabs_fd;
+	ck_assert_int_eq(mh_load(family, BF_CTX_TC, &r->r, false, &r->fd, NULL), 0);
 }
 
 static void rule_free(struct rule *r)
@@ -138,26 +84,10 @@ static void rule_free(struct rule *r)
 	free(r->ids);
 }
 
-/* Run a rule on a UDP packet from `src` (bf_pkt filled for every CPU). */
+/* Run a rule on a UDP packet from `src` to `dst`. */
 static int run(const struct rule *r, const char *src, const char *dst)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	_cleanup_free_ struct bf_pkt *v = calloc(ncpu, sizeof(*v));
-	static const uint8_t udp[8];
-	struct mh_pkt p;
-	uint32_t k = 0;
-
-	if (strchr(src, ':'))
-		mh_ipv6(&p, IPPROTO_UDP, src, dst, udp, sizeof(udp), sizeof(udp));
-	else
-		mh_ipv4(&p, IPPROTO_UDP, src, dst, 0, udp, sizeof(udp), sizeof(udp));
-	p.pkt.hook = NF_INET_LOCAL_IN;
-	for (int i = 0; i < ncpu; i++)
-		v[i] = p.pkt;
-	ck_assert_int_eq(bpf_map_update_elem(ctx_fd, &k, v, BPF_ANY), 0);
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p.frame, .data_size_in = p.frame_len);
-	ck_assert_int_eq(bpf_prog_test_run_opts(r->fd, &o), 0);
-	return (int)o.retval;
+	return mh_exec_udp(r->fd, src, dst);
 }
 
 static int count_entries(void)
@@ -327,7 +257,7 @@ START_TEST(test_full_and_expiry)
 		ck_assert_int_eq(run(&r, a, "10.0.0.9"), 0);
 	}
 	/* count >= max: no entry for a new flow, the packet is dropped */
-	ck_assert_int_eq(run(&r, "10.1.1.1", "10.0.0.9"), HOTDROP);
+	ck_assert_int_eq(run(&r, "10.1.1.1", "10.0.0.9"), MH_HOTDROP);
 	ck_assert_int_eq(count_entries(), 16);
 	/* entries past their expiry: refilled until collected, as in the kernel */
 	while (!bpf_map_get_next_key(reg.ents_fd, prev, &next)) {
@@ -340,7 +270,7 @@ START_TEST(test_full_and_expiry)
 		prev = &cur;
 	}
 	ck_assert_int_eq(run(&r, "10.1.0.1", "10.0.0.9"), 0);
-	ck_assert_int_eq(run(&r, "10.1.1.1", "10.0.0.9"), HOTDROP);
+	ck_assert_int_eq(run(&r, "10.1.1.1", "10.0.0.9"), MH_HOTDROP);
 	/* the collector takes the 15 expired entries away and counts them out: room again */
 	ck_assert_int_eq(bf_kernel_jiffies(&now), 0);
 	ck_assert_int_eq(bf_hl_gc(&reg, now, true), 0);
