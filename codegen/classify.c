@@ -960,7 +960,49 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 	return fill_keys(cl->exact_fd, v->k, v->n, false, log);
 }
 
-/* The generation's outer array (slot t: the trie of the class whose cls_trie is t) and hash. */
+/*
+ * Slot t of the outer array: the trie of the class whose cls_trie is t. By one batch if the
+ * kernel takes it: every update of a map of maps waits for an RCU grace period
+ * (maybe_wait_bpf_programs in kernel/bpf/syscall.c), tens of ms on a busy machine, a batch once.
+ */
+static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
+	_cleanup_free_ uint32_t *keys = calloc(cl->n_tries, sizeof(*keys));
+	_cleanup_free_ uint32_t *vals = calloc(cl->n_tries, sizeof(*vals));
+	uint32_t n = 0, done;
+
+	if (!keys || !vals)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < cl->n_runs; r++) {
+		const struct cl_run *run = &cl->runs[r];
+
+		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
+			if (run->cls_fd[c] < 0)
+				continue;
+			keys[n] = run->cls_trie[c];
+			vals[n++] = (uint32_t)run->cls_fd[c];
+		}
+	}
+	done = n;
+	if (!bpf_map_update_batch(cl->map_fd, keys, vals, &done, &bopts))
+		return 0;
+	/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
+	if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP)
+		done = 0;
+	for (uint32_t k = done < n ? done : 0; k < n; k++) {
+		if (bpf_map_update_elem(cl->map_fd, &keys[k], &vals[k], BPF_ANY)) {
+			int err = -errno;
+
+			bf_logf(log, BF_LOG_ERR, "classify: cannot set trie %u/%u: %s", keys[k],
+				cl->n_tries, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The generation's outer array of tries and its hash of exact keys. */
 static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts);
@@ -983,21 +1025,11 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 			return err;
 		}
 	}
-	for (uint32_t r = 0; r < cl->n_runs; r++) {
-		const struct cl_run *run = &cl->runs[r];
+	if (cl->n_tries) {
+		int err = fill_outer(cl, log);
 
-		for (uint32_t c = 0; c < run->n_classes; c++) {
-			if (run->cls_fd[c] < 0)
-				continue;
-			if (bpf_map_update_elem(cl->map_fd, &run->cls_trie[c], &run->cls_fd[c],
-						BPF_ANY)) {
-				int err = -errno;
-
-				bf_logf(log, BF_LOG_ERR, "classify: cannot set trie %u/%u: %s",
-					run->cls_trie[c], cl->n_tries, strerror(-err));
-				return err;
-			}
-		}
+		if (err)
+			return err;
 	}
 	return fill_exact(cl, log);
 }
