@@ -155,15 +155,17 @@ struct cl_run {
 	uint32_t first, end;
 	uint32_t n_classes;
 	struct cl_sig *classes;
-	uint32_t *cls_first; /* per class: its first entry */
-	uint32_t *cls_size;  /* per class: its number of entries */
-	uint32_t *cls_trie;  /* per class with a trie: its slot in the outer array */
-	int *cls_fd;	     /* per class with a trie: the trie, else -1 */
-	uint8_t *cls_exact;  /* per class: no prefix field, its keys are in the hash */
-	bool holes;	     /* it spans jumps: segments between them (bf_classify_run_end) */
-	bool reused;	     /* its tries came from the cache */
-	size_t n_keys;	     /* in its tries and the hash */
-	uint64_t hash[2];    /* of what makes its keys (the cache's key) */
+	uint32_t *cls_first;	 /* per class: its first entry */
+	uint32_t *cls_size;	 /* per class: its number of entries */
+	uint32_t *cls_trie;	 /* per class with a trie: its slot in the outer array */
+	int *cls_fd;		 /* per class with a trie: the trie, else -1 */
+	uint8_t *cls_exact;	 /* per class: no prefix field, its keys are in the hash */
+	bool holes;		 /* it spans jumps: segments between them (bf_classify_run_end) */
+	uint64_t (*cls_hash)[2]; /* per class with a trie: what makes its keys (the cache's key) */
+	size_t *cls_nkeys;	 /* per class with a trie: its keys */
+	uint32_t n_reused;	 /* tries that came from the cache */
+	size_t n_keys;		 /* in its tries and the hash */
+	uint64_t hash[2];	 /* of the whole run (the cache of runs with too many keys) */
 };
 
 struct cl_key {
@@ -195,12 +197,13 @@ struct bf_classify {
 	uint32_t n_classified;
 	uint32_t next_node; /* nodes of the run being built */
 	uint32_t n_tries;
-	uint32_t n_reused; /* runs whose tries came from the cache */
+	uint32_t n_reused; /* tries that came from the cache */
 	/* hashes of the ranges whose keys were too many (cached too: finding it out costs as
 	 * much as building the tries) */
 	uint64_t (*big)[2];
 	size_t n_big;
-	bool over_tries; /* BF_CL_MAX_TRIES reached */
+	bool over_tries;   /* BF_CL_MAX_TRIES reached */
+	bool outer_reused; /* map_fd is the last table's outer array */
 	int family;
 	struct keyvec xk; /* keys of the exact classes of every run */
 	int map_fd;
@@ -774,11 +777,15 @@ static uint32_t class_kinds(struct cl_run *run)
  * The keys of one run: per class, and per class with a transport match, its "bad" keys. A trie per
  * class: a lookup walks only the nodes of its own class's keys, not those of every class of the
  * generation (on 10k rules about half the depth); a class without prefix fields needs no longest
- * match: its keys go in the generation's hash, whose scope also names the run (run_id). With
- * `exact_only`, only those (the run's tries came from the cache).
+ * match: its keys go in the generation's hash, whose scope also names the run (run_id). A class
+ * whose trie the last table had (the same keys) takes it from the cache (run->cls_fd).
  */
-static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
-		    const struct cl_run *run, const struct cl_rent *ents, size_t n, bool exact_only)
+static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
+		       uint64_t out[2]);
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys);
+
+static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, struct cl_run *run,
+		    const struct cl_rent *ents, size_t n)
 {
 	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
 	struct cl_build bc = {.cl = cl, .v = v, .ents = ents};
@@ -787,13 +794,29 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id,
 	if (!sel)
 		return -ENOMEM;
 	bc.max_keys = v->n + n * BF_CL_KEYS_PER_ENTRY + BF_CL_KEYS_SLACK;
-	cl->next_node = 0; /* nodes are numbered within the run */
 	for (uint32_t c = 0; c < run->n_classes; c++) {
 		const struct cl_sig *s = &run->classes[c];
 		size_t ns = 0;
 
-		if (!run->cls_exact[c] && (exact_only || !class_has_trie(run, c)))
+		if (!run->cls_exact[c] && !class_has_trie(run, c))
 			continue; /* tested entry by entry, or its first entry stands for all */
+		if (!run->cls_exact[c]) {
+			int fd;
+
+			/* A trie the last table had (the same class, relative to its run): its
+			 * keys still count against the run's bound. */
+			class_hash(run, c, ents, n, run->cls_hash[c]);
+			fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
+			if (fd >= 0) {
+				run->cls_fd[c] = fd;
+				run->n_reused++;
+				if (v->n + run->cls_nkeys[c] >= bc.max_keys)
+					return -E2BIG;
+				bc.max_keys -= run->cls_nkeys[c];
+				continue;
+			}
+		}
+		cl->next_node = 0; /* nodes are numbered within the class's trie */
 		for (size_t j = 0; j < n; j++)
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
@@ -926,6 +949,7 @@ static int run_tries(struct bf_classify *cl, struct cl_run *run, const struct ke
 		if (r)
 			return r;
 		run->cls_fd[c] = TAKE_FD(fd);
+		run->cls_nkeys[c] = j - i;
 		i = j;
 	}
 	for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
@@ -1002,13 +1026,80 @@ static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
 	return 0;
 }
 
+/* The last table's outer array, immutable once filled like its tries: a table whose slots hold
+ * the same tries (an append or delete that leaves every trie as it was) shares it, and skips
+ * the RCU grace period of filling one. Per family. */
+static struct {
+	int fd;
+	uint32_t n;
+	uint64_t (*h)[2]; /* slot -> its trie's class hash */
+} cl_outer[2] = {{.fd = -1}, {.fd = -1}};
+
+static size_t cache_slot(int family);
+
+/* Slot t -> the class hash of its trie; NULL on ENOMEM. */
+static uint64_t (*slot_hashes(const struct bf_classify *cl))[2]
+{
+	uint64_t(*h)[2] = calloc(cl->n_tries ? cl->n_tries : 1, sizeof(*h));
+
+	for (uint32_t r = 0; h && r < cl->n_runs; r++)
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			if (cl->runs[r].cls_fd[c] >= 0 && cl->runs[r].cls_trie[c] < cl->n_tries)
+				memcpy(h[cl->runs[r].cls_trie[c]], cl->runs[r].cls_hash[c],
+				       sizeof(*h));
+	return h;
+}
+
+/* A new fd of the cached outer array if its slots hold the same tries as cl's, else -1. */
+static int outer_get(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family);
+	_cleanup_free_ uint64_t(*h)[2] = NULL;
+
+	if (cl_outer[f].fd < 0 || cl_outer[f].n != cl->n_tries)
+		return -1;
+	h = slot_hashes(cl);
+	if (!h || memcmp(h, cl_outer[f].h, sizeof(*h) * cl->n_tries))
+		return -1;
+	return fcntl(cl_outer[f].fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void outer_free(size_t f)
+{
+	if (cl_outer[f].fd >= 0)
+		close(cl_outer[f].fd);
+	free(cl_outer[f].h);
+	cl_outer[f].fd = -1;
+	cl_outer[f].h = NULL;
+	cl_outer[f].n = 0;
+}
+
+/* The cache's outer array becomes cl's. */
+static void outer_set(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family);
+
+	outer_free(f);
+	if (cl->map_fd < 0)
+		return;
+	cl_outer[f].h = slot_hashes(cl);
+	cl_outer[f].fd = cl_outer[f].h ? fcntl(cl->map_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	cl_outer[f].n = cl_outer[f].fd >= 0 ? cl->n_tries : 0;
+}
+
 /* The generation's outer array of tries and its hash of exact keys. */
 static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	int fd;
 
-	if (cl->n_tries) {
+	if (cl->n_tries && cl_enabled)
+		cl->map_fd = outer_get(cl);
+	if (cl->map_fd >= 0) {
+		cl->outer_reused = true;
+		bf_logf(log, BF_LOG_DEBUG, "classify: the last table's array of %u tries reused",
+			cl->n_tries);
+	} else if (cl->n_tries) {
 		fd = make_trie(1, log);
 		if (fd < 0)
 			return fd;
@@ -1025,7 +1116,7 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 			return err;
 		}
 	}
-	if (cl->n_tries) {
+	if (cl->n_tries && !cl->outer_reused) {
 		int err = fill_outer(cl, log);
 
 		if (err)
@@ -1040,8 +1131,7 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
  */
 struct cl_cache_ent {
 	uint64_t hash[2];
-	int *fds; /* per class: its trie or -1; NULL: too many keys */
-	uint32_t n_classes;
+	int fd; /* a class's trie; -1: a run with too many keys */
 	size_t n_keys;
 };
 
@@ -1055,96 +1145,79 @@ static size_t cache_slot(int family)
 	return family == NFPROTO_IPV6 ? 1 : 0;
 }
 
-static void cache_ent_free(struct cl_cache_ent *ce)
+/* A new fd of the cached trie for hash h (a class's), or -ENOENT. */
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
 {
-	for (uint32_t c = 0; ce->fds && c < ce->n_classes; c++)
-		if (ce->fds[c] >= 0)
-			close(ce->fds[c]);
-	free(ce->fds);
-	ce->fds = NULL;
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+		int fd;
+
+		if (ce->fd < 0 || ce->hash[0] != h[0] || ce->hash[1] != h[1])
+			continue;
+		fd = fcntl(ce->fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return -ENOENT; /* not reused: only costs a rebuild */
+		*n_keys = ce->n_keys;
+		return fd;
+	}
+	return -ENOENT;
 }
 
-/* The run's tries (new fds in run->cls_fd) from the cache entry for its hash: 0; -E2BIG if the
- * range is known to need too many keys; -ENOENT if not cached. */
-static int cache_get(int family, struct cl_run *run)
+/* Whether hash h is a run known to need too many keys. */
+static bool cache_is_big(int family, const uint64_t h[2])
 {
 	size_t f = cache_slot(family);
 
 	for (size_t k = 0; k < cl_cache[f].n; k++) {
 		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
 
-		if (ce->hash[0] != run->hash[0] || ce->hash[1] != run->hash[1])
-			continue;
-		if (!ce->fds)
-			return -E2BIG;
-		if (ce->n_classes != run->n_classes)
-			return -ENOENT;
-		for (uint32_t c = 0; c < run->n_classes; c++) {
-			if (ce->fds[c] < 0)
-				continue;
-			run->cls_fd[c] = fcntl(ce->fds[c], F_DUPFD_CLOEXEC, 3);
-			if (run->cls_fd[c] < 0) {
-				/* not reused: only costs a rebuild */
-				for (uint32_t d = 0; d <= c; d++) {
-					if (run->cls_fd[d] >= 0)
-						close(run->cls_fd[d]);
-					run->cls_fd[d] = -1;
-				}
-				return -ENOENT;
-			}
-		}
-		run->n_keys = ce->n_keys;
-		return 0;
+		if (ce->fd < 0 && ce->hash[0] == h[0] && ce->hash[1] == h[1])
+			return true;
 	}
-	return -ENOENT;
+	return false;
 }
 
 static void cache_free(size_t f)
 {
 	for (size_t k = 0; k < cl_cache[f].n; k++)
-		cache_ent_free(&cl_cache[f].ents[k]);
+		if (cl_cache[f].ents[k].fd >= 0)
+			close(cl_cache[f].ents[k].fd);
 	free(cl_cache[f].ents);
 	cl_cache[f].ents = NULL;
 	cl_cache[f].n = 0;
 }
 
-/* The cache becomes cl's tries and too-big ranges (the previous tries stay alive while a
- * program or an outer array uses them). */
+/* The cache becomes cl's tries and too-big runs (the previous tries stay alive while a program
+ * or an outer array uses them). */
 static void cache_set(const struct bf_classify *cl)
 {
 	size_t f = cache_slot(cl->family), n = 0;
-	struct cl_cache_ent *ents = calloc(cl->n_runs + cl->n_big + 1, sizeof(*ents));
+	struct cl_cache_ent *ents = calloc(cl->n_tries + cl->n_big + 1, sizeof(*ents));
 
 	cache_free(f); /* first: at most one table's tries in the cache at any time */
 	for (uint32_t r = 0; ents && r < cl->n_runs; r++) {
 		const struct cl_run *run = &cl->runs[r];
-		struct cl_cache_ent *ce = &ents[n];
-		bool ok = true;
 
-		ce->fds = malloc(sizeof(*ce->fds) * run->n_classes);
-		if (!ce->fds)
-			continue; /* not cached: only costs a rebuild */
-		ce->n_classes = run->n_classes;
-		for (uint32_t c = 0; c < run->n_classes; c++) {
-			ce->fds[c] = -1;
-			if (ok && run->cls_fd[c] >= 0) {
-				ce->fds[c] = fcntl(run->cls_fd[c], F_DUPFD_CLOEXEC, 3);
-				ok = ce->fds[c] >= 0;
-			}
+		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
+			int fd;
+
+			if (run->cls_fd[c] < 0)
+				continue;
+			fd = fcntl(run->cls_fd[c], F_DUPFD_CLOEXEC, 3);
+			if (fd < 0)
+				continue; /* not cached: only costs a rebuild */
+			ents[n].hash[0] = run->cls_hash[c][0];
+			ents[n].hash[1] = run->cls_hash[c][1];
+			ents[n].n_keys = run->cls_nkeys[c];
+			ents[n++].fd = fd;
 		}
-		if (!ok) {
-			cache_ent_free(ce);
-			continue;
-		}
-		ce->hash[0] = run->hash[0];
-		ce->hash[1] = run->hash[1];
-		ce->n_keys = run->n_keys;
-		n++;
 	}
 	for (size_t k = 0; ents && k < cl->n_big; k++) {
 		ents[n].hash[0] = cl->big[k][0];
 		ents[n].hash[1] = cl->big[k][1];
-		ents[n++].fds = NULL;
+		ents[n++].fd = -1;
 	}
 	cl_cache[f].ents = ents;
 	cl_cache[f].n = ents ? n : 0;
@@ -1154,6 +1227,8 @@ void bf_classify_cache_clear(void)
 {
 	cache_free(0);
 	cache_free(1);
+	outer_free(0);
+	outer_free(1);
 }
 
 /* Two independent 64-bit hashes (FNV-1a and a multiply-xorshift mix) over the same bytes: 128
@@ -1178,7 +1253,36 @@ static void hash_u32(struct cl_hash *h, uint32_t v)
 	hash_bytes(h, &v, sizeof(v));
 }
 
-/* Everything run_keys() reads for the tries, with entry indices relative to the run. */
+/* Everything run_keys() reads for the trie of class c, with entry indices relative to the run
+ * (its nodes are numbered within the trie). */
+static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
+		       uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0x84222325cbf29ce4ull, .b = 0xbb67ae8584caa73bull};
+	const struct cl_sig *s = &run->classes[c];
+
+	hash_u32(&h, c);
+	hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
+	hash_u32(&h, run->cls_size[c]);
+	hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
+	for (size_t k = 0; k < n; k++) {
+		const struct cl_val *v = &ents[k].v;
+
+		if (ents[k].cls != c)
+			continue;
+		hash_bytes(&h, v->addr, sizeof(v->addr));
+		hash_bytes(&h, v->msk, sizeof(v->msk));
+		hash_bytes(&h, v->lo, sizeof(v->lo));
+		hash_bytes(&h, v->hi, sizeof(v->hi));
+		hash_bytes(&h, &v->inv, sizeof(v->inv));
+		hash_u32(&h, ents[k].idx);
+		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
+	}
+	out[0] = h.a;
+	out[1] = h.b;
+}
+
+/* Everything run_keys() reads, with entry indices relative to the run. */
 static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_t n,
 		     uint64_t out[2])
 {
@@ -1378,6 +1482,8 @@ void bf_classify_free(struct bf_classify *cl)
 			if (cl->runs[r].cls_fd[c] >= 0)
 				close(cl->runs[r].cls_fd[c]);
 		free(cl->runs[r].cls_fd);
+		free(cl->runs[r].cls_hash);
+		free(cl->runs[r].cls_nkeys);
 	}
 	free(cl->runs);
 	free(cl->big);
@@ -1411,6 +1517,8 @@ static void run_free(struct cl_run *run)
 	free(run->cls_size);
 	free(run->cls_trie);
 	free(run->cls_exact);
+	free(run->cls_hash);
+	free(run->cls_nkeys);
 	for (uint32_t c = 0; run->cls_fd && c < run->n_classes; c++)
 		if (run->cls_fd[c] >= 0)
 			close(run->cls_fd[c]);
@@ -1467,8 +1575,10 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
 	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
 	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
+	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
+	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
 	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
-	    !run.cls_fd) {
+	    !run.cls_fd || !run.cls_hash || !run.cls_nkeys) {
 		free(run.cls_fd);
 		run.cls_fd = NULL;
 		run_free(&run);
@@ -1507,17 +1617,15 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		return 0;
 	}
 	run_hash(&run, ents, n, run.hash);
-	r = cache_get(cl->family, &run);
-	if (!r) {
-		run.reused = true;
-		/* the exact classes' keys name the run: they go in this generation's hash again */
-		r = run_keys(cl, &v, cl->n_runs, &run, ents, n, true);
-	} else if (r == -ENOENT) {
-		r = run_keys(cl, &v, cl->n_runs, &run, ents, n, false);
-		run.n_keys = v.n;
-	}
+	/* as the last table found out, or the keys: the tries the cache has, the others built */
+	r = cache_is_big(cl->family, run.hash) ? -E2BIG
+					       : run_keys(cl, &v, cl->n_runs, &run, ents, n);
 	if (!r)
 		r = run_tries(cl, &run, &v, log);
+	for (size_t k = 0; !r && k < v.n; k++)
+		run.n_keys += v.k[k].trie == BF_CL_EXACT;
+	for (uint32_t c = 0; !r && c < run.n_classes; c++)
+		run.n_keys += run.cls_fd[c] >= 0 ? run.cls_nkeys[c] : 0;
 	free(v.k);
 	if (r) {
 		run_free(&run);
@@ -1544,11 +1652,11 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		if (run.cls_fd[c] >= 0)
 			run.cls_trie[c] = cl->n_tries++;
 	}
-	cl->n_reused += run.reused;
+	cl->n_reused += run.n_reused;
 	bf_logf(log, BF_LOG_DEBUG,
 		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries), %zu keys%s",
 		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
-		n_exact, n_t, run.n_keys, run.reused ? " (tries reused)" : "");
+		n_exact, n_t, run.n_keys, run.n_reused ? " (some tries reused)" : "");
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
@@ -1665,8 +1773,10 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		bf_classify_free(cl);
 		return err;
 	}
-	if (cl_enabled)
+	if (cl_enabled) {
 		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
+		outer_set(cl);
+	}
 	*out = cl;
 	return 0;
 }
@@ -1699,10 +1809,11 @@ uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
 }
 
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
-		       uint32_t *n_reused)
+		       uint32_t *n_tries, uint32_t *n_reused)
 {
 	*n_entries = cl->n_classified;
 	*n_runs = cl->n_runs;
+	*n_tries = cl->n_tries;
 	*n_reused = cl->n_reused;
 }
 

@@ -48,9 +48,9 @@ uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i);
 int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l);
 
-/* Totals for logs and tests: entries inside runs, runs, runs whose trie came from the cache. */
+/* Totals for logs and tests: entries inside runs, runs, tries, tries that came from the cache. */
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
-		       uint32_t *n_reused);
+		       uint32_t *n_tries, uint32_t *n_reused);
 
 /* Close the cached tries (tests; a daemon keeps them for its next replace). */
 void bf_classify_cache_clear(void);

@@ -1139,12 +1139,12 @@ static void reset_splits(struct cg *c, uint32_t n_static)
  */
 static int choose_layout(struct cg *c, bool *fixed)
 {
-	uint32_t n_static = c->n_regions, n_cls = 0, n_runs = 0, n_reused = 0;
+	uint32_t n_static = c->n_regions, n_cls = 0, n_runs = 0, n_tries = 0, n_reused = 0;
 	int err = 0;
 
 	*fixed = false;
 	c->cap = BF_REGION_MAX_INSNS;
-	bf_classify_stats(c->cls, &n_cls, &n_runs, &n_reused);
+	bf_classify_stats(c->cls, &n_cls, &n_runs, &n_tries, &n_reused);
 	if (c->m->n_entries - n_cls < BF_REGION_SMALL_MIN_LINEAR)
 		return 0;
 	for (size_t k = 0; k < BF_ARRAY_SIZE(bf_region_small_caps) && !err; k++) {
@@ -1322,13 +1322,13 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	if (!err)
 		err = gen_compile(&c, xdp);
 	if (!err) {
-		uint32_t n_cls = 0, n_runs = 0, n_reused = 0;
+		uint32_t n_cls = 0, n_runs = 0, n_tries = 0, n_reused = 0;
 
-		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_reused);
+		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_tries, &n_reused);
 		bf_logf(rt->log, BF_LOG_DEBUG,
-			"%s: %u entries in %u regions, %u of them in %u classified runs (%u with "
-			"reused tries)%s",
-			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_reused,
+			"%s: %u entries in %u regions, %u of them in %u classified runs (%u tries, "
+			"%u reused)%s",
+			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_tries, n_reused,
 			xdp ? " (INPUT also at XDP)" : "");
 		bf_logf(rt->log, BF_LOG_DEBUG,
 			"%s: compiled in %.1f ms: classifier %.1f ms, %u programs, %zu insns, "
