@@ -652,6 +652,28 @@ START_TEST(reuse_moved_runs)
 }
 END_TEST
 
+/*
+ * Tries are cached per class: a table with one more entry at the end of INPUT (an append)
+ * rebuilds at most the trie of the class that entry joins, and the reused tries must still give
+ * the verdicts and counters of the linear code.
+ */
+START_TEST(reuse_after_append)
+{
+	for (uint64_t seed = 6; seed <= 9; seed++) {
+		struct env *v = env_new();
+		uint32_t tries = 0, reused = 0;
+
+		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
+		ck_assert_uint_eq(reused, 0);
+		ck_assert_uint_gt(tries, 0);
+		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
+		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
+		env_free(v);
+	}
+}
+END_TEST
+
 START_TEST(random_against_linear)
 {
 	for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -900,6 +922,7 @@ int main(void)
 	tcase_add_test(tc, random_jumps_against_linear);
 	tcase_add_test(tc, random_exact_against_linear);
 	tcase_add_test(tc, reuse_moved_runs);
+	tcase_add_test(tc, reuse_after_append);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
