@@ -131,6 +131,9 @@ struct bf_pkt {
 	/* Chain traversal state, owned by chain programs. */
 	uint32_t jsp; /* jump stack depth */
 	uint32_t jstack[BF_JSTACK_MAX]; /* region ids to continue at on RETURN */
+	/* Classifier (codegen/classify.c): per jump stack depth, the result of the lookups of a
+	 * run that spans jumps, read again where the chain continues after each of them. */
+	uint64_t cl_best[BF_JSTACK_MAX + 1];
 	/* Connection tracking (codegen/ct.c, doc/conntrack.md), set by the dispatcher for every
 	 * IPv4 and IPv6 packet before the chains, as nf_conntrack_in does before the filter: */
 	uint16_t ct_state; /* the xt_conntrack bit of the packet (1: INVALID; UNTRACKED for

@@ -334,6 +334,7 @@ static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
 	[BF_MAP_HL_TAB] = "hl_tab",
 	[BF_MAP_CT] = "ct",
 	[BF_MAP_CLASSIFY] = "classify",
+	[BF_MAP_CLASSIFY_EXACT] = "classify_exact",
 };
 
 void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log)

@@ -19,7 +19,7 @@
  * fields: the tuple-space idea, one class per field pattern and guard.
  *
  * Lookups. A class evaluates its guard (the same emitters as the linear code), then walks its
- * prefix fields one LPM lookup each, in a fixed order: the first key holds (class, exact
+ * prefix fields one LPM lookup each, in a fixed order: the first key holds (run, class, exact
  * fields, first prefix field); its value names a *node*, the next key holds (node, next prefix
  * field), and so on; the last value is the smallest entry index. Set pruning makes that exact:
  * a node made for prefix p of a field holds every entry whose prefix for that field contains
@@ -40,13 +40,16 @@
  * Keys per run are bounded (set pruning copies entries under nested prefixes): a run over the
  * bound is left to the linear code.
  *
- * One trie per run, with values relative to the run's first entry (the code adds it back) and
- * nodes numbered within the run, so a trie depends only on what its run contains, not on where
- * the run sits in the table. Tries are immutable once filled and shared: the tries of the last
- * table compiled are kept in a cache keyed by a 128-bit hash of everything that makes their
- * keys (entries' values, classes, targets), so a replace that leaves a run as it was (an append
- * or delete elsewhere in the table, a restore of the same rules) reuses its trie instead of
- * building and filling it again, which was most of such a replace's time.
+ * Tries. Each class with prefix fields has a trie of its own (a lookup walks only its class's
+ * keys), reached through the generation's ARRAY_OF_MAPS (BF_MAP_CLASSIFY); the classes without
+ * prefix fields share one HASH (BF_MAP_CLASSIFY_EXACT). Values are relative to the run's first
+ * entry (the code adds it back) and a trie's keys hold only its class and node numbers within
+ * the run, so a trie depends only on what its run contains, not on where the run sits. Tries are
+ * immutable once filled and shared between generations (only the outer array and the hash are
+ * per generation): the tries of the last table compiled are cached under a 128-bit hash of
+ * everything that makes their keys, so a replace that leaves a run as it was (an append or
+ * delete elsewhere, a restore of the same rules) reuses its tries instead of building and
+ * filling them again, which was most of such a replace's time.
  */
 #include "classify.h"
 
@@ -89,10 +92,14 @@
 /* A class of at most this many entries is tested entry by entry inside the run (the linear
  * code's tests, a few instructions each) rather than with lookups (tens of ns each). */
 #define BF_CL_INLINE_MAX 2
+/* cls_of of a hole: a jump inside a run, compiled as linear code between its segments. */
+#define BF_CL_HOLE 0xff
+/* cl_key.trie of a key of an exact class: it goes in the hash. */
+#define BF_CL_EXACT UINT32_MAX
 
-/* Key: prefixlen, then scope (class or node, within the run), sport, dport, exact source, exact
- * destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY + 24), the best value so far
- * at FP_BEST (both below FP_CNT, abi.h). */
+/* Key: prefixlen, then scope (class or node within the run; run and class in the hash), sport,
+ * dport, exact source, exact destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY +
+ * 24), the best value so far at FP_BEST (both below FP_CNT, abi.h). */
 #define FP_KEY (-128)
 #define FP_BEST (-96)
 #define KEY_DATA 20
@@ -146,19 +153,26 @@ struct cl_rent {
 
 struct cl_run {
 	uint32_t first, end;
-	int map_fd; /* its trie */
-	size_t n_keys;
-	uint64_t hash[2]; /* of what makes its keys (the cache's key) */
 	uint32_t n_classes;
 	struct cl_sig *classes;
-	uint32_t *cls_first; /* per class: its first entry */
-	uint32_t *cls_size;  /* per class: its number of entries */
+	uint32_t *cls_first;	 /* per class: its first entry */
+	uint32_t *cls_size;	 /* per class: its number of entries */
+	uint32_t *cls_trie;	 /* per class with a trie: its slot in the outer array */
+	int *cls_fd;		 /* per class with a trie: the trie, else -1 */
+	uint8_t *cls_exact;	 /* per class: no prefix field, its keys are in the hash */
+	bool holes;		 /* it spans jumps: segments between them (bf_classify_run_end) */
+	uint64_t (*cls_hash)[2]; /* per class with a trie: what makes its keys (the cache's key) */
+	size_t *cls_nkeys;	 /* per class with a trie: its keys */
+	uint32_t n_reused;	 /* tries that came from the cache */
+	size_t n_keys;		 /* in its tries and the hash */
+	uint64_t hash[2];	 /* of the whole run (the cache of runs with too many keys) */
 };
 
 struct cl_key {
 	uint8_t d[KEY_DATA];
 	uint32_t plen;
 	uint32_t val;
+	uint32_t trie; /* the class (in its run) whose trie holds it, or BF_CL_EXACT */
 };
 
 /* The kernel's struct bpf_lpm_trie_key_u8 with our data. */
@@ -167,22 +181,33 @@ struct cl_lpm_key {
 	uint8_t d[KEY_DATA];
 };
 
+struct keyvec {
+	struct cl_key *k;
+	size_t n, cap;
+};
+
 struct bf_classify {
 	const struct bf_table_model *m; /* for the entries of inline classes */
 	uint8_t *cls_of;		/* entry -> class in its run */
 	uint32_t n_entries;
-	int32_t *run_at; /* entry -> run id or -1 */
+	int32_t *run_at; /* entry -> run id or -1 (-1 also for the holes of a run) */
+	uint8_t *no_mid; /* entries a run cannot continue into (jump targets, hook entries) */
 	struct cl_run *runs;
 	uint32_t n_runs;
 	uint32_t n_classified;
 	uint32_t next_node; /* nodes of the run being built */
-	uint32_t n_reused;  /* runs whose trie came from the cache */
+	uint32_t n_tries;
+	uint32_t n_reused; /* tries that came from the cache */
 	/* hashes of the ranges whose keys were too many (cached too: finding it out costs as
-	 * much as building a trie) */
+	 * much as building the tries) */
 	uint64_t (*big)[2];
 	size_t n_big;
-	bool over_tries; /* BF_CL_MAX_TRIES reached */
+	bool over_tries;   /* BF_CL_MAX_TRIES reached */
+	bool outer_reused; /* map_fd is the last table's outer array */
 	int family;
+	struct keyvec xk; /* keys of the exact classes of every run */
+	int map_fd;
+	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
 
 struct cl_l4 {
@@ -222,6 +247,27 @@ static bool is_verdict(const struct bf_entry *e)
 {
 	return e->target.kind == BF_TGT_ACCEPT || e->target.kind == BF_TGT_DROP ||
 	       e->target.kind == BF_TGT_QUEUE;
+}
+
+/*
+ * A jump (to a user chain, or to the next entry: a rule without target) may sit inside a run: the
+ * run's lookups are made once, before it, and the chain continues after it with the same result
+ * (kept per jump stack depth in bf_pkt.cl_best), since nothing a chain does changes the fields and
+ * guards a run tests. The jump itself stays linear code, at its place.
+ */
+static bool is_hole(const struct bf_table_model *m, uint32_t j)
+{
+	const struct bf_entry *e = &m->entries[j];
+
+	return m->family == NFPROTO_IPV4 && e->target.kind == BF_TGT_JUMP && j + 1 < m->n_entries;
+}
+
+/* Whether a run may go on through entry j, a region start: only where the chain continues
+ * after a hole (the return site of its jump), which is reached only through the run's start. */
+static bool may_continue_at(const struct bf_classify *cl, const struct bf_table_model *m,
+			    uint32_t j)
+{
+	return j > 0 && is_hole(m, j - 1) && !cl->no_mid[j];
 }
 
 /* The natural mode of an address test; a keyed one leaves the guard. */
@@ -411,11 +457,6 @@ static void put_field(uint8_t *d, int f, uint32_t val_left)
 	}
 }
 
-struct keyvec {
-	struct cl_key *k;
-	size_t n, cap;
-};
-
 static int keyvec_push(struct keyvec *v, const struct cl_key *k)
 {
 	if (v->n == v->cap) {
@@ -472,6 +513,7 @@ struct cl_build {
 	uint8_t n_lf;
 	uint8_t mode[CF_N]; /* with the ports off for "bad" */
 	bool bad;
+	uint32_t trie;
 	size_t max_keys;
 };
 
@@ -612,6 +654,7 @@ static int emit_group(struct cl_build *bc, unsigned int lvl, const struct cl_pk 
 	fr->k = g;
 	memcpy(key.d, g->d, KEY_DATA);
 	key.plen = KEY_FIXED_BITS + g->len;
+	key.trie = bc->trie;
 	if (last) {
 		fr->min = top ? top->min : UINT32_MAX;
 		for (size_t j = 0; j < n_g; j++) {
@@ -697,8 +740,51 @@ static void class_fields(const struct cl_sig *s, bool bad, uint8_t mode[CF_N], u
 			lf[(*n_lf)++] = lpm_order[k];
 }
 
-/* The keys of one run: per class, and per class with a transport match, its "bad" keys. */
-static int run_keys(struct bf_classify *cl, struct keyvec *v, const struct cl_run *run,
+/* Whether a class looks anything up (else its first entry stands for all of them). */
+static bool class_keyed(const struct cl_sig *s)
+{
+	for (int f = 0; f < CF_N; f++)
+		if (s->mode[f] != CM_NONE)
+			return true;
+	return false;
+}
+
+/* Whether class c of a run has a trie of its own: it has keys (more entries than are tested
+ * inline, a keyed field) and a prefix field (else its keys are in the hash). */
+static bool class_has_trie(const struct cl_run *run, uint32_t c)
+{
+	return run->cls_size[c] > BF_CL_INLINE_MAX && !run->cls_exact[c] &&
+	       class_keyed(&run->classes[c]);
+}
+
+/* Which classes are exact (no prefix field: one hash lookup); the number of tries the run needs. */
+static uint32_t class_kinds(struct cl_run *run)
+{
+	uint8_t mode[CF_N], lf[CF_N], n_lf;
+	uint32_t n = 0;
+
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		const struct cl_sig *s = &run->classes[c];
+
+		class_fields(s, false, mode, lf, &n_lf);
+		run->cls_exact[c] = run->cls_size[c] > BF_CL_INLINE_MAX && !n_lf && class_keyed(s);
+		n += class_has_trie(run, c);
+	}
+	return n;
+}
+
+/*
+ * The keys of one run: per class, and per class with a transport match, its "bad" keys. A trie per
+ * class: a lookup walks only the nodes of its own class's keys, not those of every class of the
+ * generation (on 10k rules about half the depth); a class without prefix fields needs no longest
+ * match: its keys go in the generation's hash, whose scope also names the run (run_id). A class
+ * whose trie the last table had (the same keys) takes it from the cache (run->cls_fd).
+ */
+static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
+		       uint64_t out[2]);
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys);
+
+static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, struct cl_run *run,
 		    const struct cl_rent *ents, size_t n)
 {
 	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
@@ -712,13 +798,32 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, const struct cl_ru
 		const struct cl_sig *s = &run->classes[c];
 		size_t ns = 0;
 
-		if (run->cls_size[c] <= BF_CL_INLINE_MAX)
-			continue; /* tested entry by entry: no keys */
+		if (!run->cls_exact[c] && !class_has_trie(run, c))
+			continue; /* tested entry by entry, or its first entry stands for all */
+		if (!run->cls_exact[c]) {
+			int fd;
+
+			/* A trie the last table had (the same class, relative to its run): its
+			 * keys still count against the run's bound. */
+			class_hash(run, c, ents, n, run->cls_hash[c]);
+			fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
+			if (fd >= 0) {
+				run->cls_fd[c] = fd;
+				run->n_reused++;
+				if (v->n + run->cls_nkeys[c] >= bc.max_keys)
+					return -E2BIG;
+				bc.max_keys -= run->cls_nkeys[c];
+				continue;
+			}
+		}
+		cl->next_node = 0; /* nodes are numbered within the class's trie */
 		for (size_t j = 0; j < n; j++)
 			if (ents[j].cls == c)
 				sel[ns++] = (uint32_t)j;
+		bc.trie = run->cls_exact[c] ? BF_CL_EXACT : c;
 		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
-			uint32_t scope = htobe32(c | (bad ? BF_CL_TAG_BAD : 0));
+			uint32_t tag = c | (bad ? BF_CL_TAG_BAD : 0);
+			uint32_t scope = htobe32(run->cls_exact[c] ? run_id << 8 | tag : tag);
 
 			bc.bad = bad;
 			class_fields(s, bad, bc.mode, bc.lf, &bc.n_lf);
@@ -731,48 +836,45 @@ static int run_keys(struct bf_classify *cl, struct keyvec *v, const struct cl_ru
 }
 
 /* Keys go in by batches: one syscall per BF_CL_BATCH keys instead of one per key. Kernels
- * without batch updates for tries take them one by one. */
+ * without batch updates for a map type take them one by one. */
 #define BF_CL_BATCH 4096
 
-/* A new trie holding v's keys: its fd, or -errno. */
-static int fill_map(const struct keyvec *v, const struct bf_log *log)
+/* Put n keys into map fd: LPM keys (prefix length, then the data) for a trie, else the first
+ * KEY_FIXED bytes of the data (the hash). */
+static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, const struct bf_log *log)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	/* Batches take no BPF_NOEXIST (generic_map_update_batch allows BPF_F_LOCK only); the
 	 * keys are distinct by construction. */
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
-	_cleanup_free_ struct cl_lpm_key *lks = NULL;
-	_cleanup_free_ uint32_t *vals = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t chunk = v->n < BF_CL_BATCH ? v->n : BF_CL_BATCH;
+	size_t ksz = lpm ? sizeof(struct cl_lpm_key) : KEY_FIXED;
+	size_t chunk = n < BF_CL_BATCH ? n : BF_CL_BATCH;
+	_cleanup_free_ uint8_t *keys = calloc(chunk ? chunk : 1, ksz);
+	_cleanup_free_ uint32_t *vals = calloc(chunk ? chunk : 1, sizeof(*vals));
 	bool batch = true;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls", sizeof(*lks), sizeof(uint32_t),
-			    (uint32_t)(v->n ? v->n : 1), &opts);
-	if (fd < 0) {
-		int err = -errno;
-
-		bf_logf(log, BF_LOG_ERR, "classify: cannot create the trie (%zu keys): %s", v->n,
-			strerror(-err));
-		return err;
-	}
-	lks = calloc(chunk ? chunk : 1, sizeof(*lks));
-	vals = calloc(chunk ? chunk : 1, sizeof(*vals));
-	if (!lks || !vals)
+	if (!keys || !vals)
 		return -ENOMEM;
-	for (size_t i = 0; i < v->n;) {
-		uint32_t n = (uint32_t)(v->n - i < chunk ? v->n - i : chunk);
+	for (size_t i = 0; i < n;) {
+		uint32_t m = (uint32_t)(n - i < chunk ? n - i : chunk);
 
-		for (uint32_t k = 0; k < n; k++) {
-			lks[k].prefixlen = v->k[i + k].plen;
-			memcpy(lks[k].d, v->k[i + k].d, KEY_DATA);
-			vals[k] = v->k[i + k].val;
+		for (uint32_t j = 0; j < m; j++) {
+			uint8_t *kp = keys + j * ksz;
+
+			if (lpm) {
+				struct cl_lpm_key lk = {.prefixlen = k[i + j].plen};
+
+				memcpy(lk.d, k[i + j].d, KEY_DATA);
+				memcpy(kp, &lk, sizeof(lk));
+			} else {
+				memcpy(kp, k[i + j].d, KEY_FIXED);
+			}
+			vals[j] = k[i + j].val;
 		}
 		if (batch) {
-			uint32_t done = n;
+			uint32_t done = m;
 
-			if (!bpf_map_update_batch(fd, lks, vals, &done, &bopts)) {
-				i += n;
+			if (!bpf_map_update_batch(fd, keys, vals, &done, &bopts)) {
+				i += m;
 				continue;
 			}
 			/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
@@ -780,26 +882,247 @@ static int fill_map(const struct keyvec *v, const struct bf_log *log)
 				int err = -errno;
 
 				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
-					i + done, v->n, strerror(-err));
+					i + done, n, strerror(-err));
 				return err;
 			}
 			/* The keys it took are in; the rest one by one. */
 			batch = false;
-			i += done < n ? done : 0;
+			i += done < m ? done : 0;
 			continue;
 		}
-		for (uint32_t k = 0; k < n; k++) {
-			if (bpf_map_update_elem(fd, &lks[k], &vals[k], BPF_NOEXIST)) {
+		for (uint32_t j = 0; j < m; j++) {
+			if (bpf_map_update_elem(fd, keys + j * ksz, &vals[j], BPF_NOEXIST)) {
 				int err = -errno;
 
 				bf_logf(log, BF_LOG_ERR, "classify: cannot insert key %zu/%zu: %s",
-					i + k, v->n, strerror(-err));
+					i + j, n, strerror(-err));
 				return err;
 			}
 		}
-		i += n;
+		i += m;
 	}
-	return TAKE_FD(fd);
+	return 0;
+}
+
+/* One class's trie: an LPM trie of `n` keys; the fd, or -errno. */
+static int make_trie(size_t n, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls", sizeof(struct cl_lpm_key),
+			    sizeof(uint32_t), (uint32_t)(n ? n : 1), &opts);
+	if (fd < 0) {
+		fd = -errno;
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create a trie (%zu keys): %s", n,
+			strerror(-fd));
+	}
+	return fd;
+}
+
+/* The tries of a run not taken from the cache, from its keys v (a class's keys are contiguous,
+ * classes in ascending order: run_keys makes them class by class); the exact classes' keys go to
+ * cl->xk. */
+static int run_tries(struct bf_classify *cl, struct cl_run *run, const struct keyvec *v,
+		     const struct bf_log *log)
+{
+	size_t i = 0;
+	int r;
+
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		_cleanup_close_ int fd = -1;
+		size_t j;
+
+		for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
+			r = keyvec_push(&cl->xk, &v->k[i]);
+			if (r)
+				return r;
+		}
+		if (!class_has_trie(run, c) || run->cls_fd[c] >= 0)
+			continue; /* no trie, or the cache's */
+		for (j = i; j < v->n && v->k[j].trie == c; j++)
+			;
+		fd = make_trie(j - i, log);
+		if (fd < 0)
+			return fd;
+		r = fill_keys(fd, v->k + i, j - i, true, log);
+		if (r)
+			return r;
+		run->cls_fd[c] = TAKE_FD(fd);
+		run->cls_nkeys[c] = j - i;
+		i = j;
+	}
+	for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
+		r = keyvec_push(&cl->xk, &v->k[i]);
+		if (r)
+			return r;
+	}
+	if (i != v->n) {
+		bf_logf(log, BF_LOG_ERR, "classify: key %zu is not in class order", i);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The hash of the exact classes' keys, if any. */
+static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	const struct keyvec *v = &cl->xk;
+
+	if (!v->n)
+		return 0;
+	cl->exact_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_clsx", KEY_FIXED, sizeof(uint32_t),
+				      (uint32_t)v->n, &opts);
+	if (cl->exact_fd < 0) {
+		int err = -errno;
+
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create the hash (%zu keys): %s", v->n,
+			strerror(-err));
+		return err;
+	}
+	return fill_keys(cl->exact_fd, v->k, v->n, false, log);
+}
+
+/*
+ * Slot t of the outer array: the trie of the class whose cls_trie is t. By one batch if the
+ * kernel takes it: every update of a map of maps waits for an RCU grace period
+ * (maybe_wait_bpf_programs in kernel/bpf/syscall.c), tens of ms on a busy machine, a batch once.
+ */
+static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
+	_cleanup_free_ uint32_t *keys = calloc(cl->n_tries, sizeof(*keys));
+	_cleanup_free_ uint32_t *vals = calloc(cl->n_tries, sizeof(*vals));
+	uint32_t n = 0, done;
+
+	if (!keys || !vals)
+		return -ENOMEM;
+	for (uint32_t r = 0; r < cl->n_runs; r++) {
+		const struct cl_run *run = &cl->runs[r];
+
+		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
+			if (run->cls_fd[c] < 0)
+				continue;
+			keys[n] = run->cls_trie[c];
+			vals[n++] = (uint32_t)run->cls_fd[c];
+		}
+	}
+	done = n;
+	if (!bpf_map_update_batch(cl->map_fd, keys, vals, &done, &bopts))
+		return 0;
+	/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
+	if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP)
+		done = 0;
+	for (uint32_t k = done < n ? done : 0; k < n; k++) {
+		if (bpf_map_update_elem(cl->map_fd, &keys[k], &vals[k], BPF_ANY)) {
+			int err = -errno;
+
+			bf_logf(log, BF_LOG_ERR, "classify: cannot set trie %u/%u: %s", keys[k],
+				cl->n_tries, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The last table's outer array, immutable once filled like its tries: a table whose slots hold
+ * the same tries (an append or delete that leaves every trie as it was) shares it, and skips
+ * the RCU grace period of filling one. Per family. */
+static struct {
+	int fd;
+	uint32_t n;
+	uint64_t (*h)[2]; /* slot -> its trie's class hash */
+} cl_outer[2] = {{.fd = -1}, {.fd = -1}};
+
+static size_t cache_slot(int family);
+
+/* Slot t -> the class hash of its trie; NULL on ENOMEM. */
+static uint64_t (*slot_hashes(const struct bf_classify *cl))[2]
+{
+	uint64_t(*h)[2] = calloc(cl->n_tries ? cl->n_tries : 1, sizeof(*h));
+
+	for (uint32_t r = 0; h && r < cl->n_runs; r++)
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			if (cl->runs[r].cls_fd[c] >= 0 && cl->runs[r].cls_trie[c] < cl->n_tries)
+				memcpy(h[cl->runs[r].cls_trie[c]], cl->runs[r].cls_hash[c],
+				       sizeof(*h));
+	return h;
+}
+
+/* A new fd of the cached outer array if its slots hold the same tries as cl's, else -1. */
+static int outer_get(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family);
+	_cleanup_free_ uint64_t(*h)[2] = NULL;
+
+	if (cl_outer[f].fd < 0 || cl_outer[f].n != cl->n_tries)
+		return -1;
+	h = slot_hashes(cl);
+	if (!h || memcmp(h, cl_outer[f].h, sizeof(*h) * cl->n_tries))
+		return -1;
+	return fcntl(cl_outer[f].fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void outer_free(size_t f)
+{
+	if (cl_outer[f].fd >= 0)
+		close(cl_outer[f].fd);
+	free(cl_outer[f].h);
+	cl_outer[f].fd = -1;
+	cl_outer[f].h = NULL;
+	cl_outer[f].n = 0;
+}
+
+/* The cache's outer array becomes cl's. */
+static void outer_set(const struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family);
+
+	outer_free(f);
+	if (cl->map_fd < 0)
+		return;
+	cl_outer[f].h = slot_hashes(cl);
+	cl_outer[f].fd = cl_outer[f].h ? fcntl(cl->map_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	cl_outer[f].n = cl_outer[f].fd >= 0 ? cl->n_tries : 0;
+}
+
+/* The generation's outer array of tries and its hash of exact keys. */
+static int fill_map(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int fd;
+
+	if (cl->n_tries && cl_enabled)
+		cl->map_fd = outer_get(cl);
+	if (cl->map_fd >= 0) {
+		cl->outer_reused = true;
+		bf_logf(log, BF_LOG_DEBUG, "classify: the last table's array of %u tries reused",
+			cl->n_tries);
+	} else if (cl->n_tries) {
+		fd = make_trie(1, log);
+		if (fd < 0)
+			return fd;
+		opts.inner_map_fd = fd;
+		cl->map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_cls", sizeof(uint32_t),
+					    sizeof(uint32_t), cl->n_tries, &opts);
+		close(fd);
+		if (cl->map_fd < 0) {
+			int err = -errno;
+
+			bf_logf(log, BF_LOG_ERR,
+				"classify: cannot create the array of %u tries: %s", cl->n_tries,
+				strerror(-err));
+			return err;
+		}
+	}
+	if (cl->n_tries && !cl->outer_reused) {
+		int err = fill_outer(cl, log);
+
+		if (err)
+			return err;
+	}
+	return fill_exact(cl, log);
 }
 
 /*
@@ -808,7 +1131,7 @@ static int fill_map(const struct keyvec *v, const struct bf_log *log)
  */
 struct cl_cache_ent {
 	uint64_t hash[2];
-	int fd; /* -1: too many keys */
+	int fd; /* a class's trie; -1: a run with too many keys */
 	size_t n_keys;
 };
 
@@ -822,8 +1145,7 @@ static size_t cache_slot(int family)
 	return family == NFPROTO_IPV6 ? 1 : 0;
 }
 
-/* A new fd of the cached trie for hash h; -E2BIG if the range is known to need too many keys;
- * -1 if not cached. */
+/* A new fd of the cached trie for hash h (a class's), or -ENOENT. */
 static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
 {
 	size_t f = cache_slot(family);
@@ -832,16 +1154,29 @@ static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
 		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
 		int fd;
 
-		if (ce->hash[0] != h[0] || ce->hash[1] != h[1])
+		if (ce->fd < 0 || ce->hash[0] != h[0] || ce->hash[1] != h[1])
 			continue;
-		if (ce->fd < 0)
-			return -E2BIG;
 		fd = fcntl(ce->fd, F_DUPFD_CLOEXEC, 3);
-		if (fd >= 0)
-			*n_keys = ce->n_keys;
-		return fd < 0 ? -1 : fd;
+		if (fd < 0)
+			return -ENOENT; /* not reused: only costs a rebuild */
+		*n_keys = ce->n_keys;
+		return fd;
 	}
-	return -1;
+	return -ENOENT;
+}
+
+/* Whether hash h is a run known to need too many keys. */
+static bool cache_is_big(int family, const uint64_t h[2])
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+
+		if (ce->fd < 0 && ce->hash[0] == h[0] && ce->hash[1] == h[1])
+			return true;
+	}
+	return false;
 }
 
 static void cache_free(size_t f)
@@ -854,23 +1189,30 @@ static void cache_free(size_t f)
 	cl_cache[f].n = 0;
 }
 
-/* The cache becomes cl's tries and too-big ranges (the previous tries stay alive while a
- * program uses them). */
+/* The cache becomes cl's tries and too-big runs (the previous tries stay alive while a program
+ * or an outer array uses them). */
 static void cache_set(const struct bf_classify *cl)
 {
 	size_t f = cache_slot(cl->family), n = 0;
-	struct cl_cache_ent *ents = calloc(cl->n_runs + cl->n_big + 1, sizeof(*ents));
+	struct cl_cache_ent *ents = calloc(cl->n_tries + cl->n_big + 1, sizeof(*ents));
 
 	cache_free(f); /* first: at most one table's tries in the cache at any time */
 	for (uint32_t r = 0; ents && r < cl->n_runs; r++) {
-		int fd = fcntl(cl->runs[r].map_fd, F_DUPFD_CLOEXEC, 3);
+		const struct cl_run *run = &cl->runs[r];
 
-		if (fd < 0)
-			continue; /* not cached: only costs a rebuild */
-		ents[n].hash[0] = cl->runs[r].hash[0];
-		ents[n].hash[1] = cl->runs[r].hash[1];
-		ents[n].n_keys = cl->runs[r].n_keys;
-		ents[n++].fd = fd;
+		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
+			int fd;
+
+			if (run->cls_fd[c] < 0)
+				continue;
+			fd = fcntl(run->cls_fd[c], F_DUPFD_CLOEXEC, 3);
+			if (fd < 0)
+				continue; /* not cached: only costs a rebuild */
+			ents[n].hash[0] = run->cls_hash[c][0];
+			ents[n].hash[1] = run->cls_hash[c][1];
+			ents[n].n_keys = run->cls_nkeys[c];
+			ents[n++].fd = fd;
+		}
 	}
 	for (size_t k = 0; ents && k < cl->n_big; k++) {
 		ents[n].hash[0] = cl->big[k][0];
@@ -885,6 +1227,8 @@ void bf_classify_cache_clear(void)
 {
 	cache_free(0);
 	cache_free(1);
+	outer_free(0);
+	outer_free(1);
 }
 
 /* Two independent 64-bit hashes (FNV-1a and a multiply-xorshift mix) over the same bytes: 128
@@ -909,6 +1253,35 @@ static void hash_u32(struct cl_hash *h, uint32_t v)
 	hash_bytes(h, &v, sizeof(v));
 }
 
+/* Everything run_keys() reads for the trie of class c, with entry indices relative to the run
+ * (its nodes are numbered within the trie). */
+static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
+		       uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0x84222325cbf29ce4ull, .b = 0xbb67ae8584caa73bull};
+	const struct cl_sig *s = &run->classes[c];
+
+	hash_u32(&h, c);
+	hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
+	hash_u32(&h, run->cls_size[c]);
+	hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
+	for (size_t k = 0; k < n; k++) {
+		const struct cl_val *v = &ents[k].v;
+
+		if (ents[k].cls != c)
+			continue;
+		hash_bytes(&h, v->addr, sizeof(v->addr));
+		hash_bytes(&h, v->msk, sizeof(v->msk));
+		hash_bytes(&h, v->lo, sizeof(v->lo));
+		hash_bytes(&h, v->hi, sizeof(v->hi));
+		hash_bytes(&h, &v->inv, sizeof(v->inv));
+		hash_u32(&h, ents[k].idx);
+		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
+	}
+	out[0] = h.a;
+	out[1] = h.b;
+}
+
 /* Everything run_keys() reads, with entry indices relative to the run. */
 static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_t n,
 		     uint64_t out[2])
@@ -923,6 +1296,7 @@ static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_
 		/* Built from zeroed memory and compared this way (struct cl_sig). */
 		hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
 		hash_u32(&h, run->cls_size[c]);
+		hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
 	}
 	for (size_t k = 0; k < n; k++) {
 		const struct cl_val *v = &ents[k].v;
@@ -974,9 +1348,16 @@ static bool assign_classes(const struct bf_table_model *m, uint32_t first, uint3
 		struct cl_sig joined;
 		int c = -1;
 
+		if (is_hole(m, j)) {
+			cls_of[j] = BF_CL_HOLE;
+			continue;
+		}
 		if (cl_entry(m, &m->entries[j], &ce))
 			return false;
-		for (uint32_t k = 0; k < n && c < 0; k++)
+		/* Class 0 is the run's first entry alone: tested inline and before the others,
+		 * so a packet that matches it (the hot rule heading a list) makes no lookup, every
+		 * later class being skipped. */
+		for (uint32_t k = 1; k < n && c < 0; k++)
 			if (sig_join(&classes[k], &ce.sig, strict, &joined)) {
 				classes[k] = joined;
 				c = (int)k;
@@ -1060,9 +1441,31 @@ static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents
 	}
 }
 
+/* An address field that is a host (/32, not inverted) in every entry of its class is exact:
+ * its value goes in the first key, a level fewer, and a class left without prefix fields is
+ * one hash lookup (e.g. "-d HOST -p udp --dport PORT" lists). */
+static void exact_host_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
+{
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		for (int f = CF_SRC; f <= CF_DST; f++) {
+			bool hosts = run->classes[c].mode[f] == CM_PREFIX;
+
+			for (uint32_t k = 0; k < n && hosts; k++)
+				if (ents[k].cls == c)
+					hosts = !(ents[k].v.inv & (1u << f)) &&
+						ents[k].v.msk[f - CF_SRC] == UINT32_MAX;
+			if (hosts)
+				run->classes[c].mode[f] = CM_EXACT;
+		}
+	}
+}
+
+/* Class 0 (the first entry alone, tested inline) costs what its linear code would: it does not
+ * count against the run. */
 static bool worth_it(uint32_t n_entries, uint32_t n_classes)
 {
-	return n_entries >= BF_CL_MIN_ENTRIES && n_entries >= BF_CL_ENTRIES_PER_CLASS * n_classes;
+	return n_entries >= BF_CL_MIN_ENTRIES &&
+	       n_entries >= BF_CL_ENTRIES_PER_CLASS * (n_classes ? n_classes - 1 : 0);
 }
 
 void bf_classify_free(struct bf_classify *cl)
@@ -1073,14 +1476,25 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].classes);
 		free(cl->runs[r].cls_first);
 		free(cl->runs[r].cls_size);
+		free(cl->runs[r].cls_trie);
+		free(cl->runs[r].cls_exact);
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			if (cl->runs[r].cls_fd[c] >= 0)
+				close(cl->runs[r].cls_fd[c]);
+		free(cl->runs[r].cls_fd);
+		free(cl->runs[r].cls_hash);
+		free(cl->runs[r].cls_nkeys);
 	}
-	for (uint32_t r = 0; r < cl->n_runs; r++)
-		if (cl->runs[r].map_fd >= 0)
-			close(cl->runs[r].map_fd);
 	free(cl->runs);
 	free(cl->big);
+	free(cl->xk.k);
 	free(cl->cls_of);
 	free(cl->run_at);
+	free(cl->no_mid);
+	if (cl->map_fd >= 0)
+		close(cl->map_fd);
+	if (cl->exact_fd >= 0)
+		close(cl->exact_fd);
 	free(cl);
 }
 
@@ -1096,6 +1510,21 @@ static int remember_big(struct bf_classify *cl, const uint64_t h[2])
 	return 0;
 }
 
+static void run_free(struct cl_run *run)
+{
+	free(run->classes);
+	free(run->cls_first);
+	free(run->cls_size);
+	free(run->cls_trie);
+	free(run->cls_exact);
+	free(run->cls_hash);
+	free(run->cls_nkeys);
+	for (uint32_t c = 0; run->cls_fd && c < run->n_classes; c++)
+		if (run->cls_fd[c] >= 0)
+			close(run->cls_fd[c]);
+	free(run->cls_fd);
+}
+
 /*
  * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
@@ -1103,21 +1532,27 @@ static int remember_big(struct bf_classify *cl, const uint64_t h[2])
 static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, uint32_t first,
 			  uint32_t end, bool strict, uint8_t *cls_of, const struct bf_log *log)
 {
-	uint32_t n = end - first, mid;
-	struct cl_run run = {.first = first, .end = end, .map_fd = -1};
+	uint32_t n = 0, mid, n_t;
+	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
 	struct keyvec v = {0};
-	bool reused = false;
+	uint32_t n_exact = 0;
 	struct cl_ent ce;
 	int r;
 
-	if (cl->n_runs >= BF_CL_MAX_TRIES) {
-		if (!cl->over_tries)
-			bf_logf(log, BF_LOG_DEBUG,
-				"classify: more than %u runs: entries from %u on stay linear",
-				BF_CL_MAX_TRIES, first);
-		cl->over_tries = true;
-		return 0;
+	/* A run starts and ends with a classified entry: its lookups are made at its start. */
+	while (first < end && is_hole(m, first))
+		first++;
+	while (end > first && is_hole(m, end - 1))
+		end--;
+	memset(&run, 0, sizeof(run));
+	run.first = first;
+	run.end = end;
+	for (uint32_t k = first; k < end; k++) {
+		if (is_hole(m, k))
+			run.holes = true;
+		else
+			n++;
 	}
 	run.classes = malloc(sizeof(*run.classes) * BF_CL_MAX_CLASSES);
 	if (!run.classes)
@@ -1128,59 +1563,72 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		/* Strict classes may be too many: halves have fewer. */
 		if (!strict || n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
-		mid = first + n / 2;
+		mid = first + (end - first) / 2;
 		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
 			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
-	ents = calloc(n, sizeof(*ents));
+	ents = calloc(n ? n : 1, sizeof(*ents));
 	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
 	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
-	if (!ents || !run.cls_first || !run.cls_size) {
-		free(run.classes);
-		free(run.cls_first);
-		free(run.cls_size);
+	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
+	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
+	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
+	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
+	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
+	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
+	    !run.cls_fd || !run.cls_hash || !run.cls_nkeys) {
+		free(run.cls_fd);
+		run.cls_fd = NULL;
+		run_free(&run);
 		return -ENOMEM;
 	}
+	for (uint32_t c = 0; c < run.n_classes; c++)
+		run.cls_fd[c] = -1;
 	for (uint32_t k = end; k-- > first;) {
+		if (cls_of[k] == BF_CL_HOLE)
+			continue;
 		run.cls_first[cls_of[k]] = k;
 		run.cls_size[cls_of[k]]++;
 	}
-	for (uint32_t k = 0; k < n; k++) {
-		const struct bf_entry *e = &m->entries[first + k];
+	for (uint32_t j = first, k = 0; j < end; j++) {
+		const struct bf_entry *e = &m->entries[j];
 
+		if (cls_of[j] == BF_CL_HOLE)
+			continue;
 		cl_entry(m, e, &ce);
 		ents[k].v = ce.v;
-		ents[k].idx = k; /* relative: the trie does not depend on where the run is */
-		ents[k].cls = cls_of[first + k];
+		ents[k].idx = j - first; /* relative: the tries do not depend on where the run is */
+		ents[k].cls = cls_of[j];
 		ents[k].accept = e->target.kind == BF_TGT_ACCEPT;
+		k++;
 	}
 	guard_constant_fields(&run, ents, n);
-	run_hash(&run, ents, n, run.hash);
-	r = cache_get(cl->family, run.hash, &run.n_keys);
-	if (r >= 0) {
-		run.map_fd = r;
-		cl->n_reused++;
-		reused = true;
-		r = 0;
-	} else if (r == -E2BIG) {
-		/* as the last table found out */
-	} else {
-		cl->next_node = 0;
-		r = run_keys(cl, &v, &run, ents, n);
-		run.n_keys = v.n;
-		if (!r) {
-			r = fill_map(&v, log);
-			run.map_fd = r;
-			r = r < 0 ? r : 0;
-		}
-		free(v.k);
+	exact_host_fields(&run, ents, n);
+	n_t = class_kinds(&run);
+	if (cl->n_tries + n_t > BF_CL_MAX_TRIES) {
+		if (!cl->over_tries)
+			bf_logf(log, BF_LOG_DEBUG,
+				"classify: more than %u tries: entries %u..%u stay linear",
+				BF_CL_MAX_TRIES, first, end - 1);
+		cl->over_tries = true;
+		run_free(&run);
+		return 0;
 	}
+	run_hash(&run, ents, n, run.hash);
+	/* as the last table found out, or the keys: the tries the cache has, the others built */
+	r = cache_is_big(cl->family, run.hash) ? -E2BIG
+					       : run_keys(cl, &v, cl->n_runs, &run, ents, n);
+	if (!r)
+		r = run_tries(cl, &run, &v, log);
+	for (size_t k = 0; !r && k < v.n; k++)
+		run.n_keys += v.k[k].trie == BF_CL_EXACT;
+	for (uint32_t c = 0; !r && c < run.n_classes; c++)
+		run.n_keys += run.cls_fd[c] >= 0 ? run.cls_nkeys[c] : 0;
+	free(v.k);
 	if (r) {
-		free(run.classes);
-		free(run.cls_first);
-		free(run.cls_size);
+		run_free(&run);
 		if (r != -E2BIG)
 			return r;
 		r = remember_big(cl, run.hash);
@@ -1193,17 +1641,24 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			return classify_range(cl, m, first, end, true, cls_of, log);
 		if (n < 2 * BF_CL_MIN_ENTRIES)
 			return 0;
-		mid = first + n / 2;
+		mid = first + (end - first) / 2;
 		r = classify_range(cl, m, first, mid, true, cls_of, log);
 		if (!r)
 			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
-	bf_logf(log, BF_LOG_DEBUG, "classify: run %u: entries %u..%u, %u classes, %zu keys%s",
-		cl->n_runs, first, end - 1, run.n_classes, run.n_keys,
-		reused ? " (trie reused)" : "");
+	for (uint32_t c = 0; c < run.n_classes; c++) {
+		n_exact += run.cls_exact[c];
+		if (run.cls_fd[c] >= 0)
+			run.cls_trie[c] = cl->n_tries++;
+	}
+	cl->n_reused += run.n_reused;
+	bf_logf(log, BF_LOG_DEBUG,
+		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries), %zu keys%s",
+		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
+		n_exact, n_t, run.n_keys, run.n_reused ? " (some tries reused)" : "");
 	for (uint32_t k = first; k < end; k++)
-		cl->run_at[k] = (int32_t)cl->n_runs;
+		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
 	cl->runs[cl->n_runs++] = run;
 	return 0;
@@ -1226,17 +1681,21 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 	if (!classes || !cl->runs)
 		return -ENOMEM;
 	while (i < m->n_entries) {
-		uint32_t j = i, best = i, n = 0;
+		uint32_t j = i, best = i, n = 0, n_ents = 0;
 
 		for (; j < m->n_entries; j++) {
 			struct cl_sig joined;
 			int c = -1;
 
-			if (j > i && region_at[j] >= 0)
+			if (j > i && region_at[j] >= 0 && !may_continue_at(cl, m, j))
 				break;
+			if (j > i && is_hole(m, j))
+				continue;
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
-			for (uint32_t k = 0; k < n && c < 0; k++)
+			n_ents++;
+			/* as assign_classes: the first entry is a class of its own */
+			for (uint32_t k = 1; k < n && c < 0; k++)
 				if (sig_join(&classes[k], &ce.sig, false, &joined)) {
 					classes[k] = joined;
 					c = (int)k;
@@ -1246,7 +1705,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 					break;
 				classes[n++] = ce.sig;
 			}
-			if (worth_it(j + 1 - i, n))
+			if (worth_it(n_ents, n))
 				best = j + 1;
 		}
 		if (best == i) {
@@ -1270,6 +1729,8 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 
 	if (!cl)
 		return -ENOMEM;
+	cl->map_fd = -1;
+	cl->exact_fd = -1;
 	cl->m = m;
 	cl->family = m->family;
 	cl->n_entries = m->n_entries;
@@ -1286,32 +1747,73 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	}
 	for (uint32_t i = 0; i < m->n_entries; i++)
 		cl->run_at[i] = -1;
+	cl->no_mid = calloc(m->n_entries ? m->n_entries : 1, 1);
+	if (!cl->no_mid) {
+		bf_classify_free(cl);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump < m->n_entries)
+			cl->no_mid[e->target.jump] = 1;
+	}
+	for (unsigned int h = 0; h < BF_HOOK_MAX; h++) {
+		if (!(m->valid_hooks & (1u << h)))
+			continue;
+		cl->no_mid[m->hook_entry[h]] = 1;
+		cl->no_mid[m->underflow[h]] = 1;
+	}
 	if (cl_enabled)
 		err = find_runs(cl, m, region_at, log);
+	if (!err && cl->n_runs)
+		err = fill_map(cl, log);
 	if (err) {
 		bf_classify_free(cl);
 		return err;
 	}
-	if (cl_enabled)
+	if (cl_enabled) {
 		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
+		outer_set(cl);
+	}
 	*out = cl;
 	return 0;
+}
+
+int bf_classify_map_fd(const struct bf_classify *cl)
+{
+	return cl->map_fd;
+}
+
+int bf_classify_exact_fd(const struct bf_classify *cl)
+{
+	return cl->exact_fd;
+}
+
+/* One past the segment of run r that starts at i: the next hole or the run's end. */
+static uint32_t seg_end(const struct bf_classify *cl, int32_t r, uint32_t i)
+{
+	while (i < cl->runs[r].end && cl->run_at[i] == r)
+		i++;
+	return i;
 }
 
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i)
 {
 	int32_t r = cl->run_at[i];
 
-	if (r < 0 || cl->runs[r].first != i)
+	if (r < 0 || (cl->runs[r].first != i && cl->run_at[i - 1] >= 0))
 		return 0;
-	return cl->runs[r].end;
+	return seg_end(cl, r, i);
 }
 
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
-		       uint32_t *n_reused)
+		       uint32_t *n_tries, uint32_t *n_reused)
 {
 	*n_entries = cl->n_classified;
 	*n_runs = cl->n_runs;
+	*n_tries = cl->n_tries;
 	*n_reused = cl->n_reused;
 }
 
@@ -1335,11 +1837,22 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
 }
 
-static void emit_map_lookup(struct bf_builder *b, int map_fd, bf_label miss)
+/* R8 = the trie of class `trie` (the outer array's lookup, which the verifier inlines). */
+static void emit_trie(struct bf_builder *b, uint32_t trie, bf_label miss)
 {
-	/* The run's own trie: its fd is known now, it needs no slot of the generation. */
-	bf_emit(b, BF_LD_IMM64_LO(BPF_REG_1, BPF_PSEUDO_MAP_FD, map_fd));
-	bf_emit(b, BF_LD_IMM64_HI(0));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_0));
+}
+
+/* Look the key up in the trie at R8. */
+static void emit_map_lookup(struct bf_builder *b, bf_label miss)
+{
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_8));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
@@ -1349,10 +1862,13 @@ static void emit_map_lookup(struct bf_builder *b, int map_fd, bf_label miss)
 static void emit_min_r1(struct bf_builder *b);
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_builder *b, const struct cl_run *run, uint8_t tag,
-			const struct cl_sig *s, bool bad, uint32_t const_val, bf_label done)
+static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_t run, uint8_t tag,
+			uint32_t c, const struct cl_sig *s, bool bad, uint32_t const_val,
+			bf_label done)
 {
-	uint32_t scope = htobe32(tag), w;
+	bool exact = crun->cls_exact[c];
+	uint32_t trie = crun->cls_trie[c];
+	uint32_t scope = htobe32(exact ? run << 8 | tag : tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
 	bool keyed = false;
 
@@ -1366,7 +1882,12 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *run, uint8_t 
 		emit_min_r1(b);
 		return;
 	}
-	bf_comment(b, "key (class %u%s)", tag & ~BF_CL_TAG_BAD, bad ? ", hotdrop" : "");
+	if (!exact) {
+		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
+		emit_trie(b, trie, done);
+	}
+	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
+		   bad ? ", hotdrop" : "");
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
 	memcpy(&w, &scope, 4);
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
@@ -1391,7 +1912,16 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *run, uint8_t 
 		key_field(b, lf[0], FP_KEY + 4 + KEY_FIXED);
 	else
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4 + KEY_FIXED, 0));
-	emit_map_lookup(b, run->map_fd, done);
+	if (exact) {
+		bf_comment(b, "exact class: its %u bytes in the hash", KEY_FIXED);
+		bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_EXACT);
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY + 4));
+		bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
+	} else {
+		emit_map_lookup(b, done);
+	}
 	for (unsigned int l = 1; l < n_lf; l++) {
 		bf_comment(b, "next level: (node, field %u)", lf[l]);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
@@ -1400,11 +1930,11 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *run, uint8_t 
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
-		emit_map_lookup(b, run->map_fd, done);
+		emit_map_lookup(b, done);
 	}
-	bf_comment(b, "value + (run's first entry << 2): the trie's values are relative");
+	bf_comment(b, "value + (run's first entry << 2): the values are relative to the run");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(run->first << 2)));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(crun->first << 2)));
 	emit_min_r1(b);
 }
 
@@ -1478,7 +2008,7 @@ static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
 }
 
 static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
-		      const struct cl_run *crun, uint8_t c, const struct cl_sig *s,
+		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
 		      const struct bf_classify_labels *l)
 {
 	bf_label skip = {0};
@@ -1515,28 +2045,40 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, crun, c, s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, crun, c | BF_CL_TAG_BAD, s, true, first << 2 | 2, skip);
+		emit_lookup(b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, crun, c, s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
 }
 
+static void emit_best_slot(struct bf_builder *b, bf_label fail);
+static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l);
+
 int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l)
 {
 	const struct cl_run *run;
-	uint32_t id;
+	uint32_t id, end;
 	int r;
 
-	if (first >= cl->n_entries || cl->run_at[first] < 0)
+	if (first >= cl->n_entries || !bf_classify_run_end(cl, first))
 		return -EINVAL;
 	id = (uint32_t)cl->run_at[first];
 	run = &cl->runs[id];
+	end = seg_end(cl, (int32_t)id, first);
+	if (first != run->first) {
+		bf_comment(b, "classified run %u, entries %u..%u: its result, found at entry %u",
+			   id, first, end - 1, run->first);
+		emit_best_slot(b, l->fail);
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, BF_PKT_OFF(cl_best[0])));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
+		return emit_result(b, end, l);
+	}
 	bf_comment(b, "classified run %u: entries %u..%u, %u classes", id, run->first, run->end - 1,
 		   run->n_classes);
 	bf_comment(b, "best = 1 << 32 (no entry)");
@@ -1559,7 +2101,7 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 		if (seen)
 			continue; /* emitted with its group */
 		if (!grouped) {
-			r = emit_class(cl, b, pctx, run, (uint8_t)c, &run->classes[c], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)c, &run->classes[c], l);
 			if (r)
 				return r;
 			continue;
@@ -1573,18 +2115,38 @@ int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enu
 
 			if (kp->proto != ip->proto || (kp->invflags & IPT_INV_PROTO))
 				continue;
-			r = emit_class(cl, b, pctx, run, (uint8_t)k, &run->classes[k], l);
+			r = emit_class(cl, b, pctx, run, id, (uint8_t)k, &run->classes[k], l);
 			if (r)
 				return r;
 		}
 		bf_label_bind(b, other);
 	}
 
-	bf_comment(b, "no entry matched: continue after the run");
+	if (run->holes) {
+		bf_comment(b, "pkt->cl_best[pkt->jsp] = best: the segments after the jumps use it");
+		emit_best_slot(b, l->fail);
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_2, BF_PKT_OFF(cl_best[0])));
+	}
+	return emit_result(b, end, l);
+}
+
+/* R1 = pkt + 8 * pkt->jsp: the address of cl_best[jsp] less its offset. */
+static void emit_best_slot(struct bf_builder *b, bf_label fail)
+{
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(jsp)));
+	bf_emit_jmp_imm(b, BPF_JGT, BPF_REG_1, BF_JSTACK_MAX, fail);
+	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 3));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7));
+}
+
+/* With the run's result at FP_BEST: an entry before `end` (the end of this segment) matched:
+ * count it and apply its verdict (or hotdrop); otherwise continue after the segment. */
+static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l)
+{
+	bf_comment(b, "no entry before %u matched: continue after the segment", end);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_1));
-	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_2, 32));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_2, 0, l->next);
+	bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_1, (int32_t)(end << 2), l->next);
 	bf_comment(b, "hotdrop: not counted");
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 2, l->hotdrop);
 	bf_comment(b, "counters[best >> 2]: packets++, bytes += pkt->len");

@@ -24,25 +24,33 @@ struct bf_classify_labels {
 };
 
 /*
- * Find the runs of `m` (none crosses a region start: region_at[i] >= 0 marks one) and build a
- * trie for each, or take it from the cache of the last table compiled when the run is the same
- * (relative to its first entry). The emitted code names the tries itself (no map slot).
+ * Find the runs of `m` (none crosses a region start, except at the return site of one of its
+ * jumps) and build a trie for each class of each run, or take the run's tries from the cache of
+ * the last table compiled when the run is the same (relative to its first entry). The tries go
+ * in the generation's array of tries, the exact classes' keys in its hash.
  */
 int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		    const struct bf_log *log, struct bf_classify **out);
 void bf_classify_free(struct bf_classify *cl);
 
+/* The generation's array of tries (BF_MAP_CLASSIFY, -1 if no trie); the classifier keeps owning
+ * it. */
+int bf_classify_map_fd(const struct bf_classify *cl);
+/* The hash of the classes without prefix fields (BF_MAP_CLASSIFY_EXACT, -1 if none); the
+ * classifier keeps owning it. */
+int bf_classify_exact_fd(const struct bf_classify *cl);
+
 /* One past the last entry of the run starting at entry i, or 0 if no run starts there. */
 uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i);
 
 /* Emit the run starting at entry `first`: it ends in a jump to one of `l`'s labels. Uses
- * R1-R5 and the stack below fp-88 (abi.h). 0 or -errno. */
+ * R1-R5, R8, the map key scratch at fp-8 and the stack below fp-88 (abi.h). 0 or -errno. */
 int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l);
 
-/* Totals for logs and tests: entries inside runs, runs, runs whose trie came from the cache. */
+/* Totals for logs and tests: entries inside runs, runs, tries, tries that came from the cache. */
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
-		       uint32_t *n_reused);
+		       uint32_t *n_tries, uint32_t *n_reused);
 
 /* Close the cached tries (tests; a daemon keeps them for its next replace). */
 void bf_classify_cache_clear(void);

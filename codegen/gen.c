@@ -59,10 +59,6 @@ static const uint32_t bf_region_small_caps[] = {2048, 4096};
  * which keeps jumps to its exit blocks inside 16 bits. Fewer, larger programs spare tail calls:
  * 100k rules in one chain fit in the 33. */
 #define BF_REGION_MAX_INSNS_HARD 28000
-/* Each classified run names a trie of its own, and a program may use at most 64 maps
- * (MAX_USED_MAPS in include/linux/bpf_verifier.h), about 15 of which the rest of the code may
- * name: a region holds at most this many runs. */
-#define BF_REGION_MAX_RUNS 40
 /* MAX_TAIL_CALL_CNT in include/linux/bpf.h. */
 #define BF_TAIL_CALL_MAX 33
 /* Tail calls spent before the first region: dispatcher -> entry program -> hook region. */
@@ -76,6 +72,8 @@ struct bf_gen {
 	int cnt_fd;	 /* bf_cnt: PERCPU_ARRAY of struct bf_counter_val, one per entry */
 	int err_fd;	 /* bf_err: PERCPU_ARRAY of one u64: fail-closed drops */
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
+	int cls_fd;	 /* bf_cls: the classifier's array of tries (classify.c), -1 if none */
+	int clsx_fd;	 /* bf_clsx: the classifier's exact classes (classify.c), -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	/* recent tables this generation's rules name (the kernel's table refcnt) */
 	struct bf_recent_reg *recent;
@@ -222,6 +220,8 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->progs_fd[1]);
 	gen_closefd(&g->cnt_fd);
 	gen_closefd(&g->err_fd);
+	gen_closefd(&g->cls_fd);
+	gen_closefd(&g->clsx_fd);
 	gen_closefd(&g->xrule_fd);
 	if (g->recent)
 		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
@@ -693,7 +693,8 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_COUNTERS] = c->g->cnt_fd;
 	fds[BF_MAP_ERRORS] = c->g->err_fd;
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
-	/* BF_MAP_CLASSIFY stays -1: each classified run names its own trie (classify.c). */
+	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
+	fds[BF_MAP_CLASSIFY_EXACT] = c->g->clsx_fd;
 	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
@@ -882,7 +883,6 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	char name[BPF_OBJ_NAME_LEN];
 	bool need_chunk = true;
 	size_t weight = 0, at;
-	uint32_t n_runs = 0;
 	const char *chain;
 	int err;
 
@@ -921,10 +921,8 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 			bf_label_bind(b, next);
 			need_chunk = true;
 			i = run_end - 1;
-			n_runs++;
 			if (split && i + 1 < end &&
-			    (weight >= c->cap || n_runs >= BF_REGION_MAX_RUNS ||
-			     bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
+			    (weight >= c->cap || bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
 				add_region(c, i + 1);
 				i++;
 				break;
@@ -1141,12 +1139,12 @@ static void reset_splits(struct cg *c, uint32_t n_static)
  */
 static int choose_layout(struct cg *c, bool *fixed)
 {
-	uint32_t n_static = c->n_regions, n_cls = 0, n_runs = 0, n_reused = 0;
+	uint32_t n_static = c->n_regions, n_cls = 0, n_runs = 0, n_tries = 0, n_reused = 0;
 	int err = 0;
 
 	*fixed = false;
 	c->cap = BF_REGION_MAX_INSNS;
-	bf_classify_stats(c->cls, &n_cls, &n_runs, &n_reused);
+	bf_classify_stats(c->cls, &n_cls, &n_runs, &n_tries, &n_reused);
 	if (c->m->n_entries - n_cls < BF_REGION_SMALL_MIN_LINEAR)
 		return 0;
 	for (size_t k = 0; k < BF_ARRAY_SIZE(bf_region_small_caps) && !err; k++) {
@@ -1241,6 +1239,16 @@ static int gen_compile(struct cg *c, bool xdp)
 	}
 	if (err)
 		return err;
+	if (bf_classify_map_fd(c->cls) >= 0) {
+		c->g->cls_fd = fcntl(bf_classify_map_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->cls_fd < 0)
+			return -errno;
+	}
+	if (bf_classify_exact_fd(c->cls) >= 0) {
+		c->g->clsx_fd = fcntl(bf_classify_exact_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->clsx_fd < 0)
+			return -errno;
+	}
 	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
 	if (!c->chain_regions)
 		return -ENOMEM;
@@ -1296,7 +1304,8 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
 	g->family = m->family;
-	g->cnt_fd = g->err_fd = g->xrule_fd = -1;
+	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
+	g->clsx_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
@@ -1313,13 +1322,13 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	if (!err)
 		err = gen_compile(&c, xdp);
 	if (!err) {
-		uint32_t n_cls = 0, n_runs = 0, n_reused = 0;
+		uint32_t n_cls = 0, n_runs = 0, n_tries = 0, n_reused = 0;
 
-		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_reused);
+		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_tries, &n_reused);
 		bf_logf(rt->log, BF_LOG_DEBUG,
-			"%s: %u entries in %u regions, %u of them in %u classified runs (%u tries "
-			"reused)%s",
-			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_reused,
+			"%s: %u entries in %u regions, %u of them in %u classified runs (%u tries, "
+			"%u reused)%s",
+			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_tries, n_reused,
 			xdp ? " (INPUT also at XDP)" : "");
 		bf_logf(rt->log, BF_LOG_DEBUG,
 			"%s: compiled in %.1f ms: classifier %.1f ms, %u programs, %zu insns, "

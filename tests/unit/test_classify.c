@@ -423,6 +423,44 @@ static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 	e->n_matches = 1;
 }
 
+/* Entries whose classes have no prefix field (exact ports, hosts): the classifier's hash. */
+static void random_exact_entry(struct env *v, uint64_t *s, uint32_t i)
+{
+	static const uint8_t last[] = {0, 1, 64, 128, 200};
+	struct bf_entry *e = &v->t.e[i];
+	uint32_t x = rnd(s) % 4;
+	char a[32];
+
+	e->target.kind = rnd(s) % 2 ? BF_TGT_ACCEPT : BF_TGT_DROP;
+	if (x == 0 || x == 3) {
+		snprintf(a, sizeof(a), "10.%u.%u.%u", rnd(s) % 2, rnd(s) % 4,
+			 last[rnd(s) % BF_ARRAY_SIZE(last)]);
+		src(v, i, a, 32);
+	}
+	if (x == 1 || x == 3) {
+		snprintf(a, sizeof(a), "10.9.0.%u", rnd(s) % 8);
+		dst(v, i, a, 32);
+	}
+	if (x == 0)
+		return;
+	if (rnd(s) % 2) {
+		struct xt_tcp *t = &v->md[i].tcp;
+
+		memset(t, 0, sizeof(*t));
+		t->spts[0] = rnd(s) % 4 ? 0 : 1000;
+		t->spts[1] = t->spts[0] ? 1000 : UINT16_MAX;
+		t->dpts[0] = t->dpts[1] = (uint16_t)(18 + rnd(s) % 14);
+		e->ip.v4.proto = IPPROTO_TCP;
+		v->mt[i] =
+			(struct bf_match){.ext = &bf_match_tcp, .data = t, .data_len = sizeof(*t)};
+	} else {
+		udp_ports(v, i, 0, 0, 0);
+		v->md[i].udp.dpts[0] = v->md[i].udp.dpts[1] = (uint16_t)(18 + rnd(s) % 14);
+	}
+	e->matches = &v->mt[i];
+	e->n_matches = 1;
+}
+
 static void random_pkt(uint64_t *s, struct pkt *p, char *sa, char *da)
 {
 	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, 47};
@@ -455,12 +493,26 @@ static void random_pkt(uint64_t *s, struct pkt *p, char *sa, char *da)
 		p->l4len = (uint16_t)(rnd(s) % 8);
 }
 
-/* With `shift`, the table starts with that many count-only entries (a jump to the next
- * entry), which end no run and start none: the runs are those of the table without them,
- * one entry further. */
-static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
-			       uint32_t shift, uint32_t *n_runs, uint32_t *n_reused)
+/* Make entry i a jump to `to` (its matches stay: a conditional jump). */
+static void make_jump(struct env *v, uint32_t i, uint32_t to)
 {
+	v->t.e[i].target.kind = BF_TGT_JUMP;
+	v->t.e[i].target.jump = to;
+}
+
+/*
+ * With `jumps`, some entries of INPUT become jumps (conditional or not) to two user chains, A
+ * (which jumps to B in turn) and B, of random entries, and some become rules without target
+ * (a jump to the next entry): runs then span jumps (classify.c, holes). With `shift`, the
+ * table starts with that many count-only entries (a jump to the next entry), which start no
+ * run (a run starts with a classified entry): the runs are those of the table without them,
+ * that many entries further.
+ */
+static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			       bool jumps, bool exact, uint32_t shift, uint32_t *n_tries,
+			       uint32_t *n_reused)
+{
+	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
 	struct xt_counters *lc = calloc(BT_MAX_ENTRIES, sizeof(*lc));
 	int *verdict = calloc(n_pkts, sizeof(int));
@@ -478,20 +530,59 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	for (uint32_t k = 0; k < shift; k++)
 		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1);
 	for (uint32_t k = 0; k < n; k++) {
-		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
 
-		random_entry(v, &s, i, i - shift); /* the same table, moved */
+		if (exact)
+			random_exact_entry(v, &s, i);
+		else
+			random_entry(v, &s, i, i - shift); /* the same table, moved */
+		x = jumps ? rnd(&s) % 40 : 40;
+		if (x < 4) {
+			if (x < 2) { /* unconditional */
+				v->t.e[i].n_matches = 0;
+				memset(&v->t.e[i].ip.v4, 0, sizeof(v->t.e[i].ip.v4));
+			}
+			jmp[n_jmp++] = i;
+		} else if (x < 6) {
+			make_jump(v, i, i + 1);
+		}
 	}
 	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	if (jumps) {
+		uint32_t a = bt_chain(&v->t, "A"), b;
+
+		for (uint32_t k = 0; k < 40; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			random_entry(v, &s, i, i - shift);
+			if (rnd(&s) % 10 == 0)
+				jmp[n_jmp++] = i | 1u << 31; /* to B */
+		}
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+		b = bt_chain(&v->t, "B");
+		for (uint32_t k = 0; k < 40; k++) {
+			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			random_entry(v, &s, i, i - shift);
+		}
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+		for (uint32_t k = 0; k < n_jmp; k++) {
+			uint32_t i = jmp[k] & ~(1u << 31);
+
+			make_jump(v, i, jmp[k] >> 31 || rnd(&s) % 2 ? b : a);
+		}
+	}
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
 	if (n_reused) {
 		const char *lp = strstr(v->log.all, " of them in ");
+		uint32_t runs;
 
 		ck_assert_ptr_nonnull(lp);
-		ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u", n_runs, n_reused),
-				 2);
+		ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u tries, %u", &runs,
+					n_tries, n_reused),
+				 3);
 	}
 	fprintf(stderr, "classify: seed %llu: %u of %u entries classified\n",
 		(unsigned long long)seed, n_cls, n);
@@ -530,9 +621,10 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	free(verdict);
 }
 
-static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts)
+static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
+			 bool exact)
 {
-	random_table_shift(v, seed, n, n_pkts, 0, NULL, NULL);
+	random_table_shift(v, seed, n, n_pkts, jumps, exact, 0, NULL, NULL);
 }
 
 /*
@@ -544,15 +636,39 @@ START_TEST(reuse_moved_runs)
 {
 	for (uint64_t seed = 3; seed <= 5; seed++) {
 		struct env *v = env_new();
-		uint32_t runs = 0, reused = 0;
+		uint32_t tries = 0, reused = 0;
 
-		random_table_shift(v, seed, 600, 1500, 0, &runs, &reused);
+		random_table_shift(v, seed, 600, 1500, seed == 4, seed == 5, 0, &tries, &reused);
 		ck_assert_uint_eq(reused, 0);
-		ck_assert_uint_gt(runs, 0);
-		random_table_shift(v, seed, 600, 1500, 1 + (uint32_t)seed, &runs, &reused);
+		if (seed != 5) /* seed 5: hosts and single ports, the hash only */
+			ck_assert_uint_gt(tries, 0);
+		random_table_shift(v, seed, 600, 1500, seed == 4, seed == 5, 1 + (uint32_t)seed,
+				   &tries, &reused);
 		/* Every run is the same, one place further: every trie is reused. */
-		ck_assert_msg(reused == runs, "seed %llu: %u of %u tries reused",
-			      (unsigned long long)seed, reused, runs);
+		ck_assert_msg(reused == tries, "seed %llu: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
+		env_free(v);
+	}
+}
+END_TEST
+
+/*
+ * Tries are cached per class: a table with one more entry at the end of INPUT (an append)
+ * rebuilds at most the trie of the class that entry joins, and the reused tries must still give
+ * the verdicts and counters of the linear code.
+ */
+START_TEST(reuse_after_append)
+{
+	for (uint64_t seed = 6; seed <= 9; seed++) {
+		struct env *v = env_new();
+		uint32_t tries = 0, reused = 0;
+
+		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
+		ck_assert_uint_eq(reused, 0);
+		ck_assert_uint_gt(tries, 0);
+		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
+		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
 		env_free(v);
 	}
 }
@@ -563,7 +679,31 @@ START_TEST(random_against_linear)
 	for (uint64_t seed = 1; seed <= 12; seed++) {
 		struct env *v = env_new();
 
-		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000);
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, false, false);
+		env_free(v);
+	}
+}
+END_TEST
+
+/* Runs that span jumps to user chains and rules without target, against the linear code. */
+START_TEST(random_jumps_against_linear)
+{
+	for (uint64_t seed = 21; seed <= 32; seed++) {
+		struct env *v = env_new();
+
+		random_table(v, seed, 480 + (uint32_t)seed * 7, 2000, true, false);
+		env_free(v);
+	}
+}
+END_TEST
+
+/* Classes of hosts and single ports (the hash), with jumps, against the linear code. */
+START_TEST(random_exact_against_linear)
+{
+	for (uint64_t seed = 41; seed <= 46; seed++) {
+		struct env *v = env_new();
+
+		random_table(v, seed, 300 + (uint32_t)seed * 5, 2000, seed % 2, true);
 		env_free(v);
 	}
 }
@@ -574,13 +714,14 @@ START_TEST(random_large)
 {
 	struct env *v = env_new();
 
-	random_table(v, 99, 5000, 3000);
+	random_table(v, 99, 5000, 3000, false, false);
 	env_free(v);
 }
 END_TEST
 
-/* A table of more runs than a table may have tries (256): the runs past it are linear code,
- * and the verdicts and counters are the same on both sides of the limit. */
+/* A table of more runs than a table may have tries (256, one per run here: its second class,
+ * /31 networks, the first entry being tested inline): the runs past it are linear code, and the
+ * verdicts and counters are the same on both sides of the limit. */
 START_TEST(many_runs)
 {
 	struct env *v = env_new();
@@ -594,14 +735,15 @@ START_TEST(many_runs)
 	ck_assert_ptr_nonnull(c);
 	bt_base(&v->t, IN);
 	for (uint32_t grp = 0; grp < 300; grp++) {
-		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1); /* count-only: ends a run */
+		/* ends a run (a jump would not: runs span jumps), matches none of the packets */
+		src(v, bt_rule(&v->t, BF_TGT_RETURN, 0), "12.0.0.0", 8);
 		for (uint32_t k = 0; k < 8; k++) {
 			uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
 
 			if (!k)
 				first[grp] = i;
-			snprintf(a, sizeof(a), "11.%u.%u.%u", grp >> 8, grp & 255, k);
-			src(v, i, a, 32);
+			snprintf(a, sizeof(a), "11.%u.%u.%u", grp >> 8, grp & 255, 2 * k);
+			src(v, i, a, 31);
 		}
 	}
 	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
@@ -618,12 +760,12 @@ START_TEST(many_runs)
 	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
 	p.src = "11.0.255.7"; /* group 255, the last classified */
 	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
-	p.src = "11.0.0.9";
+	p.src = "11.0.0.17";
 	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
 	counters(v, g, c);
-	ck_assert_uint_eq(c[first[0] + 3].pcnt, 1);
-	ck_assert_uint_eq(c[first[299] + 5].pcnt, 1);
-	ck_assert_uint_eq(c[first[255] + 7].pcnt, 1);
+	ck_assert_uint_eq(c[first[0] + 1].pcnt, 1);
+	ck_assert_uint_eq(c[first[299] + 2].pcnt, 1);
+	ck_assert_uint_eq(c[first[255] + 3].pcnt, 1);
 	ck_assert_uint_eq(c[pol].pcnt, 1);
 	bf_gen_free(g);
 	free(c);
@@ -777,7 +919,10 @@ int main(void)
 	tcase_add_test(tc, first_match_by_hand);
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, random_large);
+	tcase_add_test(tc, random_jumps_against_linear);
+	tcase_add_test(tc, random_exact_against_linear);
 	tcase_add_test(tc, reuse_moved_runs);
+	tcase_add_test(tc, reuse_after_append);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
