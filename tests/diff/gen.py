@@ -183,6 +183,13 @@ def topo(a):
         for ns in (R, C, S):
             if step[ns]:
                 out.append("ip -n %s -batch - <<'EOF'\n%s\nEOF" % (ns, "\n".join(step[ns])))
+    if v6 and getattr(a, "level", "core") == "extended":
+        # The server answers from its link-t address through link t (source routing). Without
+        # this the kernel routes a reply from fd00:3::2 by the default route (link s), while
+        # bpfilter's REJECT can only send it back where the packet came in: bpf_fib_lookup()
+        # refuses lookups on a host without forwarding (doc/design.md, "Known differences").
+        out.append("ip -n %s -6 rule add from %s table 100" % (S, sa[2]))
+        out.append("ip -n %s -6 route add default via %s dev %s table 100" % (S, ra[2], n["t"]))
     print("set -e")
     print("\n".join(out))
 
