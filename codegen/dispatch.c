@@ -906,6 +906,40 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 }
 
 /*
+ * The tail of emit_icmp_error_ahead, both families: with the fib parameters at FP_FIB (the
+ * packet's source as destination), the error's way out; then announce it to egress:
+ * reply_len = l2 + hdr + min(len, max - hdr) (the error's headers and the quote that fits
+ * icmp_send's 576 or icmpv6_send's 1280 bytes), reply_ifindex. Ends at d->pass.
+ */
+static void emit_announce_error(struct dctx *d, int32_t hdr, int32_t max)
+{
+	struct bf_builder *b = d->b;
+	bf_label found = bf_label_new(b), len = bf_label_new(b);
+
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, found);
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, d->pass);
+	bf_label_bind(b, found);
+	bf_comment(b, "reply_len = l2 + hdr + min(len, max - hdr); reply_ifindex");
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
+	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, max - hdr, len);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, max - hdr));
+	bf_label_bind(b, len);
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, hdr));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
+	emit_goto(b, d->pass);
+}
+
+/*
  * The IPv6 form of emit_icmp_error_ahead (emit_ingress_decision6: no route, hop limit, too big):
  * icmp6_send() answers nothing for an unspecified source (a multicast one never gets here),
  * an ICMPv6 error or a header cut before its type (is_ineligible). A fragment is left out:
@@ -915,7 +949,7 @@ static void emit_ipv6_dispatcher(struct dctx *d)
 static void emit_icmp6_error_ahead(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
-	bf_label not_icmp = bf_label_new(b), found = bf_label_new(b), len = bf_label_new(b);
+	bf_label not_icmp = bf_label_new(b);
 
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, PKT_OFF(x6_frag)));
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_1, 0, d->pass);
@@ -942,27 +976,7 @@ static void emit_icmp6_error_ahead(struct dctx *d)
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr) + 4 * w));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv6_dst) + 4 * w));
 	}
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, found);
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, d->pass);
-	bf_label_bind(b, found);
-	bf_comment(b, "reply_len = l2 + 48 + min(len, 1280 - 48); reply_ifindex");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
-	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 1280 - 48, len);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 1280 - 48));
-	bf_label_bind(b, len);
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 48));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
-	emit_goto(b, d->pass);
+	emit_announce_error(d, 48, 1280);
 }
 
 /*
@@ -978,7 +992,7 @@ static void emit_icmp6_error_ahead(struct dctx *d)
 static void emit_icmp_error_ahead(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
-	bf_label chains = bf_label_new(b), not_icmp = bf_label_new(b), len = bf_label_new(b);
+	bf_label chains = bf_label_new(b), not_icmp = bf_label_new(b);
 	bf_label v6 = bf_label_new(b);
 
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));
@@ -1010,28 +1024,7 @@ static void emit_icmp_error_ahead(struct dctx *d)
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ifindex)));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(saddr)));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FIB_OFF(ipv4_dst)));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_FIB));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, (int32_t)sizeof(struct bpf_fib_lookup)));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_fib_lookup));
-	bf_label found = bf_label_new(b);
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, BPF_FIB_LKUP_RET_SUCCESS, found);
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, BPF_FIB_LKUP_RET_NO_NEIGH, d->pass);
-	bf_label_bind(b, found);
-	bf_comment(b, "reply_len = l2 + 20 + 8 + min(len, 576 - 28); reply_ifindex");
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(len)));
-	bf_emit_jmp_imm(b, BPF_JLE, BPF_REG_1, 576 - 28, len);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 576 - 28));
-	bf_label_bind(b, len);
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, 28));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_2));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_len)));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_10, FIB_OFF(ifindex)));
-	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_OFF(reply_ifindex)));
-	emit_goto(b, d->pass);
+	emit_announce_error(d, 28, 576);
 
 	bf_label_bind(b, v6);
 	emit_icmp6_error_ahead(d);
