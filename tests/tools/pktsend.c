@@ -10,7 +10,14 @@
  * Real connections (TCP connect, UDP request/response) use ordinary sockets so that the peers'
  * kernels answer as they would to any client.
  *
- *	pktsend --ns ROLE=NETNS [--ns ...] [--gap USEC] [--settle MSEC] [--dump] [SCRIPT|-]
+ *	pktsend --ns ROLE=NETNS [--ns ...] [--gap USEC] [--settle MSEC] [--sync PATH ...] [--dump]
+ *	        [SCRIPT|-]
+ *
+ * --sync PATH: a listener's control socket (tests/diff/listen.py --control). After each line
+ * that sent UDP, pktsend asks every such listener to answer what it has received so far, and
+ * waits until it has: a listener's echo is a user-space reply that would otherwise leave
+ * whenever the process is scheduled, and under load it can pass packets sent after it (and
+ * rate matches such as hashlimit count packets in arrival order).
  *
  * Script: one action per line, '#' starts a comment, fields are key=value.
  *	ns ROLE                     enter the namespace given by --ns ROLE=NAME (required before
@@ -56,11 +63,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_ROLES 8
 #define MAX_KEEP 1024
+#define MAX_SYNC 8
 #define PKT_MAX 2048
 
 enum via {
@@ -85,6 +94,8 @@ struct ctx {
 	bool dump;
 	int keep[MAX_KEEP]; /* UDP sockets kept open so late replies find them */
 	int nkeep;
+	int sync[MAX_SYNC]; /* listeners' control connections (--sync) */
+	int nsync;
 	unsigned long sent, send_errors, conns, conns_ok;
 };
 
@@ -659,6 +670,46 @@ static void hexdump(const uint8_t *b, size_t n)
 	printf("\n");
 }
 
+/* Each listener answers once it has echoed every datagram queued on its sockets (the sender's
+ * softirq queued ours before sendto() returned). */
+static int sync_listeners(struct ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->nsync; i++) {
+		struct pollfd pfd = {.fd = c->sync[i], .events = POLLIN};
+		char b = 's';
+
+		if (send(c->sync[i], &b, 1, 0) != 1)
+			return -errno;
+		if (poll(&pfd, 1, 5000) != 1 || recv(c->sync[i], &b, 1, 0) != 1) {
+			fprintf(stderr, "pktsend: a listener did not answer its sync\n");
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+static int sync_connect(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static int do_ip(struct ctx *c, char **kv, int n, bool v6)
 {
 	uint8_t buf[PKT_MAX];
@@ -729,7 +780,7 @@ static int do_ip(struct ctx *c, char **kv, int n, bool v6)
 	if (w < 0)
 		c->send_errors++;
 	sleep_us(c->gap_us);
-	return 0;
+	return p.proto == IPPROTO_UDP ? sync_listeners(c) : 0;
 }
 
 struct conn_args {
@@ -968,7 +1019,7 @@ static int do_udp_request(struct ctx *c, char **kv, int n)
 	if (poll(&pfd, 1, a.timeout_ms) == 1 && recv(fd, data, sizeof(data), MSG_DONTWAIT) >= 0)
 		c->conns_ok++;
 	sleep_us(c->gap_us);
-	return 0;
+	return sync_listeners(c);
 }
 
 static int run_line(struct ctx *c, char *line)
@@ -1009,8 +1060,8 @@ static int run_line(struct ctx *c, char *line)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pktsend --ns ROLE=NETNS... [--gap USEC] [--settle MSEC] [--dump] "
-			"[SCRIPT|-]\n");
+	fprintf(stderr, "usage: pktsend --ns ROLE=NETNS... [--gap USEC] [--settle MSEC] "
+			"[--sync PATH...] [--dump] [SCRIPT|-]\n");
 }
 
 int main(int argc, char **argv)
@@ -1018,7 +1069,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"ns", required_argument, NULL, 'n'},	  {"gap", required_argument, NULL, 'g'},
 		{"settle", required_argument, NULL, 's'}, {"dump", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"sync", required_argument, NULL, 'y'},	  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	static struct ctx c;
 	char line[4096];
@@ -1027,7 +1079,7 @@ int main(int argc, char **argv)
 
 	c.gap_us = 500;
 	c.settle_ms = 300;
-	while ((o = getopt_long(argc, argv, "n:g:s:dh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:g:s:y:dh", opts, NULL)) != -1) {
 		char *eq;
 
 		switch (o) {
@@ -1059,6 +1111,18 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			c.dump = true;
+			break;
+		case 'y':
+			if (c.nsync == MAX_SYNC) {
+				usage();
+				return 1;
+			}
+			c.sync[c.nsync] = sync_connect(optarg);
+			if (c.sync[c.nsync] < 0) {
+				fprintf(stderr, "pktsend: %s: %s\n", optarg, strerror(-c.sync[c.nsync]));
+				return 1;
+			}
+			c.nsync++;
 			break;
 		default:
 			usage();
