@@ -645,20 +645,7 @@ static void emit_reset6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_0, 0xffff));
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_0, FP_HDR + 56));
 
-	bf_comment(b, "change_tail(l3_off + 60); store the headers");
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, 60));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_rej_emit_fp(b, BPF_REG_3, FP_HDR);
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 60));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_rej_emit_put_reply(b, 40, FP_HDR, 60, drop);
 	bf_rej_emit_send(b, &frame, drop);
 }
 

@@ -93,6 +93,43 @@ void bf_rej_emit_sum_pkt(struct bf_builder *b, const struct bf_rej_frame *f, bf_
 	bf_label_bind(b, done);
 }
 
+void bf_rej_emit_put_reply(struct bf_builder *b, int32_t base, int16_t hdr, int32_t len,
+			   bf_label drop)
+{
+	bf_label cut = bf_label_new(b);
+
+	bf_comment(b, "r3 = l4_off - l3_off - %d: options or extension headers", base);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_3, BPF_REG_7, PKT_OFF(l4_off)));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_3, BPF_REG_1));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_3, -base));
+	bf_emit_jmp_imm(b, BPF_JSLE, BPF_REG_3, 0, cut);
+	bf_comment(b, "adjust_room(-r3, NET): the transport header follows the base header");
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
+	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_2, BPF_REG_3));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, BPF_ADJ_ROOM_NET));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_adjust_room));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_label_bind(b, cut);
+
+	bf_comment(b, "change_tail(l3_off + %d); store the headers", len);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, len));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_rej_emit_fp(b, BPF_REG_3, hdr);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, len));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_store_bytes));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+}
+
 void bf_rej_emit_send(struct bf_builder *b, const struct bf_rej_frame *f, bf_label drop)
 {
 	int16_t fib_ifindex = (int16_t)(f->fib + (int16_t)offsetof(struct bpf_fib_lookup, ifindex));

@@ -41,6 +41,16 @@ void bf_rej_emit_sum_stack(struct bf_builder *b, const struct bf_rej_frame *f, i
 void bf_rej_emit_sum_pkt(struct bf_builder *b, const struct bf_rej_frame *f, bf_label fail);
 
 /*
+ * Turn the packet into the reply: `len` bytes from l3_off, taken from the stack at `hdr`. The
+ * bytes between the first `base` bytes of the IP header and the transport header (IPv4 options,
+ * IPv6 extension headers) are removed first: bpf_skb_change_tail() refuses to cut below the
+ * transport header a sender set (__bpf_skb_min_len(); AF_PACKET sets it), and an RST is shorter
+ * than such a packet's headers. Jumps to `drop` when a helper fails.
+ */
+void bf_rej_emit_put_reply(struct bf_builder *b, int32_t base, int16_t hdr, int32_t len,
+			   bf_label drop);
+
+/*
  * Store the MACs (Ethernet only), then redirect: to the egress of the route's interface (and
  * mark the reply for the egress dispatcher's OUTPUT, pkt->reply_*), or for OUTPUT to the
  * ingress of lo (raw IP devices: of this interface).

@@ -161,6 +161,26 @@ def raw_probe(src, ip, proto, opts, plen, fill="0", dport="6001"):
     p = wait_raw(r, m)
     print(norm(p) if p else "none")
 
+def rst_probe(src, ip, opts, dport):
+    """A SYN written whole (IP_HDRINCL, which sets the transport header after the options) with
+    the IP options given in hex (EOL padded); print the RST, normalised."""
+    o = bytes.fromhex(opts)
+    o += b"\0" * (-len(o) % 4)
+    th = struct.pack("!HHIIBBHHH", 44003, int(dport), 9, 0, 5 << 4, 2, 1024, 0, 0)
+    c = csum(socket.inet_aton(src) + socket.inet_aton(ip) + struct.pack("!BBH", 0, 6, 20) + th)
+    th = th[:16] + struct.pack("!H", c) + th[18:]
+    ih = struct.pack("!BBHHHBBH4s4s", 0x40 | (5 + len(o) // 4), 0, 40 + len(o), 0x5b00, 0, 64,
+                     6, 0, socket.inet_aton(src), socket.inet_aton(ip))
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.sendto(ih + o + th, (ip, 0))
+    def m(p):
+        ihl = (p[0] & 15) * 4
+        sp, dp = struct.unpack("!HH", p[ihl:ihl + 4])
+        return sp == int(dport) and dp == 44003 and p[ihl + 13] & 4
+    p = wait_raw(r, m)
+    print(norm(p) if p else "none")
+
 globals()[sys.argv[1]](*sys.argv[2:])
 EOF
 
@@ -302,6 +322,15 @@ done
 # route or timestamp with room left means no reply; options left alone keep it.
 for o in "" 01010101 94040000 07070800000000 0707040000000001 440c05000000000000000000; do
 	both "FORWARD tcp with IP options '$o'" raw_probe 10.1.0.2 10.2.0.2 6 "$o" 0 0 6002
+done
+
+# The RST is shorter than a SYN whose options end past its 40 bytes: the options go before
+# the packet is cut to the reply's length (bpf_skb_change_tail() cannot cut below the
+# transport header the sender's stack set). 4, 24 and 40 bytes of NOPs.
+for o in 01010101 $(printf '01%.0s' $(seq 24)) $(printf '01%.0s' $(seq 40)); do
+	both "INPUT tcp-reset, $((${#o} / 2)) bytes of IP options" rst_probe 10.1.0.2 10.2.0.2 "$o" 22
+	[ "$RJ_K" != none ] || bf_fail "the kernel sent no RST for options $o"
+	both "FORWARD tcp-reset, $((${#o} / 2)) bytes of IP options" rst_probe 10.1.0.2 10.2.0.2 "$o" 24
 done
 
 # OUTPUT: the reply is for the client itself.

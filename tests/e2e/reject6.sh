@@ -117,11 +117,13 @@ def udp_connected(ip, port):
         got = "errno-%d" % e.errno
     print(sent, got)
 
-def syn_probe(src, ip, port, sport, seq, payload="0", want="rst"):
+def syn_probe(src, ip, port, sport, seq, payload="0", want="rst", opt=""):
     """A hand-made SYN (raw socket) with a known sequence number; print the RST (or the
-    ICMPv6 error that quotes it)."""
+    ICMPv6 error that quotes it). opt "dst24": behind a 24-byte destination options header."""
     c = cap()
     r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    if opt == "dst24":  # IPV6_DSTOPTS: one PadN option of 20 bytes
+        r.setsockopt(socket.IPPROTO_IPV6, 59, bytes([0, 2, 1, 20]) + bytes(20))
     sa = socket.inet_pton(socket.AF_INET6, src); da = socket.inet_pton(socket.AF_INET6, ip)
     th = struct.pack("!HHIIBBHHH", int(sport), int(port), int(seq), 0, 5 << 4, 2, 1024, 0, 0)
     th += bytes(int(payload))
@@ -358,6 +360,14 @@ both "INPUT icmp6-port-unreachable for a SYN" syn_probe fd00:1::2 fd00:2::2 23 4
 both "FORWARD udp :6000 (from the router)" udp_probe fd00:2::2 6000 43000
 [ "$RJ_K" != none ] || bf_fail "the kernel router sent no ICMPv6"
 both "FORWARD tcp-reset: the RST" syn_probe fd00:1::2 fd00:2::2 24 43001 77
+# The RST (60 bytes) is shorter than the SYN's headers when extension headers come first: they
+# go before the packet is cut (bpf_skb_change_tail() cannot cut below the transport header
+# the sender set).
+both "INPUT tcp-reset: the RST for a SYN behind 24 bytes of destination options" \
+	syn_probe fd00:1::2 fd00:2::2 22 42003 1000 0 rst dst24
+[ "$RJ_K" != none ] || bf_fail "the kernel sent no RST behind destination options"
+both "FORWARD tcp-reset: the RST for a SYN behind 24 bytes of destination options" \
+	syn_probe fd00:1::2 fd00:2::2 24 43002 78 0 rst dst24
 [ "$RJ_K" != none ] || bf_fail "the kernel router sent no RST"
 k=$(connect kc fd00:2::2 24)
 b=$(connect bc fd00:2::2 24)
