@@ -861,12 +861,7 @@ static void emit_unreach(struct bf_builder *b, int ttl, bf_label drop)
 	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_1));
 	bf_label_bind(b, skip);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_8, FP_MISC));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_8));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_rej_emit_cut(b, BPF_REG_8, drop);
 
 	emit_forward_ttl(b, drop);
 	bf_comment(b, "acc = sum of the quoted bytes");

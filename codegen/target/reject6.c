@@ -499,12 +499,7 @@ static void emit_unreach6(struct bf_builder *b, int hl, bf_label drop)
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_8, REJ6_QUOTE_MAX));
 	bf_label_bind(b, skip);
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_8, FP_MISC));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_8));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_rej_emit_cut(b, BPF_REG_8, drop);
 
 	/* FORWARD runs after ip6_forward() decremented the hop limit: the quote says so. */
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(hook)));

@@ -93,6 +93,16 @@ void bf_rej_emit_sum_pkt(struct bf_builder *b, const struct bf_rej_frame *f, bf_
 	bf_label_bind(b, done);
 }
 
+void bf_rej_emit_cut(struct bf_builder *b, uint8_t len_reg, bf_label drop)
+{
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
+	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, len_reg));
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
+	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
+	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+}
+
 void bf_rej_emit_put_reply(struct bf_builder *b, int32_t base, int16_t hdr, int32_t len,
 			   bf_label drop)
 {
@@ -115,12 +125,8 @@ void bf_rej_emit_put_reply(struct bf_builder *b, int32_t base, int16_t hdr, int3
 	bf_label_bind(b, cut);
 
 	bf_comment(b, "change_tail(l3_off + %d); store the headers", len);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, len));
-	bf_emit(b, BF_MOV64_IMM(BPF_REG_3, 0));
-	bf_emit(b, BF_CALL(BPF_FUNC_skb_change_tail));
-	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0, drop);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_8, len));
+	bf_rej_emit_cut(b, BPF_REG_8, drop);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_OFF(l3_off)));
 	bf_rej_emit_fp(b, BPF_REG_3, hdr);

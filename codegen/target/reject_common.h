@@ -40,6 +40,9 @@ void bf_rej_emit_sum_stack(struct bf_builder *b, const struct bf_rej_frame *f, i
  */
 void bf_rej_emit_sum_pkt(struct bf_builder *b, const struct bf_rej_frame *f, bf_label fail);
 
+/* bpf_skb_change_tail(skb, l3_off + len_reg, 0); jumps to `drop` if it fails. */
+void bf_rej_emit_cut(struct bf_builder *b, uint8_t len_reg, bf_label drop);
+
 /*
  * Turn the packet into the reply: `len` bytes from l3_off, taken from the stack at `hdr`. The
  * bytes between the first `base` bytes of the IP header and the transport header (IPv4 options,
