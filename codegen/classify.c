@@ -324,7 +324,7 @@ static int cl_entry(const struct bf_table_model *m, const struct bf_entry *e, st
 			return -1;
 		l4m = mt;
 	}
-	s->ip = e->ip.v4;
+	s->ip = e->ip->v4;
 	s->mode[CF_SRC] =
 		addr_mode(&s->ip.src, &s->ip.smsk, &s->ip.invflags, IPT_INV_SRCIP, &ce->v, CF_SRC);
 	s->mode[CF_DST] =
@@ -2062,7 +2062,8 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 {
 	bf_label skip = {0};
 	uint32_t first, val;
-	struct bf_entry ge = {0};
+	union bf_entry_ip gip = {.v4 = s->ip};
+	struct bf_entry ge = {.ip = &gip};
 	struct bf_emit_ctx ctx = {
 		.b = b,
 		.family = NFPROTO_IPV4,
@@ -2079,7 +2080,6 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 	val = first << 2 | (cl->m->entries[first].target.kind == BF_TGT_ACCEPT);
 	skip = bf_label_new(b);
 	ctx.miss = ctx.hotdrop = ctx.cont = skip;
-	ge.ip.v4 = s->ip;
 	bf_comment(b, "class %u: guard", c);
 	emit_skip_if_found(b, crun->cls_first[c], skip);
 	r = bf_emit_ipmatch(&ctx, &ge);
