@@ -190,7 +190,7 @@ struct bf_classify {
 	int32_t *run_at; /* entry -> run id or -1 (-1 also for the holes of a run) */
 	uint8_t *no_mid; /* entries a run cannot continue into (jump targets, hook entries) */
 	struct cl_run *runs;
-	uint32_t n_runs;
+	uint32_t n_runs, runs_cap;
 	uint32_t n_classified;
 	uint32_t next_node; /* nodes of the run being built */
 	uint32_t n_tries;
@@ -1696,6 +1696,18 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
 	}
+	if (cl->n_runs == cl->runs_cap) {
+		/* a few runs per table: grown as found, not sized for the worst case (n / 8) */
+		uint32_t cap = cl->runs_cap ? cl->runs_cap * 2 : 8;
+		struct cl_run *p = reallocarray(cl->runs, cap, sizeof(*p));
+
+		if (!p) {
+			run_free(&run);
+			return -ENOMEM;
+		}
+		cl->runs = p;
+		cl->runs_cap = cap;
+	}
 	for (uint32_t c = 0; c < run.n_classes; c++) {
 		n_exact += run.cls_exact[c];
 		if (run.cls_fd[c] >= 0)
@@ -1726,8 +1738,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 	uint32_t i = 0;
 	int r;
 
-	cl->runs = calloc(m->n_entries / BF_CL_MIN_ENTRIES + 1, sizeof(*cl->runs));
-	if (!classes || !cl->runs)
+	if (!classes)
 		return -ENOMEM;
 	while (i < m->n_entries) {
 		uint32_t j = i, best = i, n = 0, n_ents = 0;
