@@ -94,8 +94,6 @@
 #define BF_CL_INLINE_MAX 2
 /* cls_of of a hole: a jump inside a run, compiled as linear code between its segments. */
 #define BF_CL_HOLE 0xff
-/* cl_key.trie of a key of an exact class: it goes in the hash. */
-#define BF_CL_EXACT UINT32_MAX
 
 /* Key: prefixlen, then scope (class or node within the run; run and class in the hash), sport,
  * dport, exact source, exact destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY +
@@ -162,7 +160,7 @@ struct cl_run {
 	uint8_t *cls_exact;	 /* per class: no prefix field, its keys are in the hash */
 	bool holes;		 /* it spans jumps: segments between them (bf_classify_run_end) */
 	uint64_t (*cls_hash)[2]; /* per class with a trie: what makes its keys (the cache's key) */
-	size_t *cls_nkeys;	 /* per class with a trie: its keys */
+	size_t *cls_nkeys;	 /* per class with a trie or exact: its keys */
 	uint32_t n_reused;	 /* tries that came from the cache */
 	size_t n_keys;		 /* in its tries and the hash */
 	uint64_t hash[2];	 /* of the whole run (the cache of runs with too many keys) */
@@ -172,7 +170,6 @@ struct cl_key {
 	uint8_t d[KEY_DATA];
 	uint32_t plen;
 	uint32_t val;
-	uint32_t trie; /* the class (in its run) whose trie holds it, or BF_CL_EXACT */
 };
 
 /* The kernel's struct bpf_lpm_trie_key_u8 with our data. */
@@ -193,7 +190,7 @@ struct bf_classify {
 	int32_t *run_at; /* entry -> run id or -1 (-1 also for the holes of a run) */
 	uint8_t *no_mid; /* entries a run cannot continue into (jump targets, hook entries) */
 	struct cl_run *runs;
-	uint32_t n_runs;
+	uint32_t n_runs, runs_cap;
 	uint32_t n_classified;
 	uint32_t next_node; /* nodes of the run being built */
 	uint32_t n_tries;
@@ -327,7 +324,7 @@ static int cl_entry(const struct bf_table_model *m, const struct bf_entry *e, st
 			return -1;
 		l4m = mt;
 	}
-	s->ip = e->ip.v4;
+	s->ip = e->ip->v4;
 	s->mode[CF_SRC] =
 		addr_mode(&s->ip.src, &s->ip.smsk, &s->ip.invflags, IPT_INV_SRCIP, &ce->v, CF_SRC);
 	s->mode[CF_DST] =
@@ -457,16 +454,29 @@ static void put_field(uint8_t *d, int f, uint32_t val_left)
 	}
 }
 
+/* Room for `cap` keys in all: the counting pass (run_count) knows how many a class makes, so a
+ * vector is sized once and exactly. */
+static int keyvec_reserve(struct keyvec *v, size_t cap)
+{
+	struct cl_key *p;
+
+	if (cap <= v->cap)
+		return 0;
+	p = reallocarray(v->k, cap, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	v->k = p;
+	v->cap = cap;
+	return 0;
+}
+
 static int keyvec_push(struct keyvec *v, const struct cl_key *k)
 {
 	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 1024;
-		struct cl_key *p = realloc(v->k, cap * sizeof(*p));
+		int r = keyvec_reserve(v, v->cap ? v->cap * 2 : 1024);
 
-		if (!p)
-			return -ENOMEM;
-		v->k = p;
-		v->cap = cap;
+		if (r)
+			return r;
 	}
 	v->k[v->n++] = *k;
 	return 0;
@@ -507,13 +517,13 @@ static bool pk_contains(const struct cl_pk *a, const struct cl_pk *b)
 /* Building the keys of one class (normal or "bad"). */
 struct cl_build {
 	struct bf_classify *cl;
-	struct keyvec *v;
+	struct keyvec *v; /* where keys go; NULL: only count them (n_keys) */
 	const struct cl_rent *ents;
 	uint8_t lf[CF_N]; /* prefix fields, in lookup order */
 	uint8_t n_lf;
 	uint8_t mode[CF_N]; /* with the ports off for "bad" */
 	bool bad;
-	uint32_t trie;
+	size_t n_keys; /* made so far */
 	size_t max_keys;
 };
 
@@ -654,7 +664,6 @@ static int emit_group(struct cl_build *bc, unsigned int lvl, const struct cl_pk 
 	fr->k = g;
 	memcpy(key.d, g->d, KEY_DATA);
 	key.plen = KEY_FIXED_BITS + g->len;
-	key.trie = bc->trie;
 	if (last) {
 		fr->min = top ? top->min : UINT32_MAX;
 		for (size_t j = 0; j < n_g; j++) {
@@ -682,9 +691,10 @@ static int emit_group(struct cl_build *bc, unsigned int lvl, const struct cl_pk 
 		if (r)
 			return r;
 	}
-	if (bc->v->n >= bc->max_keys)
+	if (bc->n_keys >= bc->max_keys)
 		return -E2BIG;
-	return keyvec_push(bc->v, &key);
+	bc->n_keys++;
+	return bc->v ? keyvec_push(bc->v, &key) : 0;
 }
 
 static int build_level(struct cl_build *bc, uint32_t scope, unsigned int lvl, const uint32_t *ents,
@@ -784,53 +794,77 @@ static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_ren
 		       uint64_t out[2]);
 static int cache_get(int family, const uint64_t h[2], size_t *n_keys);
 
-static int run_keys(struct bf_classify *cl, struct keyvec *v, uint32_t run_id, struct cl_run *run,
-		    const struct cl_rent *ents, size_t n)
+/* Whether class c of a run makes keys here: exact (the hash), or a trie not from the cache. */
+static bool class_builds(const struct cl_run *run, uint32_t c)
 {
-	_cleanup_free_ uint32_t *sel = malloc(sizeof(*sel) * (n ? n : 1));
-	struct cl_build bc = {.cl = cl, .v = v, .ents = ents};
+	return run->cls_exact[c] || (class_has_trie(run, c) && run->cls_fd[c] < 0);
+}
+
+/* The keys of class c of a run into bc (bc->v, or only counted); sel: scratch for n indices. */
+static int class_keys(struct cl_build *bc, uint32_t run_id, const struct cl_run *run, uint32_t c,
+		      size_t n, uint32_t *sel)
+{
+	const struct cl_sig *s = &run->classes[c];
+	size_t ns = 0;
 	int r;
 
-	if (!sel)
-		return -ENOMEM;
-	bc.max_keys = v->n + n * BF_CL_KEYS_PER_ENTRY + BF_CL_KEYS_SLACK;
+	bc->cl->next_node = 0; /* nodes are numbered within the class's trie */
+	for (size_t j = 0; j < n; j++)
+		if (bc->ents[j].cls == c)
+			sel[ns++] = (uint32_t)j;
+	for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
+		uint32_t tag = c | (bad ? BF_CL_TAG_BAD : 0);
+		uint32_t scope = htobe32(run->cls_exact[c] ? run_id << 8 | tag : tag);
+
+		bc->bad = bad;
+		class_fields(s, bad, bc->mode, bc->lf, &bc->n_lf);
+		r = build_level(bc, scope, 0, sel, ns);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * First pass over a run: take the tries the cache has, and count the keys of every other class
+ * (cls_nkeys) without keeping them, -E2BIG as soon as the run is over its bound. Set pruning can
+ * make a run's keys explode (hundreds of thousands for 25k entries, tens of MB of keys): finding
+ * that out keeps no key, and the second pass (run_build) sizes its vectors exactly.
+ */
+static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run,
+		     const struct cl_rent *ents, size_t n, uint32_t *sel)
+{
+	struct cl_build bc = {.cl = cl, .ents = ents};
+	int r;
+
+	bc.max_keys = n * BF_CL_KEYS_PER_ENTRY + BF_CL_KEYS_SLACK;
 	for (uint32_t c = 0; c < run->n_classes; c++) {
-		const struct cl_sig *s = &run->classes[c];
-		size_t ns = 0;
+		int fd;
 
-		if (!run->cls_exact[c] && !class_has_trie(run, c))
-			continue; /* tested entry by entry, or its first entry stands for all */
-		if (!run->cls_exact[c]) {
-			int fd;
+		if (run->cls_exact[c] || !class_has_trie(run, c))
+			continue;
+		/* A trie the last table had (the same class, relative to its run): its keys
+		 * still count against the run's bound. */
+		class_hash(run, c, ents, n, run->cls_hash[c]);
+		fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
+		if (fd < 0)
+			continue;
+		run->cls_fd[c] = fd;
+		run->n_reused++;
+		if (bc.n_keys + run->cls_nkeys[c] >= bc.max_keys)
+			return -E2BIG;
+		bc.max_keys -= run->cls_nkeys[c];
+	}
+	for (uint32_t c = 0; c < run->n_classes; c++) {
+		size_t before = bc.n_keys;
 
-			/* A trie the last table had (the same class, relative to its run): its
-			 * keys still count against the run's bound. */
-			class_hash(run, c, ents, n, run->cls_hash[c]);
-			fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
-			if (fd >= 0) {
-				run->cls_fd[c] = fd;
-				run->n_reused++;
-				if (v->n + run->cls_nkeys[c] >= bc.max_keys)
-					return -E2BIG;
-				bc.max_keys -= run->cls_nkeys[c];
-				continue;
-			}
-		}
-		cl->next_node = 0; /* nodes are numbered within the class's trie */
-		for (size_t j = 0; j < n; j++)
-			if (ents[j].cls == c)
-				sel[ns++] = (uint32_t)j;
-		bc.trie = run->cls_exact[c] ? BF_CL_EXACT : c;
-		for (int bad = 0; bad <= (s->l4 ? 1 : 0); bad++) {
-			uint32_t tag = c | (bad ? BF_CL_TAG_BAD : 0);
-			uint32_t scope = htobe32(run->cls_exact[c] ? run_id << 8 | tag : tag);
-
-			bc.bad = bad;
-			class_fields(s, bad, bc.mode, bc.lf, &bc.n_lf);
-			r = build_level(&bc, scope, 0, sel, ns);
-			if (r)
-				return r;
-		}
+		if (!class_builds(run, c))
+			continue; /* tested entry by entry, its first entry stands for all, or
+				     cached */
+		r = class_keys(&bc, run_id, run, c, n, sel);
+		if (r)
+			return r;
+		run->cls_nkeys[c] = bc.n_keys - before;
 	}
 	return 0;
 }
@@ -920,68 +954,85 @@ static int make_trie(size_t n, const struct bf_log *log)
 	return fd;
 }
 
-/* The tries of a run not taken from the cache, from its keys v (a class's keys are contiguous,
- * classes in ascending order: run_keys makes them class by class); the exact classes' keys go to
- * cl->xk. */
-static int run_tries(struct bf_classify *cl, struct cl_run *run, const struct keyvec *v,
-		     const struct bf_log *log)
+/*
+ * Second pass over a run that fits (run_count): per class, its keys into a vector of exactly its
+ * size, then into its trie, and the vector is reused by the next class: at most one class's keys
+ * are held at a time. The exact classes' keys go to cl->xk (the generation's hash, filled once
+ * every run is built).
+ */
+static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run,
+		     const struct cl_rent *ents, size_t n, uint32_t *sel, const struct bf_log *log)
 {
-	size_t i = 0;
-	int r;
+	struct keyvec v = {0};
+	size_t max = 0, n_exact = 0;
+	int r = 0;
 
 	for (uint32_t c = 0; c < run->n_classes; c++) {
-		_cleanup_close_ int fd = -1;
-		size_t j;
+		if (!class_builds(run, c))
+			continue;
+		if (run->cls_exact[c])
+			n_exact += run->cls_nkeys[c];
+		else
+			max = run->cls_nkeys[c] > max ? run->cls_nkeys[c] : max;
+	}
+	r = keyvec_reserve(&cl->xk, cl->xk.n + n_exact);
+	if (!r)
+		r = keyvec_reserve(&v, max);
+	for (uint32_t c = 0; !r && c < run->n_classes; c++) {
+		struct cl_build bc = {.cl = cl, .ents = ents, .max_keys = SIZE_MAX};
+		bool exact = run->cls_exact[c];
+		int fd;
 
-		for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
-			r = keyvec_push(&cl->xk, &v->k[i]);
-			if (r)
-				return r;
+		if (!class_builds(run, c))
+			continue;
+		bc.v = exact ? &cl->xk : &v;
+		v.n = 0;
+		r = class_keys(&bc, run_id, run, c, n, sel);
+		if (r)
+			break;
+		if (bc.n_keys != run->cls_nkeys[c]) {
+			bf_logf(log, BF_LOG_ERR, "classify: class %u made %zu keys, counted %zu", c,
+				bc.n_keys, run->cls_nkeys[c]);
+			r = -EINVAL;
+			break;
 		}
-		if (!class_has_trie(run, c) || run->cls_fd[c] >= 0)
-			continue; /* no trie, or the cache's */
-		for (j = i; j < v->n && v->k[j].trie == c; j++)
-			;
-		fd = make_trie(j - i, log);
-		if (fd < 0)
-			return fd;
-		r = fill_keys(fd, v->k + i, j - i, true, log);
-		if (r)
-			return r;
-		run->cls_fd[c] = TAKE_FD(fd);
-		run->cls_nkeys[c] = j - i;
-		i = j;
+		if (exact)
+			continue;
+		fd = make_trie(v.n, log);
+		if (fd < 0) {
+			r = fd;
+			break;
+		}
+		run->cls_fd[c] = fd; /* closed by run_free on failure */
+		r = fill_keys(fd, v.k, v.n, true, log);
 	}
-	for (; i < v->n && v->k[i].trie == BF_CL_EXACT; i++) {
-		r = keyvec_push(&cl->xk, &v->k[i]);
-		if (r)
-			return r;
-	}
-	if (i != v->n) {
-		bf_logf(log, BF_LOG_ERR, "classify: key %zu is not in class order", i);
-		return -EINVAL;
-	}
-	return 0;
+	free(v.k);
+	return r;
 }
 
 /* The hash of the exact classes' keys, if any. */
 static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	const struct keyvec *v = &cl->xk;
+	struct keyvec *v = &cl->xk;
+	int err;
 
 	if (!v->n)
 		return 0;
 	cl->exact_fd = bpf_map_create(BPF_MAP_TYPE_HASH, "bf_clsx", KEY_FIXED, sizeof(uint32_t),
 				      (uint32_t)v->n, &opts);
 	if (cl->exact_fd < 0) {
-		int err = -errno;
+		err = -errno;
 
 		bf_logf(log, BF_LOG_ERR, "classify: cannot create the hash (%zu keys): %s", v->n,
 			strerror(-err));
 		return err;
 	}
-	return fill_keys(cl->exact_fd, v->k, v->n, false, log);
+	err = fill_keys(cl->exact_fd, v->k, v->n, false, log);
+	/* in the map now: the generation's compile needs them no more */
+	free(v->k);
+	*v = (struct keyvec){0};
+	return err;
 }
 
 /*
@@ -1253,7 +1304,7 @@ static void hash_u32(struct cl_hash *h, uint32_t v)
 	hash_bytes(h, &v, sizeof(v));
 }
 
-/* Everything run_keys() reads for the trie of class c, with entry indices relative to the run
+/* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
  * (its nodes are numbered within the trie). */
 static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
 		       uint64_t out[2])
@@ -1282,7 +1333,7 @@ static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_ren
 	out[1] = h.b;
 }
 
-/* Everything run_keys() reads, with entry indices relative to the run. */
+/* Everything class_keys() reads for a run, with entry indices relative to the run. */
 static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_t n,
 		     uint64_t out[2])
 {
@@ -1535,7 +1586,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	uint32_t n = 0, mid, n_t;
 	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
-	struct keyvec v = {0};
+	_cleanup_free_ uint32_t *sel = NULL;
 	uint32_t n_exact = 0;
 	struct cl_ent ce;
 	int r;
@@ -1570,6 +1621,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		return r;
 	}
 	ents = calloc(n ? n : 1, sizeof(*ents));
+	sel = malloc(sizeof(*sel) * (n ? n : 1));
 	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
 	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
@@ -1577,7 +1629,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
 	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
 	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
-	if (!ents || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
+	if (!ents || !sel || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
 	    !run.cls_fd || !run.cls_hash || !run.cls_nkeys) {
 		free(run.cls_fd);
 		run.cls_fd = NULL;
@@ -1619,14 +1671,11 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run_hash(&run, ents, n, run.hash);
 	/* as the last table found out, or the keys: the tries the cache has, the others built */
 	r = cache_is_big(cl->family, run.hash) ? -E2BIG
-					       : run_keys(cl, &v, cl->n_runs, &run, ents, n);
+					       : run_count(cl, cl->n_runs, &run, ents, n, sel);
 	if (!r)
-		r = run_tries(cl, &run, &v, log);
-	for (size_t k = 0; !r && k < v.n; k++)
-		run.n_keys += v.k[k].trie == BF_CL_EXACT;
+		r = run_build(cl, cl->n_runs, &run, ents, n, sel, log);
 	for (uint32_t c = 0; !r && c < run.n_classes; c++)
-		run.n_keys += run.cls_fd[c] >= 0 ? run.cls_nkeys[c] : 0;
-	free(v.k);
+		run.n_keys += run.cls_exact[c] || run.cls_fd[c] >= 0 ? run.cls_nkeys[c] : 0;
 	if (r) {
 		run_free(&run);
 		if (r != -E2BIG)
@@ -1646,6 +1695,18 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		if (!r)
 			r = classify_range(cl, m, mid, end, true, cls_of, log);
 		return r;
+	}
+	if (cl->n_runs == cl->runs_cap) {
+		/* a few runs per table: grown as found, not sized for the worst case (n / 8) */
+		uint32_t cap = cl->runs_cap ? cl->runs_cap * 2 : 8;
+		struct cl_run *p = reallocarray(cl->runs, cap, sizeof(*p));
+
+		if (!p) {
+			run_free(&run);
+			return -ENOMEM;
+		}
+		cl->runs = p;
+		cl->runs_cap = cap;
 	}
 	for (uint32_t c = 0; c < run.n_classes; c++) {
 		n_exact += run.cls_exact[c];
@@ -1677,8 +1738,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 	uint32_t i = 0;
 	int r;
 
-	cl->runs = calloc(m->n_entries / BF_CL_MIN_ENTRIES + 1, sizeof(*cl->runs));
-	if (!classes || !cl->runs)
+	if (!classes)
 		return -ENOMEM;
 	while (i < m->n_entries) {
 		uint32_t j = i, best = i, n = 0, n_ents = 0;
@@ -2013,7 +2073,8 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 {
 	bf_label skip = {0};
 	uint32_t first, val;
-	struct bf_entry ge = {0};
+	union bf_entry_ip gip = {.v4 = s->ip};
+	struct bf_entry ge = {.ip = &gip};
 	struct bf_emit_ctx ctx = {
 		.b = b,
 		.family = NFPROTO_IPV4,
@@ -2030,7 +2091,6 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 	val = first << 2 | (cl->m->entries[first].target.kind == BF_TGT_ACCEPT);
 	skip = bf_label_new(b);
 	ctx.miss = ctx.hotdrop = ctx.cont = skip;
-	ge.ip.v4 = s->ip;
 	bf_comment(b, "class %u: guard", c);
 	emit_skip_if_found(b, crun->cls_first[c], skip);
 	r = bf_emit_ipmatch(&ctx, &ge);

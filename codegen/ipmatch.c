@@ -174,7 +174,7 @@ static void emit_addr6(struct bf_builder *b, const char *what, int16_t off,
 
 static int emit_ipmatch6(struct bf_emit_ctx *ctx, const struct bf_entry *e)
 {
-	const struct ip6t_ip6 *ip = &e->ip.v6;
+	const struct ip6t_ip6 *ip = &e->ip->v6;
 	struct bf_builder *b = ctx->b;
 	enum bf_field k[4];
 
@@ -225,7 +225,7 @@ static int emit_ipmatch6(struct bf_emit_ctx *ctx, const struct bf_entry *e)
 
 int bf_emit_ipmatch(struct bf_emit_ctx *ctx, const struct bf_entry *e)
 {
-	const struct ipt_ip *ip = &e->ip.v4;
+	const struct ipt_ip *ip = &e->ip->v4;
 	struct bf_builder *b = ctx->b;
 	enum bf_field k[6];
 
@@ -284,13 +284,13 @@ int bf_emit_ipmatch(struct bf_emit_ctx *ctx, const struct bf_entry *e)
 
 bool bf_ipmatch_is_wildcard(int family, const struct bf_entry *e)
 {
-	const struct ipt_ip *ip = &e->ip.v4;
+	const struct ipt_ip *ip = &e->ip->v4;
 
 	if (family == NFPROTO_IPV6) {
 		static const struct ip6t_ip6 zero;
 
 		/* An all-zero ip6t_ip6 matches every packet in ip6_packet_match(). */
-		return !memcmp(&e->ip.v6, &zero, sizeof(zero));
+		return !memcmp(&e->ip->v6, &zero, sizeof(zero));
 	}
 	if (family != NFPROTO_IPV4)
 		return false;

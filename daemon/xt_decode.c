@@ -139,7 +139,7 @@ static int decode_entry(const struct xt_fam *f, const char *e, uint32_t pos, uin
 	out->index = index;
 	out->offset = pos;
 	out->comefrom = xt_e_comefrom(f, e);
-	memcpy(&out->ip, e, f->ip_size);
+	out->ip = (const void *)e; /* the entry starts with its ipt_ip/ip6t_ip6 */
 
 	for (i = f->entry_size; i < to; nm++)
 		i += ((const struct xt_entry_match *)(e + i))->u.match_size;

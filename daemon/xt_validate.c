@@ -397,7 +397,7 @@ static int find_check_ext(const struct xt_fam *f, enum bf_ext_kind kind, const c
 			   kind == BF_EXT_MATCH ? "valid" : "usable", allow);
 		return -EINVAL;
 	}
-	if (ext->proto && (ext->proto != xt_e_proto(f, &entry->ip) || inv_proto)) {
+	if (ext->proto && (ext->proto != xt_e_proto(f, entry->ip) || inv_proto)) {
 		LOG_REJECT(log, "%s_tables: %s %s: only valid for protocol %u", f->prefix,
 			   ext->name, what, ext->proto);
 		return -EINVAL;
@@ -441,10 +441,10 @@ static int find_check_entry(const struct xt_fam *f, const char *table, const cha
 		.index = index,
 		.offset = pos,
 		.comefrom = xt_e_comefrom(f, e),
+		.ip = (const void *)e, /* the entry starts with its ipt_ip/ip6t_ip6 */
 	};
 	int err;
 
-	memcpy(&entry.ip, e, f->ip_size);
 	for (uint32_t i = f->entry_size; i < to;) {
 		const struct xt_entry_match *m = (const void *)(e + i);
 

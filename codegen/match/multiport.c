@@ -36,11 +36,11 @@ static int multiport_check(const struct bf_check_ctx *ctx, const void *data)
 	uint8_t invflags;
 
 	if (ctx->family == NFPROTO_IPV6) {
-		proto = ctx->entry->ip.v6.proto;
-		invflags = ctx->entry->ip.v6.invflags;
+		proto = ctx->entry->ip->v6.proto;
+		invflags = ctx->entry->ip->v6.invflags;
 	} else {
-		proto = ctx->entry->ip.v4.proto;
-		invflags = ctx->entry->ip.v4.invflags;
+		proto = ctx->entry->ip->v4.proto;
+		invflags = ctx->entry->ip->v4.invflags;
 	}
 	if (!proto_ok(proto) || (invflags & XT_INV_PROTO)) {
 		bf_logf(ctx->log, BF_LOG_INFO,

@@ -98,7 +98,7 @@ static int reject_check(const struct bf_check_ctx *ctx, const void *data)
 		return -EINVAL;
 	}
 	if (info->with == IPT_TCP_RESET &&
-	    (e->ip.v4.proto != IPPROTO_TCP || (e->ip.v4.invflags & XT_INV_PROTO))) {
+	    (e->ip->v4.proto != IPPROTO_TCP || (e->ip->v4.invflags & XT_INV_PROTO))) {
 		bf_logf(ctx->log, BF_LOG_INFO, "REJECT: TCP_RESET invalid for non-tcp");
 		return -EINVAL;
 	}

@@ -94,8 +94,8 @@ static int reject6_check(const struct bf_check_ctx *ctx, const void *data)
 		return -EINVAL;
 	}
 	if (info->with == IP6T_TCP_RESET &&
-	    (!(e->ip.v6.flags & IP6T_F_PROTO) || e->ip.v6.proto != IPPROTO_TCP ||
-	     (e->ip.v6.invflags & XT_INV_PROTO))) {
+	    (!(e->ip->v6.flags & IP6T_F_PROTO) || e->ip->v6.proto != IPPROTO_TCP ||
+	     (e->ip->v6.invflags & XT_INV_PROTO))) {
 		bf_logf(ctx->log, BF_LOG_INFO, "REJECT: TCP_RESET illegal for non-tcp");
 		return -EINVAL;
 	}

@@ -23,6 +23,8 @@ static uint32_t add(struct bt_model *t, enum bf_target_kind kind, uint32_t jump)
 	struct bf_entry *e = &t->e[i];
 
 	memset(e, 0, sizeof(*e));
+	memset(&t->ip[i], 0, sizeof(t->ip[i]));
+	e->ip = &t->ip[i];
 	e->index = i;
 	e->offset = i * 152;
 	e->target.kind = kind;
@@ -62,8 +64,8 @@ uint32_t bt_rule(struct bt_model *t, enum bf_target_kind kind, uint32_t jump)
 
 void bt_src(struct bt_model *t, uint32_t i, const char *saddr)
 {
-	inet_pton(AF_INET, saddr, &t->e[i].ip.v4.src);
-	t->e[i].ip.v4.smsk.s_addr = 0xffffffff;
+	inet_pton(AF_INET, saddr, &t->ip[i].v4.src);
+	t->ip[i].v4.smsk.s_addr = 0xffffffff;
 }
 
 void bt_end(struct bt_model *t)

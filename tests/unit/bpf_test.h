@@ -21,6 +21,7 @@
 struct bt_model {
 	struct bf_table_model m;
 	struct bf_entry e[BT_MAX_ENTRIES];
+	union bf_entry_ip ip[BT_MAX_ENTRIES]; /* e[i].ip points at ip[i] */
 	struct bf_chain c[BT_MAX_CHAINS];
 	char names[BT_MAX_CHAINS][32];
 };

@@ -316,6 +316,7 @@ uint32_t mh_tcphdr(uint8_t *buf, uint16_t sport, uint16_t dport, uint8_t flags, 
 void mh_rule_init(struct mh_rule *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->e.ip = &r->ip;
 	r->e.matches = r->m;
 }
 

@@ -67,6 +67,7 @@ uint32_t mh_tcphdr(uint8_t *buf, uint16_t sport, uint16_t dport, uint8_t flags, 
 /* An entry with an all-wildcard IP part and no matches, and a way to add one. */
 struct mh_rule {
 	struct bf_entry e;
+	union bf_entry_ip ip; /* e.ip points here */
 	struct bf_match m[4];
 };
 void mh_rule_init(struct mh_rule *r);

@@ -102,12 +102,12 @@ static void set_addr(struct in_addr *a, struct in_addr *m, const char *s, unsign
 
 static void src(struct env *v, uint32_t i, const char *s, unsigned int plen)
 {
-	set_addr(&v->t.e[i].ip.v4.src, &v->t.e[i].ip.v4.smsk, s, plen);
+	set_addr(&v->t.ip[i].v4.src, &v->t.ip[i].v4.smsk, s, plen);
 }
 
 static void dst(struct env *v, uint32_t i, const char *s, unsigned int plen)
 {
-	set_addr(&v->t.e[i].ip.v4.dst, &v->t.e[i].ip.v4.dmsk, s, plen);
+	set_addr(&v->t.ip[i].v4.dst, &v->t.ip[i].v4.dmsk, s, plen);
 }
 
 static void udp_ports(struct env *v, uint32_t i, uint16_t dlo, uint16_t dhi, uint8_t inv)
@@ -119,7 +119,7 @@ static void udp_ports(struct env *v, uint32_t i, uint16_t dlo, uint16_t dhi, uin
 	u->dpts[0] = dlo;
 	u->dpts[1] = dhi;
 	u->invflags = inv;
-	v->t.e[i].ip.v4.proto = IPPROTO_UDP;
+	v->t.ip[i].v4.proto = IPPROTO_UDP;
 	v->mt[i] = (struct bf_match){.ext = &bf_match_udp, .data = u, .data_len = sizeof(*u)};
 	v->t.e[i].matches = &v->mt[i];
 	v->t.e[i].n_matches = 1;
@@ -316,28 +316,28 @@ static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 		e->target.kind = BF_TGT_QUEUE;
 	if (fl == 1 || (all && rnd(s) % 10 == 0)) {
 		src(v, i, rnd(s) % 2 ? "10.0.1.0" : "10.0.2.0", 24);
-		e->ip.v4.invflags |= IPT_INV_SRCIP;
+		v->t.ip[i].v4.invflags |= IPT_INV_SRCIP;
 	} else if (fl != 2 || rnd(s) % 2) {
 		snprintf(a, sizeof(a), "10.0.%u.%u", rnd(s) % 4, rnd(s) % 4 * 64);
 		src(v, i, a, splen[rnd(s) % BF_ARRAY_SIZE(splen)]);
 	}
 	if (fl == 2 || (all && rnd(s) % 10 == 0)) {
 		dst(v, i, rnd(s) % 2 ? "10.9.0.0" : "10.9.0.4", 30);
-		e->ip.v4.invflags |= IPT_INV_DSTIP;
+		v->t.ip[i].v4.invflags |= IPT_INV_DSTIP;
 	} else if (rnd(s) % 10 < 3) {
 		snprintf(a, sizeof(a), "10.9.0.%u", rnd(s) % 8);
 		dst(v, i, a, fl == 0 ? 32 : dplen[rnd(s) % BF_ARRAY_SIZE(dplen)]);
 	}
 	if (fl == 3 || (all && rnd(s) % 10 == 0)) {
-		strcpy(e->ip.v4.iniface, "eth9");
-		memset(e->ip.v4.iniface_mask, 0xff, 5);
+		strcpy(v->t.ip[i].v4.iniface, "eth9");
+		memset(v->t.ip[i].v4.iniface_mask, 0xff, 5);
 		if (rnd(s) % 2)
-			e->ip.v4.invflags |= IPT_INV_VIA_IN;
+			v->t.ip[i].v4.invflags |= IPT_INV_VIA_IN;
 	}
 	if ((fl == 4 && rnd(s) % 2) || (all && rnd(s) % 20 == 0)) {
-		e->ip.v4.flags |= IPT_F_FRAG;
+		v->t.ip[i].v4.flags |= IPT_F_FRAG;
 		if (rnd(s) % 2)
-			e->ip.v4.invflags |= IPT_INV_FRAG;
+			v->t.ip[i].v4.invflags |= IPT_INV_FRAG;
 	}
 	x = rnd(s) % 100;
 	if (fl == 5)
@@ -345,12 +345,12 @@ static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 	if (x < 30) {
 		return;
 	} else if (x < 40) {
-		e->ip.v4.proto = 47;
+		v->t.ip[i].v4.proto = 47;
 		return;
 	} else if (x < 50) {
 		struct ipt_icmp *ic = &v->md[i].icmp;
 
-		e->ip.v4.proto = IPPROTO_ICMP;
+		v->t.ip[i].v4.proto = IPPROTO_ICMP;
 		if (!(fl == 5 || all) || rnd(s) % 3 == 0)
 			return;
 		memset(ic, 0, sizeof(*ic));
@@ -366,7 +366,7 @@ static void random_entry(struct env *v, uint64_t *s, uint32_t i, uint32_t pos)
 		uint8_t inv = 0;
 		uint16_t slo = 0, shi = UINT16_MAX;
 
-		e->ip.v4.proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
+		v->t.ip[i].v4.proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 		if (rnd(s) % 5 == 0)
 			return;
 		switch (rich ? rnd(s) % 8 : 7) {
@@ -450,7 +450,7 @@ static void random_exact_entry(struct env *v, uint64_t *s, uint32_t i)
 		t->spts[0] = rnd(s) % 4 ? 0 : 1000;
 		t->spts[1] = t->spts[0] ? 1000 : UINT16_MAX;
 		t->dpts[0] = t->dpts[1] = (uint16_t)(18 + rnd(s) % 14);
-		e->ip.v4.proto = IPPROTO_TCP;
+		v->t.ip[i].v4.proto = IPPROTO_TCP;
 		v->mt[i] =
 			(struct bf_match){.ext = &bf_match_tcp, .data = t, .data_len = sizeof(*t)};
 	} else {
@@ -540,7 +540,7 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 		if (x < 4) {
 			if (x < 2) { /* unconditional */
 				v->t.e[i].n_matches = 0;
-				memset(&v->t.e[i].ip.v4, 0, sizeof(v->t.e[i].ip.v4));
+				memset(&v->t.ip[i].v4, 0, sizeof(v->t.ip[i].v4));
 			}
 			jmp[n_jmp++] = i;
 		} else if (x < 6) {
@@ -814,6 +814,7 @@ static void big_table(uint32_t n, bool classify)
 	struct bf_runtime *rt = NULL;
 	struct bf_table_model m = {.family = NFPROTO_IPV4, .name = "filter"};
 	struct bf_entry *e = calloc(n + 8, sizeof(*e));
+	union bf_entry_ip *ip = calloc(n + 8, sizeof(*ip));
 	struct bf_match *mt = calloc(n + 8, sizeof(*mt));
 	struct xt_udp *u = calloc(n + 8, sizeof(*u));
 	struct timespec t0, t1;
@@ -826,6 +827,7 @@ static void big_table(uint32_t n, bool classify)
 	uint32_t i = 0;
 
 	ck_assert_ptr_nonnull(e);
+	ck_assert_ptr_nonnull(ip);
 	ck_assert_ptr_nonnull(mt);
 	ck_assert_ptr_nonnull(u);
 	bt_log_init(&log);
@@ -833,12 +835,14 @@ static void big_table(uint32_t n, bool classify)
 	bf_classify_set_enabled(classify);
 	m.valid_hooks = 1u << IN;
 	m.hook_entry[IN] = 0;
+	for (uint32_t k = 0; k < n + 8; k++)
+		e[k].ip = &ip[k];
 	for (; i < n; i++) {
 		e[i].index = i;
 		e[i].target.kind = BF_TGT_DROP;
 		if (i % 2) {
 			/* udp --dport 1000 + i/2 % 60000 */
-			e[i].ip.v4.proto = IPPROTO_UDP;
+			ip[i].v4.proto = IPPROTO_UDP;
 			u[i].spts[1] = UINT16_MAX;
 			u[i].dpts[0] = u[i].dpts[1] = (uint16_t)(1000 + i / 2 % 60000);
 			mt[i] = (struct bf_match){
@@ -848,9 +852,9 @@ static void big_table(uint32_t n, bool classify)
 			e[i].target.kind = BF_TGT_ACCEPT;
 		} else {
 			/* -s 11.x.y.z/32 and some /24 */
-			e[i].ip.v4.src.s_addr = htonl(0x0b000000u + i * 7);
-			e[i].ip.v4.smsk.s_addr = htonl(i % 10 ? 0xffffffffu : 0xffffff00u);
-			e[i].ip.v4.src.s_addr &= e[i].ip.v4.smsk.s_addr;
+			ip[i].v4.src.s_addr = htonl(0x0b000000u + i * 7);
+			ip[i].v4.smsk.s_addr = htonl(i % 10 ? 0xffffffffu : 0xffffff00u);
+			ip[i].v4.src.s_addr &= ip[i].v4.smsk.s_addr;
 		}
 	}
 	m.underflow[IN] = i;
@@ -895,6 +899,7 @@ static void big_table(uint32_t n, bool classify)
 	bf_gen_free(g);
 	bf_runtime_free(rt);
 	free(e);
+	free(ip);
 	free(mt);
 	free(u);
 	bf_classify_set_enabled(true);

@@ -683,8 +683,8 @@ START_TEST(interface_name)
 	/* BPF_PROG_TEST_RUN runs on the namespace's loopback (ifindex 1). */
 	bt_base(&v->t, IN);
 	r = bt_rule(&v->t, BF_TGT_DROP, 0);
-	strcpy(v->t.e[r].ip.v4.iniface, "lo");
-	memset(v->t.e[r].ip.v4.iniface_mask, 0xff, 3);
+	strcpy(v->t.ip[r].v4.iniface, "lo");
+	memset(v->t.ip[r].v4.iniface_mask, 0xff, 3);
 	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
 	bt_end(&v->t);
 	load_activate(v);
@@ -745,11 +745,11 @@ START_TEST(udp_dport_through_dispatcher)
 	ms[1] = (struct bf_match){.ext = udp, .data = &m53, .data_len = sizeof(m53)};
 	bt_base(&v->t, IN);
 	r1 = bt_rule(&v->t, BF_TGT_DROP, 0);
-	v->t.e[r1].ip.v4.proto = IPPROTO_UDP;
+	v->t.ip[r1].v4.proto = IPPROTO_UDP;
 	v->t.e[r1].n_matches = 1;
 	v->t.e[r1].matches = &ms[0];
 	r2 = bt_rule(&v->t, BF_TGT_DROP, 0);
-	v->t.e[r2].ip.v4.proto = IPPROTO_UDP;
+	v->t.ip[r2].v4.proto = IPPROTO_UDP;
 	v->t.e[r2].n_matches = 1;
 	v->t.e[r2].matches = &ms[1];
 	bt_policy(&v->t, IN, BF_TGT_ACCEPT);

@@ -16,8 +16,8 @@ static int eval_icmp6(const struct ip6t_icmp *info, const struct mh_pkt *p)
 
 	mh_rule_init(&r);
 	/* -p ipv6-icmp, as iptables requires for -m icmp6 */
-	r.e.ip.v6.flags = IP6T_F_PROTO;
-	r.e.ip.v6.proto = IPPROTO_ICMPV6;
+	r.ip.v6.flags = IP6T_F_PROTO;
+	r.ip.v6.proto = IPPROTO_ICMPV6;
 	mh_rule_add(&r, &bf_match_icmp6, info, sizeof(*info));
 	tc = mh_eval(NFPROTO_IPV6, BF_CTX_TC, &r, true, p);
 	xdp = mh_eval(NFPROTO_IPV6, BF_CTX_XDP, &r, true, p);

@@ -41,11 +41,12 @@ static void pkt(struct mh_pkt *p, uint8_t proto, uint16_t sport, uint16_t dport,
 
 static int check_with(uint8_t proto, uint8_t invflags, const struct xt_multiport_v1 *info)
 {
-	struct bf_entry e = {0};
+	union bf_entry_ip ip = {0};
+	struct bf_entry e = {.ip = &ip};
 	struct bf_check_ctx ctx = {.table = "filter", .family = NFPROTO_IPV4, .entry = &e};
 
-	e.ip.v4.proto = proto;
-	e.ip.v4.invflags = invflags;
+	ip.v4.proto = proto;
+	ip.v4.invflags = invflags;
 	return bf_match_multiport.check(&ctx, info);
 }
 

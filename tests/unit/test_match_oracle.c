@@ -122,7 +122,7 @@ static void install(const char *spec)
 	read_table(&off);
 	e = entry_at(off);
 	mh_rule_init(&rule);
-	rule.e.ip.v4 = e->ip;
+	rule.ip.v4 = e->ip;
 	for (uint32_t i = sizeof(*e); i < e->target_offset;) {
 		const struct xt_entry_match *m = (const void *)((uint8_t *)e + i);
 		const struct bf_ext *ext = NULL;

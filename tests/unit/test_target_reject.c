@@ -203,11 +203,11 @@ START_TEST(test_check)
 	ck_assert_int_eq(bf_target_reject.check(&c, &info), -EINVAL);
 	info.with = IPT_TCP_RESET;
 	ck_assert_int_eq(bf_target_reject.check(&c, &info), -EINVAL); /* no -p */
-	r.e.ip.v4.proto = IPPROTO_UDP;
+	r.ip.v4.proto = IPPROTO_UDP;
 	ck_assert_int_eq(bf_target_reject.check(&c, &info), -EINVAL);
-	r.e.ip.v4.proto = IPPROTO_TCP;
+	r.ip.v4.proto = IPPROTO_TCP;
 	ck_assert_int_eq(bf_target_reject.check(&c, &info), 0);
-	r.e.ip.v4.invflags = IPT_INV_PROTO;
+	r.ip.v4.invflags = IPT_INV_PROTO;
 	ck_assert_int_eq(bf_target_reject.check(&c, &info), -EINVAL);
 	for (int w = 0; w <= 20; w++) {
 		if (w == IPT_ICMP_ECHOREPLY || w == IPT_TCP_RESET)

@@ -211,14 +211,14 @@ START_TEST(test_check)
 	info.with = IP6T_TCP_RESET;
 	ck_assert_int_eq(bf_target_reject6.check(&c, &info), -EINVAL);
 	/* -p tcp sets IP6T_F_PROTO; a proto value without the flag is not "-p tcp" */
-	r.e.ip.v6.proto = IPPROTO_TCP;
+	r.ip.v6.proto = IPPROTO_TCP;
 	ck_assert_int_eq(bf_target_reject6.check(&c, &info), -EINVAL);
-	r.e.ip.v6.flags = IP6T_F_PROTO;
+	r.ip.v6.flags = IP6T_F_PROTO;
 	ck_assert_int_eq(bf_target_reject6.check(&c, &info), 0);
-	r.e.ip.v6.invflags = XT_INV_PROTO;
+	r.ip.v6.invflags = XT_INV_PROTO;
 	ck_assert_int_eq(bf_target_reject6.check(&c, &info), -EINVAL);
-	r.e.ip.v6.invflags = 0;
-	r.e.ip.v6.proto = IPPROTO_UDP;
+	r.ip.v6.invflags = 0;
+	r.ip.v6.proto = IPPROTO_UDP;
 	ck_assert_int_eq(bf_target_reject6.check(&c, &info), -EINVAL);
 }
 END_TEST

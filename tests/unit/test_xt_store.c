@@ -1421,7 +1421,7 @@ START_TEST(model_decode)
 	ck_assert_ptr_eq(m->entries[1].matches[0].ext, tcp_ext);
 	ck_assert_uint_eq(m->entries[1].matches[0].data_len, 16);
 	ck_assert_int_eq(memcmp(m->entries[1].matches[0].data, &tcp, sizeof(tcp)), 0);
-	ck_assert_uint_eq(m->entries[1].ip.v4.proto, IPPROTO_TCP);
+	ck_assert_uint_eq(m->entries[1].ip->v4.proto, IPPROTO_TCP);
 	ck_assert_uint_eq(m->entries[1].offset, STD_SZ);
 	ck_assert_uint_eq(m->entries[1].index, 1);
 	ck_assert_uint_eq(m->entries[1].comefrom, 1u << H_IN);
