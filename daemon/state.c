@@ -4,8 +4,10 @@
  * and is only read in the boot that wrote it):
  *   struct st_hdr, then per table struct st_thdr, gens[n_gens] (u64), bases[n_entries]
  *   (struct xt_counters), payload[payload_len], padded to 8 bytes.
- * The header carries an FNV-1a hash of everything after it: a file that does not check out is
- * ignored, never half-applied.
+ * The header carries a hash of everything after it: a file that does not check out is ignored,
+ * never half-applied. Version 2 hashes 8-byte words in four independent lanes (st_hash below);
+ * version 1 (byte-wise FNV-1a, 3 ms per 1.8 MB on the bench's 10k rules, on the path of every
+ * iptables command) is still read.
  *
  * A change of counter bases alone (SET_ADD_COUNTERS) rewrites only the counters file
  * `<state file>.counters`: struct st_hdr (magic BFCTRS01, seq = the state file's it amends),
@@ -38,7 +40,8 @@
 
 #define ST_MAGIC "BFSTATE1"
 #define ST_CTR_MAGIC "BFCTRS01"
-#define ST_VERSION 1u
+#define ST_VERSION 2u
+#define ST_VERSION_FNV 1u /* read only */
 
 struct st_hdr {
 	char magic[8];
@@ -78,6 +81,101 @@ static uint64_t fnv1a_more(uint64_t h, const void *p, size_t n)
 static uint64_t fnv1a(const void *p, size_t n)
 {
 	return fnv1a_more(FNV1A_INIT, p, n);
+}
+
+/*
+ * The version 2 hash: four lanes, each folding one 8-byte word of every 32-byte block by
+ * multiply and xor-shift, so that the four multiplications of a block run in parallel instead of
+ * one dependent multiplication per byte. It guards against torn and stale files, not against an
+ * adversary (the file is root's, 0600). Streamed: the body is hashed piece by piece.
+ */
+#define ST_HASH_P1 0x9e3779b97f4a7c15ull
+#define ST_HASH_P2 0xc2b2ae3d27d4eb4full
+
+struct st_hash {
+	uint64_t lane[4];
+	uint64_t len;
+	uint8_t buf[32];
+	size_t nbuf;
+};
+
+static void st_hash_init(struct st_hash *h)
+{
+	*h = (struct st_hash){.lane = {FNV1A_INIT, ST_HASH_P1, ST_HASH_P2, ~FNV1A_INIT}};
+}
+
+static inline uint64_t st_hash_mix(uint64_t lane, uint64_t w)
+{
+	lane = (lane ^ w) * ST_HASH_P1;
+	return lane ^ (lane >> 29);
+}
+
+static void st_hash_block(struct st_hash *h, const uint8_t *p)
+{
+	uint64_t w[4];
+
+	memcpy(w, p, sizeof(w));
+	for (int i = 0; i < 4; i++)
+		h->lane[i] = st_hash_mix(h->lane[i], w[i]);
+}
+
+static void st_hash_more(struct st_hash *h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	h->len += n;
+	if (h->nbuf) {
+		size_t k = sizeof(h->buf) - h->nbuf;
+
+		if (k > n)
+			k = n;
+		memcpy(h->buf + h->nbuf, p, k);
+		h->nbuf += k;
+		p += k;
+		n -= k;
+		if (h->nbuf < sizeof(h->buf))
+			return;
+		st_hash_block(h, h->buf);
+		h->nbuf = 0;
+	}
+	for (; n >= sizeof(h->buf); p += sizeof(h->buf), n -= sizeof(h->buf))
+		st_hash_block(h, p);
+	memcpy(h->buf, p, n);
+	h->nbuf = n;
+}
+
+static uint64_t st_hash_end(struct st_hash *h)
+{
+	uint64_t r;
+
+	if (h->nbuf) {
+		memset(h->buf + h->nbuf, 0, sizeof(h->buf) - h->nbuf);
+		st_hash_block(h, h->buf);
+	}
+	/* The length tells a zero-padded tail from real zero bytes. */
+	r = st_hash_mix(h->len, h->lane[0]);
+	for (int i = 1; i < 4; i++)
+		r = st_hash_mix(r * ST_HASH_P2, h->lane[i]);
+	return r;
+}
+
+static uint64_t st_hash(const void *p, size_t n)
+{
+	struct st_hash h;
+
+	st_hash_init(&h);
+	st_hash_more(&h, p, n);
+	return st_hash_end(&h);
+}
+
+/* Whether a header's version is one we read, and its hash checks out over the body. */
+static bool hdr_hash_ok(const struct st_hdr *h, const uint8_t *body, size_t n)
+{
+	if (h->version == ST_VERSION)
+		return h->hash == st_hash(body, n);
+	if (h->version == ST_VERSION_FNV)
+		return h->hash == fnv1a(body, n);
+	return false;
 }
 
 int bfd_netns_cookie(uint64_t *out)
@@ -214,8 +312,8 @@ static int parse(struct bfd_state *st, const uint8_t *buf, size_t len)
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, ST_MAGIC, 8) || h.version != ST_VERSION ||
-	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+	if (memcmp(h.magic, ST_MAGIC, 8) || h.body_len != len - sizeof(h) ||
+	    !hdr_hash_ok(&h, buf + pos, len - pos))
 		return -EINVAL;
 	if (h.netns_cookie != st->netns_cookie ||
 	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)))
@@ -307,8 +405,8 @@ static int parse_counters(struct bfd_state *st, const uint8_t *buf, size_t len)
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, ST_CTR_MAGIC, 8) || h.version != ST_VERSION ||
-	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+	if (memcmp(h.magic, ST_CTR_MAGIC, 8) || h.body_len != len - sizeof(h) ||
+	    !hdr_hash_ok(&h, buf + pos, len - pos))
 		return -EINVAL;
 	if (h.netns_cookie != st->netns_cookie ||
 	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)) || !st->seq || h.seq != st->seq)
@@ -496,9 +594,11 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_t *hash,
 		      size_t *len)
 {
-	uint64_t h = FNV1A_INIT;
+	struct st_hash h;
 	size_t n = 0;
 	int r;
+
+	st_hash_init(&h);
 
 	for (uint32_t i = 0; i < st->n_tables; i++) {
 		struct st_piece pc[ST_PIECES];
@@ -518,12 +618,12 @@ static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_
 				if (r)
 					return r;
 			} else {
-				h = fnv1a_more(h, pc[k].p, pc[k].n);
+				st_hash_more(&h, pc[k].p, pc[k].n);
 			}
 			n += pc[k].n;
 		}
 	}
-	*hash = h;
+	*hash = st_hash_end(&h);
 	*len = n;
 	return 0;
 }
