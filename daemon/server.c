@@ -703,12 +703,17 @@ static void request_serve(struct xt_store *store, const struct bfd_peer_rights *
 					req->optlen);
 				r = -EIO;
 			}
-		} else if (!r && own && *own == payload) {
-			r = xt_store_setsockopt_take(store, req->level, req->optname, own,
-						     req->payload_len, &out, &outlen);
 		} else if (!r) {
-			r = xt_store_setsockopt(store, req->level, req->optname, payload,
-						req->payload_len, &out, &outlen);
+			/* The datapath writes the state file ahead from it (state.h). */
+			if (req->optname == IPT_SO_SET_REPLACE)
+				bfd_state_set_request(payload, req->payload_len);
+			if (own && *own == payload)
+				r = xt_store_setsockopt_take(store, req->level, req->optname, own,
+							     req->payload_len, &out, &outlen);
+			else
+				r = xt_store_setsockopt(store, req->level, req->optname, payload,
+							req->payload_len, &out, &outlen);
+			bfd_state_set_request(NULL, 0);
 		}
 		/* [reliability] persist before answering: a success the caller sees survives a
 		 * crash (daemon/state.h). */
