@@ -434,7 +434,8 @@ static int xt_commit(void *ctx, const struct bf_table_model *m, void *gen)
 
 		bfd_state_request(&req, &len);
 		if (req)
-			bfd_state_prewrite_start(dp->state, m->family, req, len, gen_id(dp, gen));
+			bfd_state_prewrite_start(dp->state, m->family, m->name, req, len,
+						 gen_id(dp, gen));
 	}
 	bfd_fault_point("before-switch");
 	r = bf_gen_activate(dp->rt, gen);

@@ -813,8 +813,8 @@ static void *prep_main(void *arg)
 	return NULL;
 }
 
-int bfd_state_prewrite_start(struct bfd_state *st, int family, const void *payload, uint32_t len,
-			     uint64_t gen_id)
+int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
+			     const void *payload, uint32_t len, uint64_t gen_id)
 {
 	struct bfd_state_prep *p;
 	struct ipt_replace rq; /* ip6t_replace has the same layout */
@@ -824,7 +824,8 @@ int bfd_state_prewrite_start(struct bfd_state *st, int family, const void *paylo
 	if (len < sizeof(rq))
 		return -EINVAL;
 	memcpy(&rq, payload, sizeof(rq));
-	if ((uint64_t)rq.size > len - sizeof(rq))
+	/* Only the table the request replaces. */
+	if ((uint64_t)rq.size > len - sizeof(rq) || strncmp(rq.name, name, sizeof(rq.name)))
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)

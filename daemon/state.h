@@ -62,15 +62,16 @@ int bfd_state_write(struct bfd_state *st);
 int bfd_state_write_counters(struct bfd_state *st);
 /*
  * A replace's state file, written ahead (doc/design.md, "Persistence"): the state as it will be
- * once the replace of table payload's name (ipt_replace + entries, as the store will hold them)
- * with generation gen_id has succeeded goes to the temporary file, written and synced by a
- * thread while the caller switches the generation in and waits for the grace period. Nothing is
- * renamed: bfd_state_write() renames that file only if what it would write is exactly that (same
- * length and hash), else it writes as usual. _start fails (nothing started) when the state
- * cannot be predicted; _wait joins the thread, and with !ok (the switch failed) drops the file.
+ * once the replace of table `name` by payload (ipt_replace + entries, as the store will hold
+ * them; another table's request is refused) with generation gen_id has succeeded goes to the
+ * temporary file, written and synced by a thread while the caller switches the generation in and
+ * waits for the grace period. Nothing is renamed: bfd_state_write() renames that file only if what
+ * it would write is exactly that (same length and hash), else it writes as usual. _start fails
+ * (nothing started) when the state cannot be predicted; _wait joins the thread, and with !ok (the
+ * switch failed) drops the file.
  */
-int bfd_state_prewrite_start(struct bfd_state *st, int family, const void *payload, uint32_t len,
-			     uint64_t gen_id);
+int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
+			     const void *payload, uint32_t len, uint64_t gen_id);
 void bfd_state_prewrite_wait(struct bfd_state *st, bool ok);
 /* The SET_REPLACE the server is serving (its payload, which the store normalizes in place and
  * keeps as the table's blob), for the datapath's bfd_state_prewrite_start; NULL outside one. */
