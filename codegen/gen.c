@@ -101,6 +101,8 @@ struct cg {
 	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
 	uint64_t load_ns;	 /* time spent loading (verifier), for the debug log */
 	uint64_t cls_ns;	 /* time spent building the classifier's trie */
+	uint64_t maps_ns;	 /* creating the generation's maps */
+	uint64_t regions_ns;	 /* emitting the regions and waiting for their verification */
 	uint32_t n_progs;
 	size_t n_insns;
 	struct loader *ld; /* region programs verified in parallel, NULL: one by one */
@@ -1221,9 +1223,11 @@ static int gen_compile(struct cg *c, bool xdp)
 {
 	unsigned int worst = 0;
 	bool fixed = false;
+	uint64_t t0 = bf_now_ns();
 	int err;
 
 	err = gen_maps(c, xdp);
+	c->maps_ns = bf_now_ns() - t0;
 	if (err) {
 		bf_logf(c->log, BF_LOG_ERR, "gen: cannot create maps: %s", strerror(-err));
 		return err;
@@ -1232,8 +1236,7 @@ static int gen_compile(struct cg *c, bool xdp)
 	if (!err)
 		err = compute_regions(c);
 	if (!err) {
-		uint64_t t0 = bf_now_ns();
-
+		t0 = bf_now_ns();
 		err = bf_classify_new(c->m, c->region_at, c->log, &c->cls);
 		c->cls_ns = bf_now_ns() - t0;
 	}
@@ -1252,6 +1255,7 @@ static int gen_compile(struct cg *c, bool xdp)
 	c->chain_regions = calloc(BF_HOOK_MAX + c->m->n_chains + 1, sizeof(uint32_t));
 	if (!c->chain_regions)
 		return -ENOMEM;
+	t0 = bf_now_ns();
 	err = choose_layout(c, &fixed);
 	if (!err)
 		err = loader_start(c);
@@ -1276,6 +1280,7 @@ static int gen_compile(struct cg *c, bool xdp)
 		if (lerr && (!err || err == -ECANCELED))
 			err = lerr;
 	}
+	c->regions_ns = bf_now_ns() - t0;
 	if (err)
 		return err;
 	err = emit_entry_prog(c, BF_CTX_TC);
@@ -1331,10 +1336,12 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_tries, n_reused,
 			xdp ? " (INPUT also at XDP)" : "");
 		bf_logf(rt->log, BF_LOG_DEBUG,
-			"%s: compiled in %.1f ms: classifier %.1f ms, %u programs, %zu insns, "
-			"%.1f ms of it loading (verifier)",
-			m->name, (double)(bf_now_ns() - t0) / 1e6, (double)c.cls_ns / 1e6,
-			c.n_progs, c.n_insns, (double)c.load_ns / 1e6);
+			"%s: compiled in %.1f ms: maps %.1f ms, classifier %.1f ms, regions %.1f "
+			"ms "
+			"(wall), %u programs, %zu insns, %.1f ms of it loading (verifier)",
+			m->name, (double)(bf_now_ns() - t0) / 1e6, (double)c.maps_ns / 1e6,
+			(double)c.cls_ns / 1e6, (double)c.regions_ns / 1e6, c.n_progs, c.n_insns,
+			(double)c.load_ns / 1e6);
 	}
 	cg_clear(&c);
 	if (err) {
@@ -1365,6 +1372,7 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	_cleanup_close_ int dup_xdp = -1;
 	uint32_t slot = g->family == NFPROTO_IPV6 ? BF_ROOT_SLOT_IPV6 : BF_ROOT_SLOT_IPV4;
 	int *active = g->family == NFPROTO_IPV6 ? rt->active6_fd : rt->active_fd;
+	uint64_t t0 = bf_now_ns(), t1;
 	int err;
 
 	dup_tc = fcntl(g->entry_fd[BF_CTX_TC], F_DUPFD_CLOEXEC, 3);
@@ -1392,10 +1400,14 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	active[BF_CTX_TC] = TAKE_FD(dup_tc);
 	active[BF_CTX_XDP] = TAKE_FD(dup_xdp);
 	/* Now wait until no packet runs the previous generation (runtime.c). */
+	t1 = bf_now_ns();
 	err = bf_runtime_sync(rt);
 	if (err)
 		bf_logf(rt->log, BF_LOG_ERR,
 			"gen: switched, but cannot wait for a grace period: %s", strerror(-err));
+	else
+		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, grace period %.1f ms",
+			(double)(t1 - t0) / 1e6, (double)(bf_now_ns() - t1) / 1e6);
 	return err;
 }
 
@@ -1481,6 +1493,7 @@ int bf_gen_pin(const struct bf_gen *g, const char *dir)
 		{"entry", g->entry_fd[BF_CTX_TC]},
 		{"entry_xdp", g->entry_fd[BF_CTX_XDP]},
 	};
+	uint64_t t0 = bf_now_ns();
 	int r;
 
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -1495,6 +1508,7 @@ int bf_gen_pin(const struct bf_gen *g, const char *dir)
 			return r;
 		}
 	}
+	bf_logf(g->log, BF_LOG_DEBUG, "gen: pinned in %.1f ms", (double)(bf_now_ns() - t0) / 1e6);
 	return 0;
 }
 

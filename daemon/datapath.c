@@ -426,8 +426,21 @@ static int xt_commit(void *ctx, const struct bf_table_model *m, void *gen)
 		t->cur_id = gen_id(dp, gen);
 		return 0;
 	}
+	/* The state file of the replace is written while the switch waits for its grace period;
+	 * bfd_state_write() renames it after the switch (doc/design.md, "Persistence"). */
+	if (dp->state) {
+		const void *req;
+		uint32_t len;
+
+		bfd_state_request(&req, &len);
+		if (req)
+			bfd_state_prewrite_start(dp->state, m->family, m->name, req, len,
+						 gen_id(dp, gen));
+	}
 	bfd_fault_point("before-switch");
 	r = bf_gen_activate(dp->rt, gen);
+	if (dp->state)
+		bfd_state_prewrite_wait(dp->state, !r);
 	if (r)
 		return r;
 	bfd_fault_point("after-switch");

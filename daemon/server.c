@@ -703,12 +703,17 @@ static void request_serve(struct xt_store *store, const struct bfd_peer_rights *
 					req->optlen);
 				r = -EIO;
 			}
-		} else if (!r && own && *own == payload) {
-			r = xt_store_setsockopt_take(store, req->level, req->optname, own,
-						     req->payload_len, &out, &outlen);
 		} else if (!r) {
-			r = xt_store_setsockopt(store, req->level, req->optname, payload,
-						req->payload_len, &out, &outlen);
+			/* The datapath writes the state file ahead from it (state.h). */
+			if (req->optname == IPT_SO_SET_REPLACE)
+				bfd_state_set_request(payload, req->payload_len);
+			if (own && *own == payload)
+				r = xt_store_setsockopt_take(store, req->level, req->optname, own,
+							     req->payload_len, &out, &outlen);
+			else
+				r = xt_store_setsockopt(store, req->level, req->optname, payload,
+							req->payload_len, &out, &outlen);
+			bfd_state_set_request(NULL, 0);
 		}
 		/* [reliability] persist before answering: a success the caller sees survives a
 		 * crash (daemon/state.h). */
@@ -760,15 +765,11 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 					     .may_read_names = c->may_read_names,
 					     .other_netns = c->other_netns};
 
-	uint64_t t0 = bfd_now_us();
+	uint64_t t0 = bfd_now_us(), t1;
 
 	/* A SET_REPLACE's payload may become the table's blob (then c->payload is NULL). */
 	request_serve(store, &peer, &c->req, c->payload, (void **)&c->payload, &c->rsp, &c->out);
-	/* Where a request's time goes (doc/design.md, "Control plane cost"): large ones only. */
-	if (c->req.payload_len >= (1u << 20) || c->rsp.payload_len >= (1u << 20))
-		bfd_dbg("pid %d: %u-byte request read in %.1f ms, served in %.1f ms", (int)c->pid,
-			c->req.payload_len, (double)(t0 - c->t_hdr_us) / 1e3,
-			(double)(bfd_now_us() - t0) / 1e3);
+	t1 = bfd_now_us();
 	free(c->payload);
 	c->payload = NULL;
 	/* A replace leaves megabytes of small blocks free in the heaps (its model, the compiler's
@@ -776,6 +777,14 @@ static void bfd_conn_dispatch(struct xt_store *store, struct bfd_conn *c)
 	 * the next one. */
 	if (c->req.op == BPFILTER_OP_SETSOCKOPT)
 		malloc_trim(0);
+	/* Where a request's time goes (doc/design.md, "Control plane cost"): large ones and
+	 * every setsockopt. */
+	if (c->req.payload_len >= (1u << 20) || c->rsp.payload_len >= (1u << 20) ||
+	    c->req.op == BPFILTER_OP_SETSOCKOPT)
+		bfd_dbg("pid %d: %u-byte request read in %.1f ms, served in %.1f ms, freed in "
+			"%.1f ms",
+			(int)c->pid, c->req.payload_len, (double)(t0 - c->t_hdr_us) / 1e3,
+			(double)(t1 - t0) / 1e3, (double)(bfd_now_us() - t1) / 1e3);
 	c->sent = 0;
 	c->state = BFD_CONN_WRITE;
 }

@@ -4,8 +4,10 @@
  * and is only read in the boot that wrote it):
  *   struct st_hdr, then per table struct st_thdr, gens[n_gens] (u64), bases[n_entries]
  *   (struct xt_counters), payload[payload_len], padded to 8 bytes.
- * The header carries an FNV-1a hash of everything after it: a file that does not check out is
- * ignored, never half-applied.
+ * The header carries a hash of everything after it: a file that does not check out is ignored,
+ * never half-applied. Version 2 hashes 8-byte words in four independent lanes (st_hash below);
+ * version 1 (byte-wise FNV-1a, 3 ms per 1.8 MB on the bench's 10k rules, on the path of every
+ * iptables command) is still read.
  *
  * A change of counter bases alone (SET_ADD_COUNTERS) rewrites only the counters file
  * `<state file>.counters`: struct st_hdr (magic BFCTRS01, seq = the state file's it amends),
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +41,8 @@
 
 #define ST_MAGIC "BFSTATE1"
 #define ST_CTR_MAGIC "BFCTRS01"
-#define ST_VERSION 1u
+#define ST_VERSION 2u
+#define ST_VERSION_FNV 1u /* read only */
 
 struct st_hdr {
 	char magic[8];
@@ -78,6 +82,101 @@ static uint64_t fnv1a_more(uint64_t h, const void *p, size_t n)
 static uint64_t fnv1a(const void *p, size_t n)
 {
 	return fnv1a_more(FNV1A_INIT, p, n);
+}
+
+/*
+ * The version 2 hash: four lanes, each folding one 8-byte word of every 32-byte block by
+ * multiply and xor-shift, so that the four multiplications of a block run in parallel instead of
+ * one dependent multiplication per byte. It guards against torn and stale files, not against an
+ * adversary (the file is root's, 0600). Streamed: the body is hashed piece by piece.
+ */
+#define ST_HASH_P1 0x9e3779b97f4a7c15ull
+#define ST_HASH_P2 0xc2b2ae3d27d4eb4full
+
+struct st_hash {
+	uint64_t lane[4];
+	uint64_t len;
+	uint8_t buf[32];
+	size_t nbuf;
+};
+
+static void st_hash_init(struct st_hash *h)
+{
+	*h = (struct st_hash){.lane = {FNV1A_INIT, ST_HASH_P1, ST_HASH_P2, ~FNV1A_INIT}};
+}
+
+static inline uint64_t st_hash_mix(uint64_t lane, uint64_t w)
+{
+	lane = (lane ^ w) * ST_HASH_P1;
+	return lane ^ (lane >> 29);
+}
+
+static void st_hash_block(struct st_hash *h, const uint8_t *p)
+{
+	uint64_t w[4];
+
+	memcpy(w, p, sizeof(w));
+	for (int i = 0; i < 4; i++)
+		h->lane[i] = st_hash_mix(h->lane[i], w[i]);
+}
+
+static void st_hash_more(struct st_hash *h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	h->len += n;
+	if (h->nbuf) {
+		size_t k = sizeof(h->buf) - h->nbuf;
+
+		if (k > n)
+			k = n;
+		memcpy(h->buf + h->nbuf, p, k);
+		h->nbuf += k;
+		p += k;
+		n -= k;
+		if (h->nbuf < sizeof(h->buf))
+			return;
+		st_hash_block(h, h->buf);
+		h->nbuf = 0;
+	}
+	for (; n >= sizeof(h->buf); p += sizeof(h->buf), n -= sizeof(h->buf))
+		st_hash_block(h, p);
+	memcpy(h->buf, p, n);
+	h->nbuf = n;
+}
+
+static uint64_t st_hash_end(struct st_hash *h)
+{
+	uint64_t r;
+
+	if (h->nbuf) {
+		memset(h->buf + h->nbuf, 0, sizeof(h->buf) - h->nbuf);
+		st_hash_block(h, h->buf);
+	}
+	/* The length tells a zero-padded tail from real zero bytes. */
+	r = st_hash_mix(h->len, h->lane[0]);
+	for (int i = 1; i < 4; i++)
+		r = st_hash_mix(r * ST_HASH_P2, h->lane[i]);
+	return r;
+}
+
+static uint64_t st_hash(const void *p, size_t n)
+{
+	struct st_hash h;
+
+	st_hash_init(&h);
+	st_hash_more(&h, p, n);
+	return st_hash_end(&h);
+}
+
+/* Whether a header's version is one we read, and its hash checks out over the body. */
+static bool hdr_hash_ok(const struct st_hdr *h, const uint8_t *body, size_t n)
+{
+	if (h->version == ST_VERSION)
+		return h->hash == st_hash(body, n);
+	if (h->version == ST_VERSION_FNV)
+		return h->hash == fnv1a(body, n);
+	return false;
 }
 
 int bfd_netns_cookie(uint64_t *out)
@@ -130,6 +229,7 @@ void bfd_state_free(struct bfd_state *st)
 {
 	if (!st)
 		return;
+	bfd_state_prewrite_wait(st, false);
 	for (uint32_t i = 0; i < st->n_tables; i++)
 		table_clear(&st->tables[i]);
 	free(st->tables);
@@ -214,8 +314,8 @@ static int parse(struct bfd_state *st, const uint8_t *buf, size_t len)
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, ST_MAGIC, 8) || h.version != ST_VERSION ||
-	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+	if (memcmp(h.magic, ST_MAGIC, 8) || h.body_len != len - sizeof(h) ||
+	    !hdr_hash_ok(&h, buf + pos, len - pos))
 		return -EINVAL;
 	if (h.netns_cookie != st->netns_cookie ||
 	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)))
@@ -307,8 +407,8 @@ static int parse_counters(struct bfd_state *st, const uint8_t *buf, size_t len)
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, ST_CTR_MAGIC, 8) || h.version != ST_VERSION ||
-	    h.body_len != len - sizeof(h) || h.hash != fnv1a(buf + pos, len - pos))
+	if (memcmp(h.magic, ST_CTR_MAGIC, 8) || h.body_len != len - sizeof(h) ||
+	    !hdr_hash_ok(&h, buf + pos, len - pos))
 		return -EINVAL;
 	if (h.netns_cookie != st->netns_cookie ||
 	    strncmp(h.boot_id, st->boot_id, sizeof(h.boot_id)) || !st->seq || h.seq != st->seq)
@@ -449,9 +549,29 @@ struct st_piece {
 	size_t n;
 };
 
-/* counters: the record of the counters file (header and bases only). */
+/*
+ * The table a replace in progress will leave (bfd_state_prewrite_start): its image taken from the
+ * request instead of the store, which still holds the previous table; zero bases, one generation.
+ */
+struct st_override {
+	int family;
+	char name[XT_TABLE_MAXNAMELEN];
+	struct ipt_replace rep; /* as xt_store_table_image() will give it */
+	const void *entries;
+	uint32_t n_entries;
+	struct xt_counters *zero_bases;
+	uint64_t gen_id;
+};
+
+static bool ov_is(const struct st_override *ov, const struct bfd_state_table *t)
+{
+	return ov && t->family == ov->family && !strncmp(t->name, ov->name, sizeof(t->name));
+}
+
+/* counters: the record of the counters file (header and bases only). ov: t is replaced by it. */
 static int table_pieces(const struct bfd_state *st, const struct bfd_state_table *t, bool counters,
-			struct st_thdr *th, struct ipt_replace *rep, struct st_piece out[ST_PIECES])
+			const struct st_override *ov, struct st_thdr *th, struct ipt_replace *rep,
+			struct st_piece out[ST_PIECES])
 {
 	static const uint8_t zero[8];
 	const void *entries = NULL;
@@ -461,6 +581,25 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 
 	out[4] = (struct st_piece){t->payload, t->payload_len};
 	out[5] = (struct st_piece){NULL, 0};
+	if (ov) {
+		plen = sizeof(ov->rep) + (size_t)ov->rep.size;
+		*th = (struct st_thdr){
+			.family = ov->family,
+			.n_entries = ov->n_entries,
+			.n_gens = 1,
+			.payload_len = (uint32_t)plen,
+		};
+		memcpy(th->name, ov->name, sizeof(th->name));
+		out[0] = (struct st_piece){th, sizeof(*th)};
+		out[1] = (struct st_piece){zero, ST_PAD(sizeof(*th)) - sizeof(*th)};
+		out[2] = (struct st_piece){&ov->gen_id, 8};
+		out[3] = (struct st_piece){ov->zero_bases,
+					   (size_t)ov->n_entries * sizeof(struct xt_counters)};
+		out[4] = (struct st_piece){&ov->rep, sizeof(ov->rep)};
+		out[5] = (struct st_piece){ov->entries, ov->rep.size};
+		out[6] = (struct st_piece){zero, ST_PAD(plen) - plen};
+		return 0;
+	}
 	if (counters) {
 		plen = 0;
 		out[4] = (struct st_piece){NULL, 0};
@@ -493,21 +632,32 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 
 /* The body is written piece by piece from where each piece lives: no copy of the tables, which
  * at 100k rules are tens of megabytes. */
-static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_t *hash,
-		      size_t *len)
+static int write_body(const struct bfd_state *st, bool counters, const struct st_override *ov,
+		      int fd, uint64_t *hash, size_t *len)
 {
-	uint64_t h = FNV1A_INIT;
+	struct bfd_state_table ov_t = {0};
+	bool ov_seen = false;
+	struct st_hash h;
 	size_t n = 0;
 	int r;
 
-	for (uint32_t i = 0; i < st->n_tables; i++) {
+	st_hash_init(&h);
+	/* A table the replace creates in the state comes last, as bfd_state_table() adds it. */
+	for (uint32_t i = 0; i < st->n_tables; i++)
+		ov_seen |= ov_is(ov, &st->tables[i]);
+	for (uint32_t i = 0; i < st->n_tables + (ov && !ov_seen); i++) {
+		const struct bfd_state_table *t = i < st->n_tables ? &st->tables[i] : &ov_t;
 		struct st_piece pc[ST_PIECES];
 		struct ipt_replace rep;
 		struct st_thdr th;
 
-		if (counters && !st->tables[i].bases)
+		if (t == &ov_t) {
+			ov_t.family = ov->family;
+			memcpy(ov_t.name, ov->name, sizeof(ov_t.name));
+		}
+		if (counters && !t->bases)
 			continue;
-		r = table_pieces(st, &st->tables[i], counters, &th, &rep, pc);
+		r = table_pieces(st, t, counters, ov_is(ov, t) ? ov : NULL, &th, &rep, pc);
 		if (r)
 			return r;
 		for (int k = 0; k < ST_PIECES; k++) {
@@ -518,14 +668,85 @@ static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_
 				if (r)
 					return r;
 			} else {
-				h = fnv1a_more(h, pc[k].p, pc[k].n);
+				st_hash_more(&h, pc[k].p, pc[k].n);
 			}
 			n += pc[k].n;
 		}
 	}
-	*hash = h;
+	*hash = st_hash_end(&h);
 	*len = n;
 	return 0;
+}
+
+/* The header of the file write_body() gives (pass 1: the hash it carries). */
+static int file_header(const struct bfd_state *st, bool counters, const struct st_override *ov,
+		       struct st_hdr *h)
+{
+	bool ov_seen = false;
+	size_t body = 0;
+	int r;
+
+	*h = (struct st_hdr){.version = ST_VERSION};
+	r = write_body(st, counters, ov, -1, &h->hash, &body);
+	if (r)
+		return r;
+	memcpy(h->magic, counters ? ST_CTR_MAGIC : ST_MAGIC, 8);
+	h->n_tables = 0;
+	for (uint32_t i = 0; i < st->n_tables; i++) {
+		h->n_tables += !counters || st->tables[i].bases;
+		ov_seen |= ov_is(ov, &st->tables[i]);
+	}
+	if (ov && !counters && !ov_seen)
+		h->n_tables++;
+	h->seq = counters ? st->seq : st->seq + 1;
+	h->netns_cookie = st->netns_cookie;
+	memcpy(h->boot_id, st->boot_id, sizeof(h->boot_id));
+	h->body_len = body;
+	return 0;
+}
+
+/* Pass 2: header and body to the temporary file tmp, synced. */
+static int write_tmp(const struct bfd_state *st, bool counters, const struct st_override *ov,
+		     const struct st_hdr *h, const char *tmp)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t unused;
+	size_t written = 0;
+	int r;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, h, sizeof(*h));
+	if (!r)
+		r = write_body(st, counters, ov, fd, &unused, &written);
+	if (!r && written != h->body_len)
+		r = -EIO;
+	if (!r && fsync(fd))
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+/* What bfd_state_prewrite_start() wrote ahead, and the thread writing it. */
+struct bfd_state_prep {
+	pthread_t thread;
+	bool running;
+	int err;
+	const struct bfd_state *st;
+	struct st_override ov;
+	struct st_hdr h;
+	char tmp[PATH_MAX];
+};
+
+static void prep_free(struct bfd_state *st)
+{
+	if (!st->prep)
+		return;
+	free(st->prep->ov.zero_bases);
+	free(st->prep);
+	st->prep = NULL;
 }
 
 /* Write the state file (counters: the counters file) atomically: on success it is on disk, else
@@ -533,41 +754,30 @@ static int write_body(const struct bfd_state *st, bool counters, int fd, uint64_
 static int write_file(struct bfd_state *st, bool counters)
 {
 	const char *path = counters ? st->ctr_path : st->path;
-	_cleanup_close_ int fd = -1;
 	_cleanup_close_ int dfd = -1;
 	char tmp[PATH_MAX];
-	struct st_hdr h = {.version = ST_VERSION};
-	uint64_t unused;
-	size_t body = 0, written = 0;
+	struct st_hdr h;
+	bool ahead;
 	int r;
 
-	/* Pass 1: the hash the header carries; pass 2 writes. */
-	r = write_body(st, counters, -1, &h.hash, &body);
-	if (r)
-		return r;
-	memcpy(h.magic, counters ? ST_CTR_MAGIC : ST_MAGIC, 8);
-	h.n_tables = 0;
-	for (uint32_t i = 0; i < st->n_tables; i++)
-		h.n_tables += !counters || st->tables[i].bases;
-	h.seq = counters ? st->seq : st->seq + 1;
-	h.netns_cookie = st->netns_cookie;
-	memcpy(h.boot_id, st->boot_id, sizeof(h.boot_id));
-	h.body_len = body;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, &h, sizeof(h));
-	if (!r)
-		r = write_body(st, counters, fd, &unused, &written);
-	if (!r && written != body)
-		r = -EIO;
-	if (!r && fsync(fd))
-		r = -errno;
+	bfd_state_prewrite_wait(st, true);
+	r = file_header(st, counters, NULL, &h);
 	if (r) {
-		unlink(tmp);
+		prep_free(st);
 		return r;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* Written ahead during the switch, byte for byte what would be written now: rename it. */
+	ahead = !counters && st->prep && !st->prep->running && !st->prep->err &&
+		!memcmp(&st->prep->h, &h, sizeof(h));
+	if (!counters && st->prep)
+		bf_logf(st->log, BF_LOG_DEBUG, "state file written ahead: %s",
+			ahead ? "renamed" : "does not match, written again");
+	prep_free(st);
+	if (!ahead) {
+		r = write_tmp(st, counters, NULL, &h, tmp);
+		if (r)
+			return r;
 	}
 	bfd_fault_point(counters ? "counters-tmp-written" : "state-tmp-written");
 	if (rename(tmp, path)) {
@@ -593,6 +803,97 @@ static int write_file(struct bfd_state *st, bool counters)
 int bfd_state_write(struct bfd_state *st)
 {
 	return write_file(st, false);
+}
+
+static void *prep_main(void *arg)
+{
+	struct bfd_state_prep *p = arg;
+
+	p->err = write_tmp(p->st, false, &p->ov, &p->h, p->tmp);
+	return NULL;
+}
+
+int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
+			     const void *payload, uint32_t len, uint64_t gen_id)
+{
+	struct bfd_state_prep *p;
+	struct ipt_replace rq; /* ip6t_replace has the same layout */
+	int r;
+
+	bfd_state_prewrite_wait(st, false);
+	if (len < sizeof(rq))
+		return -EINVAL;
+	memcpy(&rq, payload, sizeof(rq));
+	/* Only the table the request replaces. */
+	if ((uint64_t)rq.size > len - sizeof(rq) || strncmp(rq.name, name, sizeof(rq.name)))
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->st = st;
+	p->ov.family = family;
+	memcpy(p->ov.name, rq.name, sizeof(p->ov.name));
+	p->ov.name[sizeof(p->ov.name) - 1] = '\0';
+	/* What xt_store_table_image() gives once the store holds this table. */
+	p->ov.rep = (struct ipt_replace){
+		.valid_hooks = rq.valid_hooks,
+		.num_entries = rq.num_entries,
+		.size = rq.size,
+		.num_counters = rq.num_entries,
+	};
+	snprintf(p->ov.rep.name, sizeof(p->ov.rep.name), "%s", p->ov.name);
+	/* translate_table leaves the hooks the table does not have at 0xFFFFFFFF. */
+	for (int i = 0; i < NF_INET_NUMHOOKS; i++) {
+		bool valid = rq.valid_hooks & (1u << i);
+
+		p->ov.rep.hook_entry[i] = valid ? rq.hook_entry[i] : 0xFFFFFFFFu;
+		p->ov.rep.underflow[i] = valid ? rq.underflow[i] : 0xFFFFFFFFu;
+	}
+	p->ov.entries = (const uint8_t *)payload + sizeof(rq);
+	p->ov.n_entries = rq.num_entries;
+	p->ov.gen_id = gen_id;
+	p->ov.zero_bases = calloc(rq.num_entries ? rq.num_entries : 1, sizeof(struct xt_counters));
+	snprintf(p->tmp, sizeof(p->tmp), "%s.tmp", st->path);
+	st->prep = p;
+	r = p->ov.zero_bases ? file_header(st, false, &p->ov, &p->h) : -ENOMEM;
+	if (!r)
+		r = -pthread_create(&p->thread, NULL, prep_main, p);
+	if (r) {
+		prep_free(st);
+		return r;
+	}
+	p->running = true;
+	return 0;
+}
+
+void bfd_state_prewrite_wait(struct bfd_state *st, bool ok)
+{
+	if (!st->prep)
+		return;
+	if (st->prep->running) {
+		pthread_join(st->prep->thread, NULL);
+		st->prep->running = false;
+	}
+	if (!ok) {
+		if (!st->prep->err)
+			unlink(st->prep->tmp);
+		prep_free(st);
+	}
+}
+
+static const void *cur_request;
+static uint32_t cur_request_len;
+
+void bfd_state_set_request(const void *payload, uint32_t len)
+{
+	cur_request = payload;
+	cur_request_len = len;
+}
+
+void bfd_state_request(const void **payload, uint32_t *len)
+{
+	*payload = cur_request;
+	*len = cur_request_len;
 }
 
 int bfd_state_write_counters(struct bfd_state *st)

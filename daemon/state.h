@@ -42,6 +42,7 @@ struct bfd_state {
 	struct bfd_state_table *tables;
 	uint32_t n_tables;
 	const struct xt_store *store; /* for payload_from_store tables; set by the datapath */
+	struct bfd_state_prep *prep;  /* bfd_state_prewrite_*: the temporary file written ahead */
 };
 
 /* The cookie of the current network namespace (SO_NETNS_COOKIE): never reused while the
@@ -59,6 +60,23 @@ int bfd_state_write(struct bfd_state *st);
  * (a few MB at 100k rules, where the state file has the tables too); the next bfd_state_write
  * supersedes it. Writes the state file if there is none yet. */
 int bfd_state_write_counters(struct bfd_state *st);
+/*
+ * A replace's state file, written ahead (doc/design.md, "Persistence"): the state as it will be
+ * once the replace of table `name` by payload (ipt_replace + entries, as the store will hold
+ * them; another table's request is refused) with generation gen_id has succeeded goes to the
+ * temporary file, written and synced by a thread while the caller switches the generation in and
+ * waits for the grace period. Nothing is renamed: bfd_state_write() renames that file only if what
+ * it would write is exactly that (same length and hash), else it writes as usual. _start fails
+ * (nothing started) when the state cannot be predicted; _wait joins the thread, and with !ok (the
+ * switch failed) drops the file.
+ */
+int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
+			     const void *payload, uint32_t len, uint64_t gen_id);
+void bfd_state_prewrite_wait(struct bfd_state *st, bool ok);
+/* The SET_REPLACE the server is serving (its payload, which the store normalizes in place and
+ * keeps as the table's blob), for the datapath's bfd_state_prewrite_start; NULL outside one. */
+void bfd_state_set_request(const void *payload, uint32_t len);
+void bfd_state_request(const void **payload, uint32_t *len);
 /* Remove the state file (--flush-on-exit). */
 void bfd_state_remove(struct bfd_state *st);
 
