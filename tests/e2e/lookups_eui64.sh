@@ -51,6 +51,7 @@ send()
 
 topo k || bf_die "topology k"
 topo b || bf_die "topology b"
+bf_mld_settle kh bh kp bp || bf_die "MLD"
 bf_daemon_start bh || bf_die "daemon"
 
 bf_cmp kh bh ip6t_restore <<'EOF2'

@@ -128,29 +128,9 @@ send()
 	sleep 0.5
 }
 
-# Until NS has sent no MLD report for 0.5 s (at most 5 s). The kernel's reports when an
-# interface joins its groups belong to a socket (they count in OUTPUT's owner rules, on both
-# sides alike); on a loaded machine they can come late, inside the counted window of one side
-# only (CI: two 96-byte reports on one side).
-mld_quiet()
-{
-	local ns=$1 i prev="" now same=0
-	for ((i = 0; i < 50 && same < 5; i++)); do
-		now=$(bf_nsexec "$ns" awk '$1 == "Icmp6OutMLDv2Reports" { print $2 }' /proc/net/snmp6)
-		if [ "$now" = "$prev" ]; then
-			same=$((same + 1))
-		else
-			same=0
-		fi
-		prev=$now
-		sleep 0.1
-	done
-}
-
 topo k || bf_die "topology k"
 topo b || bf_die "topology b"
-mld_quiet kh
-mld_quiet bh
+bf_mld_settle kh bh kp bp || bf_die "MLD"
 bf_daemon_start bh || bf_die "daemon"
 
 for f in 4 6; do

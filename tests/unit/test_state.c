@@ -90,6 +90,8 @@ static void write_state(void)
 	ck_assert_int_eq(bfd_state_open(dir, COOKIE, NULL, &st), 0);
 	t = bfd_state_table(st, NFPROTO_IPV4, "filter", true);
 	ck_assert_ptr_nonnull(t);
+	/* A state file already there (the second call) loaded its own payload: replaced. */
+	free(t->payload);
 	t->payload = malloc(PAYLOAD_LEN);
 	ck_assert_ptr_nonnull(t->payload);
 	for (uint32_t i = 0; i < PAYLOAD_LEN; i++)
