@@ -24,6 +24,7 @@
 #include <linux/netfilter/xt_state.h>
 
 #include "codegen/registry.h"
+#include "check_main.h"
 
 enum { S_PRE, S_INVALID, S_EST, S_REL, S_NEW, S_UNTR, S_POLICY, S_N };
 static const char *const names[] = {"rule-under-test", "INVALID", "ESTABLISHED", "RELATED", "NEW",
@@ -499,11 +500,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bf_check_run(suite());
 }

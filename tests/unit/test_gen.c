@@ -20,6 +20,7 @@
 #include "codegen/classify.h"
 #include "codegen/codegen.h"
 #include "codegen/ext.h"
+#include "check_main.h"
 
 #define IN NF_INET_LOCAL_IN
 #define FWD NF_INET_FORWARD
@@ -796,11 +797,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bf_check_run(suite());
 }

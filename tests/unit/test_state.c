@@ -15,6 +15,7 @@
 #include <linux/netfilter.h>
 
 #include "../../daemon/state.h"
+#include "check_main.h"
 
 #define COOKIE 0x5eed1234ull
 
@@ -234,11 +235,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bf_check_run(suite());
 }

@@ -19,6 +19,7 @@
 
 #include "../../daemon/xt_store.h"
 #include "../../codegen/ext.h"
+#include "check_main.h"
 
 #define STD_SZ 152 /* ipt_entry + xt_standard_target */
 #define ERR_SZ 176 /* ipt_entry + xt_error_target */
@@ -1630,11 +1631,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bf_check_run(suite());
 }
