@@ -1304,6 +1304,17 @@ static void hash_u32(struct cl_hash *h, uint32_t v)
 	hash_bytes(h, &v, sizeof(v));
 }
 
+/* An entry's values and index, as both cache keys below hash them. */
+static void hash_rent(struct cl_hash *h, const struct cl_rent *e)
+{
+	hash_bytes(h, e->v.addr, sizeof(e->v.addr));
+	hash_bytes(h, e->v.msk, sizeof(e->v.msk));
+	hash_bytes(h, e->v.lo, sizeof(e->v.lo));
+	hash_bytes(h, e->v.hi, sizeof(e->v.hi));
+	hash_bytes(h, &e->v.inv, sizeof(e->v.inv));
+	hash_u32(h, e->idx);
+}
+
 /* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
  * (its nodes are numbered within the trie). */
 static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
@@ -1317,16 +1328,9 @@ static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_ren
 	hash_u32(&h, run->cls_size[c]);
 	hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
 	for (size_t k = 0; k < n; k++) {
-		const struct cl_val *v = &ents[k].v;
-
 		if (ents[k].cls != c)
 			continue;
-		hash_bytes(&h, v->addr, sizeof(v->addr));
-		hash_bytes(&h, v->msk, sizeof(v->msk));
-		hash_bytes(&h, v->lo, sizeof(v->lo));
-		hash_bytes(&h, v->hi, sizeof(v->hi));
-		hash_bytes(&h, &v->inv, sizeof(v->inv));
-		hash_u32(&h, ents[k].idx);
+		hash_rent(&h, &ents[k]);
 		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
 	}
 	out[0] = h.a;
@@ -1350,14 +1354,7 @@ static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_
 		hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
 	}
 	for (size_t k = 0; k < n; k++) {
-		const struct cl_val *v = &ents[k].v;
-
-		hash_bytes(&h, v->addr, sizeof(v->addr));
-		hash_bytes(&h, v->msk, sizeof(v->msk));
-		hash_bytes(&h, v->lo, sizeof(v->lo));
-		hash_bytes(&h, v->hi, sizeof(v->hi));
-		hash_bytes(&h, &v->inv, sizeof(v->inv));
-		hash_u32(&h, ents[k].idx);
+		hash_rent(&h, &ents[k]);
 		hash_bytes(&h, &ents[k].cls, sizeof(ents[k].cls));
 		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
 	}

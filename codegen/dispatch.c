@@ -32,6 +32,7 @@
 #include "cg_priv.h"
 #include "codegen.h"
 #include "ct.h"
+#include "target/reject_common.h"
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 #define SKB_OFF(field) ((int16_t)offsetof(struct __sk_buff, field))
@@ -178,13 +179,7 @@ static void emit_ipv4_header(struct dctx *d)
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_4, 60));
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_5, 0));
 	bf_emit(b, BF_CALL(BPF_FUNC_csum_diff));
-	bf_emit(b, BF_MOV32_REG(BPF_REG_0, BPF_REG_0));
-	for (int k = 0; k < 2; k++) {
-		bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
-		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 16));
-		bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_0, 0xffff));
-		bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_0, BPF_REG_1));
-	}
+	bf_rej_emit_fold(b);
 	bf_emit_jmp_imm(b, BPF_JNE, BPF_REG_0, 0xffff, d->pass);
 }
 

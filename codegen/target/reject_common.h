@@ -26,7 +26,7 @@ struct bf_rej_frame {
 /* reg = r10 + off */
 void bf_rej_emit_fp(struct bf_builder *b, uint8_t reg, int16_t off);
 
-/* r0 = fold(r0) to 16 bits. Clobbers r1. */
+/* r0 = fold(r0) to 16 bits. Clobbers r1. (The dispatcher folds its IP header check with it.) */
 void bf_rej_emit_fold(struct bf_builder *b);
 
 /* acc = csum_diff(NULL, 0, fp + off, len, acc) for a constant len (multiple of 4). */
