@@ -188,7 +188,13 @@ bf_netns_add()
 	full=$(bf_ns "$1")
 	ip netns add "$full" || return 1
 	BF_NETNS+=("$full")
-	ip -n "$full" link set lo up
+	ip -n "$full" link set lo up || return 1
+	# Every ICMP error is sent. The kernel's rate limits (per peer, and a per-namespace bucket)
+	# depend on the time between packets, so on a loaded machine one side of a comparison
+	# could answer one packet fewer than the other (CI: an ICMPv6 port unreachable counted in
+	# a router's FORWARD on the kernel's side only). bpfilter's REJECT does not rate-limit.
+	ip netns exec "$full" sysctl -qw net.ipv4.icmp_ratelimit=0 \
+		net.ipv4.icmp_msgs_per_sec=1000000 net.ipv6.icmp.ratelimit=0 >/dev/null
 }
 
 # bf_ipv6_quiet NS...: no router solicitations and no DAD on the interfaces made afterwards in
