@@ -150,6 +150,11 @@ struct bf_pkt {
 	 * egress dispatcher evaluates it as OUTPUT, as the kernel's ip_local_out does, once. */
 	uint32_t reply_ifindex;
 	uint32_t reply_len;
+	/* Odd while this CPU runs a generation: the dispatcher adds 1 before it enters the root
+	 * slot and 1 when the generation returns, unless it was odd already (a dispatcher run
+	 * nested in another, REJECT's reply at egress). bf_gen_activate() waits on it instead
+	 * of an RCU grace period (codegen/gen.c). Not cleared by the dispatcher. */
+	uint64_t gen_seq;
 };
 
 #endif /* BF_ABI_H */

@@ -22,7 +22,7 @@
 
 #define BF_LABEL_UNBOUND UINT32_MAX
 
-enum bf_fixup_kind { BF_FIXUP_JMP, BF_FIXUP_MAP };
+enum bf_fixup_kind { BF_FIXUP_JMP, BF_FIXUP_MAP, BF_FIXUP_CALL };
 
 struct bf_fixup {
 	enum bf_fixup_kind kind;
@@ -243,6 +243,19 @@ void bf_emit_ja(struct bf_builder *b, bf_label to)
 	emit_jmp(b, BF_INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0), to);
 }
 
+void bf_emit_call_label(struct bf_builder *b, bf_label to)
+{
+	if (b->err)
+		return;
+	if (!to.id || to.id >= b->n_labels) {
+		bf_logf(b->log, BF_LOG_ERR, "builder: call to invalid label %u", to.id);
+		bf_builder_set_err(b, -EINVAL);
+		return;
+	}
+	add_fixup(b, BF_FIXUP_CALL, to.id);
+	bf_emit(b, BF_INSN(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0));
+}
+
 void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot)
 {
 	if (b->err)
@@ -300,6 +313,17 @@ int bf_builder_finish(struct bf_builder *b, const int map_fds[BF_MAP_SLOT_MAX],
 				return r;
 			}
 			out[f->insn].off = off;
+		} else if (f->kind == BF_FIXUP_CALL) {
+			uint32_t pos = b->label_pos[f->arg];
+
+			/* imm is 32 bits: any offset inside the program fits. */
+			if (pos == BF_LABEL_UNBOUND || pos >= b->n) {
+				bf_logf(b->log, BF_LOG_ERR,
+					"builder: insn %u: call to label %u is not bound", f->insn,
+					f->arg);
+				return -ENOENT;
+			}
+			out[f->insn].imm = (int32_t)((int64_t)pos - ((int64_t)f->insn + 1));
 		} else {
 			if (!map_fds || map_fds[f->arg] < 0) {
 				bf_logf(b->log, BF_LOG_ERR,
@@ -312,6 +336,36 @@ int bf_builder_finish(struct bf_builder *b, const int map_fds[BF_MAP_SLOT_MAX],
 	*insns = TAKE_PTR(out);
 	*n = b->n;
 	return 0;
+}
+
+size_t bf_builder_subprogs(const struct bf_builder *b, uint32_t *starts, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n_fixups; i++) {
+		uint32_t pos;
+		size_t j;
+
+		if (b->fixups[i].kind != BF_FIXUP_CALL)
+			continue;
+		pos = b->label_pos[b->fixups[i].arg];
+		for (j = 0; j < n && starts[j] != pos; j++)
+			;
+		if (j < n)
+			continue;
+		if (n < max)
+			starts[n] = pos;
+		n++;
+	}
+	/* In instruction order, as func_info wants them. */
+	for (size_t i = 1; i < n && i < max; i++)
+		for (size_t j = i; j > 0 && starts[j - 1] > starts[j]; j--) {
+			uint32_t t = starts[j];
+
+			starts[j] = starts[j - 1];
+			starts[j - 1] = t;
+		}
+	return n;
 }
 
 static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
@@ -354,7 +408,7 @@ void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log)
 			const struct bf_fixup *f = &b->fixups[k];
 			uint32_t pos;
 
-			if (f->kind == BF_FIXUP_JMP) {
+			if (f->kind == BF_FIXUP_JMP || f->kind == BF_FIXUP_CALL) {
 				pos = b->label_pos[f->arg];
 				if (pos == BF_LABEL_UNBOUND)
 					snprintf(target, sizeof(target), " -> L%u (unbound)",

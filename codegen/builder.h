@@ -75,6 +75,9 @@ void bf_emit_jmp_reg(struct bf_builder *b, uint8_t op, uint8_t dst, uint8_t src,
 void bf_emit_jmp32_imm(struct bf_builder *b, uint8_t op, uint8_t dst, int32_t imm, bf_label to);
 void bf_emit_ja(struct bf_builder *b, bf_label to);
 /* reg = the map's fd (BPF_LD_IMM64 with BPF_PSEUDO_MAP_FD), fixed up at finish. */
+/* A BPF-to-BPF call of the subprogram that starts at `to`: bound after the last instruction
+ * of its caller's body, as the verifier requires. R1-R5 are its arguments, R6-R9 survive it. */
+void bf_emit_call_label(struct bf_builder *b, bf_label to);
 void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot);
 
 /*
@@ -85,6 +88,9 @@ int bf_builder_finish(struct bf_builder *b, const int map_fds[BF_MAP_SLOT_MAX],
 		      struct bpf_insn **insns, size_t *n);
 
 /* Dump the program with comments, one instruction a line, through the log at DEBUG. */
+/* The first instructions of the subprograms the program calls (bf_emit_call_label), in order;
+ * at most `max` written, the count returned. Valid after bf_builder_finish(). */
+size_t bf_builder_subprogs(const struct bf_builder *b, uint32_t *starts, size_t max);
 void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log);
 
 #endif /* BF_BUILDER_H */

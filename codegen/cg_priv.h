@@ -81,6 +81,10 @@ struct bf_counter_val {
  * and last lines through `log`. Returns the fd or -errno. */
 int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 		       const struct bpf_insn *insns, size_t n);
+/* The same for a program with subprograms starting at starts[0..n_sub) (BTF func_info). */
+int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
+			  const struct bpf_insn *insns, size_t n, const uint32_t *starts,
+			  size_t n_sub);
 
 /* Finish the builder with these map fds and load it: fd or -errno. */
 int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog_ctx pctx,
@@ -98,6 +102,8 @@ void bf_emit_prologue(struct bf_builder *b, bf_label fail);
 
 /* Wait for an RCU grace period (see runtime.c). */
 int bf_runtime_sync(struct bf_runtime *rt);
+/* Wait until no CPU runs a generation entered before the root switch (runtime.c). */
+int bf_runtime_quiesce(struct bf_runtime *rt);
 
 /* Fill the map-slot table for programs of one context. */
 void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,

@@ -46,6 +46,9 @@
 
 _Static_assert(offsetof(struct bf_pkt, ct_state) % 8 == 0, "ct fields zeroed by 8 bytes");
 _Static_assert(offsetof(struct bf_pkt, ct_ent) % 8 == 0, "ct_ent copied by 8 bytes");
+_Static_assert(offsetof(struct bf_pkt, gen_seq) % 8 == 0 &&
+		       offsetof(struct bf_pkt, gen_seq) + 8 == sizeof(struct bf_pkt),
+	       "gen_seq is the last word of bf_pkt, left out of the tracker's clearing");
 _Static_assert(sizeof(struct bf_ct_entry) % 8 == 0, "ct_ent copied by 8 bytes");
 _Static_assert(sizeof(struct bf_ct_tcp_dir) == 20, "seen[] stride");
 
@@ -2288,7 +2291,8 @@ static void emit_track(struct ctc *c)
 
 	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection (ct_v6 kept)");
 	ldx(b, BPF_B, BPF_REG_8, BPF_REG_7, PKT_OFF(ct_v6));
-	for (int o = PKT_OFF(ct_state); o < (int)sizeof(struct bf_pkt); o += 8)
+	/* Up to gen_seq, the dispatcher's own (abi.h). */
+	for (int o = PKT_OFF(ct_state); o < PKT_OFF(gen_seq); o += 8)
 		sti(b, BPF_DW, BPF_REG_7, (int16_t)o, 0);
 	stx(b, BPF_B, BPF_REG_7, PKT_OFF(ct_v6), BPF_REG_8);
 	stx(b, BPF_B, BPF_REG_7, CK(v6), BPF_REG_8);

@@ -2,10 +2,13 @@
 /*
  * The per-interface dispatcher (doc/design.md, "Where rules run"): parse the IPv4 header once,
  * fill this CPU's struct bf_pkt (codegen/abi.h), decide which hook the packet meets, and tail-call
- * slot 0 of the root prog array, where the active generation's entry program sits.
+ * the family's slot of the root prog array, where the active generation's entry program sits.
+ * All of that is a subprogram of a small main function that marks the run in pkt->gen_seq
+ * (emit_main; bf_gen_activate waits on it).
  *
  * Registers: R6 ctx, R7 struct bf_pkt * (as abi.h), R8 = IP header length (ihl * 4), R9 = bytes
- * to count (pkt->len). Stack (own layout; no emitter runs here):
+ * to count (pkt->len); in the main function R9 is gen_seq's addend. Stack of the body (own
+ * layout; no emitter runs here; the main function uses fp-8 only):
  *   fp-8      u32 map key
  *   fp-80     64 bytes: the IP header (zero padded to 60 bytes for the checksum), later the
  *             fixed transport header
@@ -1049,12 +1052,55 @@ static void emit_track_and_root(struct dctx *d)
 	emit_goto(b, d->pass);
 }
 
+/*
+ * The program's main function: the dispatcher's body runs as a subprogram, so the generation it
+ * tail-calls returns here, and pkt->gen_seq is odd while it runs. As the kernel's
+ * xt_write_recseq_begin/end, a nested run (REJECT's reply at egress, inside the ingress run)
+ * finds it odd and leaves it alone (addend 0). Atomic adds are full barriers: the switch's
+ * reader (bf_runtime_quiesce) sees this CPU's odd value, or this CPU sees the new root slot.
+ * A tail call in a subprogram needs the frames above it under 256 bytes: this one uses 8.
+ */
+static void emit_main(struct dctx *d, bf_label body)
+{
+	struct bf_builder *b = d->b;
+	bf_label nopkt = bf_label_new(b);
+
+	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
+	bf_comment(b, "r7 = bpf_map_lookup_elem(bf_ctx, &key)");
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CTX);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, nopkt);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_0));
+	bf_comment(b, "r9 = ~pkt->gen_seq & 1; pkt->gen_seq += r9 (atomic)");
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_9, BPF_REG_7, PKT_OFF(gen_seq)));
+	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_9, 1));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_9, 1));
+	bf_emit(b, BF_ATOMIC_ADD64(BPF_REG_7, BPF_REG_9, PKT_OFF(gen_seq)));
+	bf_comment(b, "r0 = dispatch(ctx)");
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit_call_label(b, body);
+	bf_comment(b, "pkt->gen_seq += r9 (atomic)");
+	bf_emit(b, BF_ATOMIC_ADD64(BPF_REG_7, BPF_REG_9, PKT_OFF(gen_seq)));
+	bf_emit(b, BF_EXIT());
+	bf_comment(b, "no bf_ctx (the verifier's case: key 0 of an array always exists)");
+	bf_label_bind(b, nopkt);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit_call_label(b, body);
+	bf_emit(b, BF_EXIT());
+}
+
 static void emit_dispatcher(struct dctx *d)
 {
 	struct bf_builder *b = d->b;
 	const struct bf_dispatch_cfg *cfg = d->cfg;
 	bf_label go = bf_label_new(b), reply = {0}, out = {0};
+	bf_label body = bf_label_new(b);
 
+	emit_main(d, body);
+	bf_label_bind(b, body);
 	bf_emit_prologue(b, d->pass);
 	emit_l3_proto(d);
 	emit_ipv4_header(d);

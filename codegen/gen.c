@@ -1401,12 +1401,12 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	active[BF_CTX_XDP] = TAKE_FD(dup_xdp);
 	/* Now wait until no packet runs the previous generation (runtime.c). */
 	t1 = bf_now_ns();
-	err = bf_runtime_sync(rt);
+	err = bf_runtime_quiesce(rt);
 	if (err)
 		bf_logf(rt->log, BF_LOG_ERR,
-			"gen: switched, but cannot wait for a grace period: %s", strerror(-err));
+			"gen: switched, but cannot wait for the previous generation: %s", strerror(-err));
 	else
-		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, grace period %.1f ms",
+		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, quiescent after %.2f ms",
 			(double)(t1 - t0) / 1e6, (double)(bf_now_ns() - t1) / 1e6);
 	return err;
 }

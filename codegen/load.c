@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/pkt_cls.h>
 
 #include <bpfilter/cleanup.h>
@@ -73,15 +74,85 @@ static void log_vlog(const struct bf_log *log, const char *name, const char *vlo
 	}
 }
 
+static void btf_freep(struct btf **p)
+{
+	btf__free(*p);
+}
+
+/*
+ * BTF for a program with subprograms: the verifier allows a tail call in a subprogram only with
+ * func_info (one FUNC per subprogram, each `int f(void *ctx)`, the callees static). Fills
+ * `fi[0..n_sub]` and returns the BTF, loaded in the kernel, or NULL with errno set.
+ */
+static struct btf *subprog_btf(const char *name, const uint32_t *starts, size_t n_sub,
+			       struct bpf_func_info *fi)
+{
+	struct btf *btf = btf__new_empty();
+	int int_id, ptr_id, proto, f;
+
+	if (!btf)
+		return NULL;
+	int_id = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+	ptr_id = btf__add_ptr(btf, 0);
+	proto = btf__add_func_proto(btf, int_id);
+	if (int_id < 0 || ptr_id < 0 || proto < 0 || btf__add_func_param(btf, "ctx", ptr_id))
+		goto err;
+	f = btf__add_func(btf, name, BTF_FUNC_GLOBAL, proto);
+	if (f < 0)
+		goto err;
+	fi[0] = (struct bpf_func_info){.insn_off = 0, .type_id = (uint32_t)f};
+	for (size_t i = 0; i < n_sub; i++) {
+		char fname[32];
+
+		snprintf(fname, sizeof(fname), "sub%zu", i);
+		f = btf__add_func(btf, fname, BTF_FUNC_STATIC, proto);
+		if (f < 0)
+			goto err;
+		fi[i + 1] = (struct bpf_func_info){.insn_off = starts[i], .type_id = (uint32_t)f};
+	}
+	if (btf__load_into_kernel(btf))
+		goto err;
+	return btf;
+err:
+	btf__free(btf);
+	errno = EINVAL;
+	return NULL;
+}
+
 int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 		       const struct bpf_insn *insns, size_t n)
+{
+	return bf_prog_load_subprogs(log, pctx, name, insns, n, NULL, 0);
+}
+
+int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
+			  const struct bpf_insn *insns, size_t n, const uint32_t *starts,
+			  size_t n_sub)
 {
 	enum bpf_prog_type type = pctx == BF_CTX_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	_cleanup_free_ char *vlog = NULL;
+	_cleanup_free_ struct bpf_func_info *fi = NULL;
+	__attribute__((cleanup(btf_freep))) struct btf *btf = NULL;
 	uint64_t t0 = bf_now_ns();
 	int fd, err;
 
+	if (n_sub) {
+		fi = calloc(n_sub + 1, sizeof(*fi));
+		if (!fi)
+			return -ENOMEM;
+		btf = subprog_btf(name, starts, n_sub, fi);
+		if (!btf) {
+			err = -errno;
+			bf_logf(log, BF_LOG_ERR, "%s: cannot load the BTF of its subprograms: %s",
+				name, strerror(-err));
+			return err;
+		}
+		opts.prog_btf_fd = btf__fd(btf);
+		opts.func_info = fi;
+		opts.func_info_rec_size = sizeof(*fi);
+		opts.func_info_cnt = (uint32_t)(n_sub + 1);
+	}
 	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
 	if (fd >= 0) {
 		bf_logf(log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms", name, n,
@@ -89,8 +160,7 @@ int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const ch
 		return fd;
 	}
 	err = -errno;
-	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC &&
-	    err != -EFAULT) {
+	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC && err != -EFAULT) {
 		bf_logf(log, BF_LOG_ERR, "%s: loading %zu insns: %s", name, n, strerror(-err));
 		return err;
 	}
@@ -115,7 +185,8 @@ int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog
 		    const char *name, const int map_fds[BF_MAP_SLOT_MAX])
 {
 	_cleanup_free_ struct bpf_insn *insns = NULL;
-	size_t n = 0;
+	uint32_t starts[4];
+	size_t n = 0, n_sub;
 	int r;
 
 	r = bf_builder_finish(b, map_fds, &insns, &n);
@@ -123,7 +194,10 @@ int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog
 		bf_logf(log, BF_LOG_ERR, "%s: cannot build program: %s", name, strerror(-r));
 		return r;
 	}
-	r = bf_prog_load_insns(log, pctx, name, insns, n);
+	n_sub = bf_builder_subprogs(b, starts, BF_ARRAY_SIZE(starts));
+	if (n_sub > BF_ARRAY_SIZE(starts))
+		return -E2BIG;
+	r = bf_prog_load_subprogs(log, pctx, name, insns, n, starts, n_sub);
 	if (r < 0)
 		bf_builder_dump(b, log);
 	return r;

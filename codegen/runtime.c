@@ -7,9 +7,12 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <bpfilter/cleanup.h>
 
@@ -339,6 +342,78 @@ int bf_runtime_sync(struct bf_runtime *rt)
 	if (bpf_map_update_elem(rt->sync_fd, &k, &v, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+/*
+ * Wait until no CPU runs a generation it entered before the caller switched the root slots,
+ * without a grace period (10-20 ms of an append at 10k rules were the RCU grace period).
+ *
+ * The dispatcher enters the root slot inside a call and adds 1 to its CPU's pkt->gen_seq before
+ * and after (codegen/dispatch.c), with atomic adds: a CPU whose value is even is in no
+ * generation, or entered it after the switch and found the new slot; an odd one is inside a
+ * run that ends when its value changes. This is xt_replace_table()'s wait on xt_recseq. Runs
+ * last microseconds; if one seems stuck (a program preempted in a BPF_PROG_TEST_RUN), the grace
+ * period still decides after BF_QUIESCE_MAX_NS. TC and XDP run in softirq or with bottom halves
+ * off, so a run is never preempted by another one on its CPU except nested in it.
+ */
+#define BF_QUIESCE_MAX_NS (50 * 1000 * 1000ull)
+
+static int read_gen_seq(struct bf_runtime *rt, uint8_t *buf, int ncpu, uint64_t *seq)
+{
+	uint32_t k = 0;
+
+	if (bpf_map_lookup_elem(rt->ctx_fd, &k, buf))
+		return -errno;
+	for (int cpu = 0; cpu < ncpu; cpu++)
+		memcpy(&seq[cpu],
+		       buf + (size_t)cpu * sizeof(struct bf_pkt) + offsetof(struct bf_pkt, gen_seq),
+		       sizeof(seq[cpu]));
+	return 0;
+}
+
+int bf_runtime_quiesce(struct bf_runtime *rt)
+{
+	_Static_assert(sizeof(struct bf_pkt) % 8 == 0, "per-CPU values are not padded");
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ uint8_t *buf = NULL;
+	_cleanup_free_ uint64_t *first = NULL;
+	_cleanup_free_ uint64_t *now = NULL;
+	struct timespec ts;
+	uint64_t t0;
+	bool busy;
+	int r;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	buf = malloc((size_t)ncpu * sizeof(struct bf_pkt));
+	first = calloc((size_t)ncpu, sizeof(*first));
+	now = malloc((size_t)ncpu * sizeof(*now));
+	if (!buf || !first || !now)
+		return -ENOMEM;
+	r = read_gen_seq(rt, buf, ncpu, first);
+	if (r)
+		return r;
+	memcpy(now, first, (size_t)ncpu * sizeof(*now));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (;;) {
+		busy = false;
+		for (int cpu = 0; cpu < ncpu; cpu++)
+			busy |= (first[cpu] & 1) && first[cpu] == now[cpu];
+		if (!busy)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - t0 >
+		    BF_QUIESCE_MAX_NS) {
+			bf_logf(rt->log, BF_LOG_DEBUG,
+				"gen: a CPU stays in a generation: waiting for a grace period");
+			return bf_runtime_sync(rt);
+		}
+		sched_yield();
+		r = read_gen_seq(rt, buf, ncpu, now);
+		if (r)
+			return r;
+	}
 }
 
 /*

@@ -426,8 +426,9 @@ static int xt_commit(void *ctx, const struct bf_table_model *m, void *gen)
 		t->cur_id = gen_id(dp, gen);
 		return 0;
 	}
-	/* The state file of the replace is written while the switch waits for its grace period;
-	 * bfd_state_write() renames it after the switch (doc/design.md, "Persistence"). */
+	/* The state file of the replace is written by a thread while the switch runs and waits
+	 * for the old generation to drain; bfd_state_write() renames it after the switch
+	 * (doc/design.md, "Persistence"). */
 	if (dp->state) {
 		const void *req;
 		uint32_t len;

@@ -13,10 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/pkt_cls.h>
 
+#include <bpfilter/cleanup.h>
+
 #include "bpf_test.h"
+#include "codegen/abi.h"
+#include "codegen/cg_priv.h"
 #include "codegen/classify.h"
 #include "codegen/codegen.h"
 #include "codegen/ext.h"
@@ -542,14 +547,17 @@ static void *flood_fn(void *arg)
 {
 	struct flood *f = arg;
 
-	while (!atomic_load(&f->stop)) {
-		int r = bt_run(f->fd, f->frame, f->len);
+	uint8_t out[2048];
+	/* Runs of many packets: a switch often comes while one is inside the old generation. */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f->frame, .data_size_in = f->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 64);
 
-		if (r != TC_ACT_OK) {
-			f->err = r;
+	while (!atomic_load(&f->stop)) {
+		if (bpf_prog_test_run_opts(f->fd, &o) || o.retval != TC_ACT_OK) {
+			f->err = o.retval ? (int)o.retval : -errno;
 			break;
 		}
-		atomic_fetch_add(&f->sent, 1);
+		atomic_fetch_add(&f->sent, 64);
 	}
 	return NULL;
 }
@@ -569,10 +577,10 @@ START_TEST(switch_keeps_counts)
 	f.frame = v->frame;
 	f.len = v->len;
 	ck_assert_int_eq(pthread_create(&th, NULL, flood_fn, &f), 0);
-	for (int k = 0; k < 20; k++) {
+	for (int k = 0; k < 50; k++) {
 		struct bf_gen *next = NULL;
 
-		usleep(2000);
+		usleep(500);
 		ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, NULL, &next), 0);
 		ck_assert_int_eq(bf_gen_activate(v->rt, next), 0);
 		/* The old generation is out of use: its counters are final. */
@@ -588,6 +596,97 @@ START_TEST(switch_keeps_counts)
 	total += c[0].pcnt;
 	ck_assert_uint_gt(atomic_load(&f.sent), 0);
 	ck_assert_uint_eq(total, atomic_load(&f.sent));
+	env_free(v);
+}
+END_TEST
+
+/* Every CPU's pkt->gen_seq (libbpf_num_possible_cpus() of them) into seq[]. */
+static void gen_seq_read(struct env *v, uint64_t *seq, int ncpu)
+{
+	_cleanup_free_ struct bf_pkt *p = calloc((size_t)ncpu, sizeof(*p));
+	uint32_t k = 0;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(bpf_map_lookup_elem(v->rt->ctx_fd, &k, p), 0);
+	for (int i = 0; i < ncpu; i++)
+		seq[i] = p[i].gen_seq;
+}
+
+/* Set CPU `cpu`'s pkt->gen_seq, as a run of a generation there would. */
+static void gen_seq_set(struct env *v, int ncpu, int cpu, uint64_t val)
+{
+	_cleanup_free_ struct bf_pkt *p = calloc((size_t)ncpu, sizeof(*p));
+	uint32_t k = 0;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(bpf_map_lookup_elem(v->rt->ctx_fd, &k, p), 0);
+	p[cpu].gen_seq = val;
+	ck_assert_int_eq(bpf_map_update_elem(v->rt->ctx_fd, &k, p, BPF_ANY), 0);
+}
+
+/* The dispatcher marks each run of a generation: +1 before, +1 after, so even between runs. */
+START_TEST(dispatcher_marks_generation_runs)
+{
+	struct env *v = env_new();
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t before[64], after[64], sum_b = 0, sum_a = 0;
+	int in;
+
+	ck_assert_int_le(ncpu, 64);
+	simple_table(&v->t, BF_TGT_DROP, BF_TGT_DROP, BF_TGT_ACCEPT);
+	in = disp(v, BF_DISPATCH_TC_INGRESS, IN);
+	pkt(v, "10.0.0.1");
+	gen_seq_read(v, before, ncpu);
+	ck_assert_int_eq(run(v, in), TC_ACT_OK); /* no generation: the dispatcher passes */
+	load_activate(v);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(run(v, in), TC_ACT_SHOT); /* the generation's verdict came back */
+	gen_seq_read(v, after, ncpu);
+	for (int i = 0; i < ncpu; i++) {
+		ck_assert_msg((after[i] & 1) == 0, "cpu %d: %llu -> %llu", i,
+			      (unsigned long long)before[i], (unsigned long long)after[i]);
+		sum_b += before[i];
+		sum_a += after[i];
+	}
+	ck_assert_uint_eq(sum_a - sum_b, 12);
+	env_free(v);
+}
+END_TEST
+
+struct quiesce_arg {
+	struct env *v;
+	atomic_bool done;
+	int r;
+};
+
+static void *quiesce_fn(void *arg)
+{
+	struct quiesce_arg *q = arg;
+
+	q->r = bf_runtime_quiesce(q->v->rt);
+	atomic_store(&q->done, true);
+	return NULL;
+}
+
+/* bf_runtime_quiesce() waits while a CPU is inside a run (odd), until its value changes. */
+START_TEST(quiesce_waits_for_runs)
+{
+	struct env *v = env_new();
+	int ncpu = libbpf_num_possible_cpus();
+	struct quiesce_arg q = {.v = v};
+	int cpu = ncpu - 1;
+	pthread_t th;
+
+	gen_seq_set(v, ncpu, cpu, 41);
+	ck_assert_int_eq(pthread_create(&th, NULL, quiesce_fn, &q), 0);
+	usleep(20000);
+	ck_assert_msg(!atomic_load(&q.done), "returned while CPU %d is inside a run", cpu);
+	gen_seq_set(v, ncpu, cpu, 42);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(q.r, 0);
+	/* An even value, or an odd one that started after the call, is not waited for. */
+	gen_seq_set(v, ncpu, cpu, 42);
+	ck_assert_int_eq(bf_runtime_quiesce(v->rt), 0);
 	env_free(v);
 }
 END_TEST
@@ -785,6 +884,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, tail_call_budget);
 	tcase_add_test(tc, counting_rules_cost_no_tail_call);
 	tcase_add_test(tc, switch_keeps_counts);
+	tcase_add_test(tc, dispatcher_marks_generation_runs);
+	tcase_add_test(tc, quiesce_waits_for_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, dispatcher_checks);
 	tcase_add_test(tc, local_route_decision);
