@@ -9,11 +9,13 @@ Input: the results file bench/run writes, one measurement per line:
 Keys:
     a.<tc|xdp>.<shape>.<first|last|none>.<N>   ns/packet (BPF_PROG_TEST_RUN duration) of one
                                        run, with the ruleset of gen_ruleset.py --shape <shape>
+    ar.<tc|xdp>.<shape>.<first|last|none>.<N>  the same run's figure divided by the smallest
+                                       size's, measured next to it in the same round
     b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
     c.rss.<N>                          bpfilterd's VmHWM, KiB
 Every figure shown is the median of the runs of its key; ratios are computed from medians of
-this same run.
+this same run, (a)'s X/@N as the median of the per-round ratios (ar.*) when there are some.
 """
 import statistics
 import sys
@@ -118,8 +120,17 @@ def table_a(r, sizes, modes, shapes):
                         reduced.append("%s=%s" % (k[2:], rep))
                     row.append(c)
                 for p in pkts:
-                    row.append(ratio(r.med("a.%s.%s.%s.%d" % (m, sh, p, n)),
-                                     r.med("a.%s.%s.%s.%d" % (m, sh, p, base))))
+                    k = "a.%s.%s.%s.%d" % (m, sh, p, n)
+                    kb = "a.%s.%s.%s.%d" % (m, sh, p, base)
+                    per_round = r.med("ar.%s.%s.%s.%d" % (m, sh, p, n))
+                    if k in r.fails or kb in r.fails:
+                        row.append("-")
+                    elif n == base and r.med(k) is not None:
+                        row.append("1.00x")
+                    elif per_round is not None:
+                        row.append("%.2fx" % per_round)
+                    else:
+                        row.append(ratio(r.med(k), r.med(kb)))
                 if "all" in shapes:
                     kl = r.med("b.legacy.%d" % n) if sh == "all" else None
                     k1 = r.med("b.legacy.1")
@@ -138,8 +149,10 @@ def table_a(r, sizes, modes, shapes):
         notes = [
             "ns/packet: BPF_PROG_TEST_RUN duration of the dispatcher bpfilterd attached to the",
             "receiving veth (tc: TC ingress; xdp: the XDP program of bpfilterd --xdp), median of 5",
-            "runs; first/last: the packet matches rule 1 / rule N; none: no rule (policy).",
-            "X/@%d: cost of packet X relative to the same shape's %d-rule ruleset." % (base, base),
+            "rounds; first/last: the packet matches rule 1 / rule N; none: no rule (policy).",
+            "X/@%d: cost of packet X relative to the same shape's %d-rule ruleset: every size is" % (base, base),
+            "loaded at once and measured in turn in each round, the ratio taken within the round",
+            "(the machine's speed drifts between rounds), the median of the rounds' ratios shown.",
             "shapes (bench/gen_ruleset.py --shape): all = every shape mixed with 3 user chains",
             "(the ruleset of (b) and (c)); blocklist = -s addresses and prefixes; ports = per-port",
             "accept lists; tuple = 5-tuple rules with inversions; chains = the kinds spread over",
