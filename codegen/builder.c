@@ -44,6 +44,9 @@ struct bf_builder {
 	struct bf_fixup *fixups;
 	size_t n_fixups, cap_fixups;
 
+	int *map_fds; /* distinct maps loaded by fd (bf_emit_ld_map_fd) */
+	size_t n_map_fds, cap_map_fds;
+
 	char *arena;
 	size_t arena_len, arena_cap;
 	uint32_t pending; /* comment for the next instruction (arena offset), 0 for none */
@@ -93,6 +96,7 @@ void bf_builder_free(struct bf_builder *b)
 	free(b->comment);
 	free(b->label_pos);
 	free(b->fixups);
+	free(b->map_fds);
 	free(b->arena);
 	free(b);
 }
@@ -267,6 +271,43 @@ void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot)
 	add_fixup(b, BF_FIXUP_MAP, slot);
 	bf_emit(b, BF_LD_IMM64_LO(reg, BPF_PSEUDO_MAP_FD, 0));
 	bf_emit(b, BF_LD_IMM64_HI(0));
+}
+
+void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd)
+{
+	size_t i;
+
+	if (b->err)
+		return;
+	if (fd < 0) {
+		bf_builder_set_err(b, -EBADF);
+		return;
+	}
+	for (i = 0; i < b->n_map_fds && b->map_fds[i] != fd; i++)
+		;
+	if (i == b->n_map_fds) {
+		if (grow((void **)&b->map_fds, &b->cap_map_fds, b->n_map_fds + 1,
+			 sizeof(*b->map_fds))) {
+			bf_builder_set_err(b, -ENOMEM);
+			return;
+		}
+		b->map_fds[b->n_map_fds++] = fd;
+	}
+	bf_emit(b, BF_LD_IMM64_LO(reg, BPF_PSEUDO_MAP_FD, fd));
+	bf_emit(b, BF_LD_IMM64_HI(0));
+}
+
+bool bf_builder_has_map_fd(const struct bf_builder *b, int fd)
+{
+	for (size_t i = 0; i < b->n_map_fds; i++)
+		if (b->map_fds[i] == fd)
+			return true;
+	return false;
+}
+
+size_t bf_builder_n_map_fds(const struct bf_builder *b)
+{
+	return b->n_map_fds;
 }
 
 /* Offset of a jump at `insn` to label `id`: 0 or -errno. */

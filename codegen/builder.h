@@ -12,6 +12,7 @@
 #ifndef BF_BUILDER_H
 #define BF_BUILDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/bpf.h>
@@ -79,6 +80,11 @@ void bf_emit_ja(struct bf_builder *b, bf_label to);
  * of its caller's body, as the verifier requires. R1-R5 are its arguments, R6-R9 survive it. */
 void bf_emit_call_label(struct bf_builder *b, bf_label to);
 void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot);
+/* reg = the map `fd` itself, outside the slots (the classifier's tries): the verifier takes
+ * at most 64 maps per program, so callers count them with bf_builder_n_map_fds(). */
+void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd);
+bool bf_builder_has_map_fd(const struct bf_builder *b, int fd);
+size_t bf_builder_n_map_fds(const struct bf_builder *b);
 
 /*
  * Resolve labels and map fds. map_fds[slot] must be >= 0 for every slot the program used

@@ -91,6 +91,57 @@ START_TEST(map_fixup)
 }
 END_TEST
 
+/* A BPF-to-BPF call resolves to imm = target - (pc + 1), and the subprograms are listed. */
+START_TEST(call_label_and_subprogs)
+{
+	struct bf_builder *b = NULL;
+	struct bpf_insn *p = NULL;
+	uint32_t starts[2];
+	bf_label sub;
+	int fds[BF_MAP_SLOT_MAX];
+	size_t n = 0;
+
+	ck_assert_int_eq(bf_builder_new(&b, NULL), 0);
+	sub = bf_label_new(b);
+	bf_emit_call_label(b, sub);		/* 0 -> 4: imm 3 */
+	bf_emit_call_label(b, sub);		/* 1 -> 4: imm 2 */
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 0)); /* 2 */
+	bf_emit(b, BF_EXIT());			/* 3 */
+	bf_label_bind(b, sub);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, 1)); /* 4 */
+	bf_emit(b, BF_EXIT());			/* 5 */
+	ck_assert_int_eq(bf_builder_finish(b, (fds_all(fds, -1), fds), &p, &n), 0);
+	ck_assert_uint_eq(p[0].code, BPF_JMP | BPF_CALL);
+	ck_assert_uint_eq(p[0].src_reg, BPF_PSEUDO_CALL);
+	ck_assert_int_eq(p[0].imm, 3);
+	ck_assert_int_eq(p[1].imm, 2);
+	ck_assert_uint_eq(bf_builder_subprogs(b, starts, 2), 1);
+	ck_assert_uint_eq(starts[0], 4);
+	free(p);
+	bf_builder_free(b);
+}
+END_TEST
+
+/* Maps loaded by fd are counted once each (the verifier's budget of maps per program). */
+START_TEST(map_by_fd)
+{
+	struct bf_builder *b = NULL;
+
+	ck_assert_int_eq(bf_builder_new(&b, NULL), 0);
+	bf_emit_ld_map_fd(b, BPF_REG_1, 7);
+	bf_emit_ld_map_fd(b, BPF_REG_2, 9);
+	bf_emit_ld_map_fd(b, BPF_REG_3, 7);
+	ck_assert_uint_eq(bf_builder_n_map_fds(b), 2);
+	ck_assert(bf_builder_has_map_fd(b, 9));
+	ck_assert(!bf_builder_has_map_fd(b, 8));
+	ck_assert_uint_eq(bf_builder_len(b), 6);
+	ck_assert_int_eq(bf_builder_err(b), 0);
+	bf_emit_ld_map_fd(b, BPF_REG_1, -1);
+	ck_assert_int_eq(bf_builder_err(b), -EBADF);
+	bf_builder_free(b);
+}
+END_TEST
+
 START_TEST(unbound_label)
 {
 	struct bf_builder *b = NULL;
@@ -282,6 +333,8 @@ int main(void)
 
 	tcase_add_test(tc, forward_and_backward);
 	tcase_add_test(tc, map_fixup);
+	tcase_add_test(tc, call_label_and_subprogs);
+	tcase_add_test(tc, map_by_fd);
 	tcase_add_test(tc, unbound_label);
 	tcase_add_test(tc, sticky_error);
 	tcase_add_test(tc, offset_too_far);
