@@ -705,7 +705,9 @@ static int file_header(const struct bfd_state *st, bool counters, const struct s
 	return 0;
 }
 
-/* Pass 2: header and body to the temporary file tmp, synced. */
+/* Pass 2: header and body to the temporary file tmp. Not synced: the file is read only in the
+ * boot that wrote it (boot id; the pins and the kernel's tables die with a reboot too), and what
+ * a write() returned is in the page cache whatever happens to the process. */
 static int write_tmp(const struct bfd_state *st, bool counters, const struct st_override *ov,
 		     const struct st_hdr *h, const char *tmp)
 {
@@ -722,8 +724,6 @@ static int write_tmp(const struct bfd_state *st, bool counters, const struct st_
 		r = write_body(st, counters, ov, fd, &unused, &written);
 	if (!r && written != h->body_len)
 		r = -EIO;
-	if (!r && fsync(fd))
-		r = -errno;
 	if (r)
 		unlink(tmp);
 	return r;
@@ -749,12 +749,11 @@ static void prep_free(struct bfd_state *st)
 	st->prep = NULL;
 }
 
-/* Write the state file (counters: the counters file) atomically: on success it is on disk, else
- * the previous one is intact. */
+/* Write the state file (counters: the counters file) atomically (rename): on success it is the
+ * file, else the previous one is intact. */
 static int write_file(struct bfd_state *st, bool counters)
 {
 	const char *path = counters ? st->ctr_path : st->path;
-	_cleanup_close_ int dfd = -1;
 	char tmp[PATH_MAX];
 	struct st_hdr h;
 	bool ahead;
@@ -786,15 +785,11 @@ static int write_file(struct bfd_state *st, bool counters)
 		return r;
 	}
 	bfd_fault_point(counters ? "counters-renamed" : "state-renamed");
-	/* The rename is durable once the directory is. */
-	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd))
-		return -errno;
 	if (counters)
 		return 0;
 	st->seq = h.seq;
 	/* A counters file of the previous seq is stale from now on (and ignored); removing it
-	 * only saves the next start reading it. After the fsync: never gone before the state
+	 * only saves the next start reading it. After the rename: never gone before the state
 	 * file that supersedes it is there. */
 	unlink(st->ctr_path);
 	return 0;
@@ -906,16 +901,11 @@ int bfd_state_write_counters(struct bfd_state *st)
 
 void bfd_state_remove(struct bfd_state *st)
 {
-	_cleanup_close_ int dfd = -1;
-
 	if (unlink(st->path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->path, strerror(errno));
 	if (unlink(st->ctr_path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->ctr_path,
 			strerror(errno));
-	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
 	/* Empty once no namespace has state there; a shared directory stays. */
 	rmdir(st->dir);
 }

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -124,14 +125,24 @@ static size_t bfs_user_write(void *dst, const void *src, size_t len)
 	return done;
 }
 
+/* Payloads move through a bounce buffer of this size: a table of 10k rules is 1.8 MB, and each
+ * chunk costs a recv() and a process_vm_writev() (16 KiB chunks: 220 syscalls per read). */
+#define BFS_CHUNK (256u << 10)
+
 /* How many bytes from src on are readable, up to len (the payload is then sent from src). */
 static size_t bfs_user_readable(const void *src, size_t len)
 {
-	char buf[16384];
+	size_t cap = len < BFS_CHUNK ? len : BFS_CHUNK;
+	_cleanup_free_ char *heap = malloc(cap ? cap : 1);
+	char small[4096], *buf = heap;
 	size_t done = 0;
 
+	if (!buf) {
+		buf = small;
+		cap = sizeof(small);
+	}
 	while (done < len) {
-		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		size_t n = len - done < cap ? len - done : cap;
 		size_t got = bfs_user_read(buf, (const char *)src + done, n);
 
 		done += got;
@@ -210,8 +221,8 @@ int bfs_transact(struct bpfilter_request *req, const void *payload, struct bpfil
 	const char *path = bfs_socket_path();
 	struct bpfilter_response rsp;
 	_cleanup_close_ int fd = -1;
-	char buf[16384];
-	size_t off = 0;
+	_cleanup_free_ char *buf = NULL;
+	size_t off = 0, cap;
 	int r;
 
 	fd = bfs_connect(path);
@@ -248,9 +259,14 @@ int bfs_transact(struct bpfilter_request *req, const void *payload, struct bpfil
 		rsp.payload_len = 0;
 	}
 
+	cap = rsp.payload_len < BFS_CHUNK ? rsp.payload_len : BFS_CHUNK;
+	if (cap) {
+		buf = malloc(cap);
+		if (!buf)
+			return -ENOMEM;
+	}
 	while (off < rsp.payload_len) {
-		size_t n =
-			rsp.payload_len - off < sizeof(buf) ? rsp.payload_len - off : sizeof(buf);
+		size_t n = rsp.payload_len - off < cap ? rsp.payload_len - off : cap;
 
 		r = bfs_recv_all(fd, buf, n);
 		if (r < 0)
