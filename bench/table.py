@@ -173,10 +173,13 @@ def table_b(r, sizes, sides):
     names = {"legacy": "iptables-legacy", "nft": "iptables-nft", "tc": "bpfilter TC",
              "xdp": "bpfilter XDP"}
     head = ["rules"]
+    base = sizes[0] if sizes else None
     for s in sides:
         head.append(names[s])
         if s != "legacy":
             head.append("/legacy")
+        if s in ("tc", "xdp") and base is not None:
+            head.append("/@%d" % base)
     rows = []
     for n in [1] + sizes:
         if not any(("b.%s.%d" % (s, n)) in r.vals or ("b.%s.%d" % (s, n)) in r.fails
@@ -189,11 +192,16 @@ def table_b(r, sizes, sides):
             row.append(r.cell(k, fmt_pps))
             if s != "legacy":
                 row.append(ratio(r.med(k), kl))
+            if s in ("tc", "xdp") and base is not None:
+                v, vb = r.med(k), r.med("b.%s.%d" % (s, base))
+                row.append(ratio(100 * v, vb, "%.0f%%") if v is not None and n != 1 else
+                           ("" if n == 1 else "-"))
         rows.append(row)
     show("(b) live throughput, packets/s counted by the last rule (UDP flood over a veth, "
          "sender on one CPU)", head, rows,
-         ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy, same run."
-          % (r.notes.get("b.runs", "?"))])
+         ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy, same run;"
+          % (r.notes.get("b.runs", "?")),
+          "/@%s = bpfilter's rate as a share of its own rate with %s rules." % (base, base)])
 
 
 def table_c(r, sizes):
