@@ -201,10 +201,6 @@ struct bf_classify {
 	size_t n_big;
 	bool over_tries;   /* BF_CL_MAX_TRIES reached */
 	bool outer_reused; /* map_fd is the last table's outer array */
-	/* Programs load their tries by fd (emit_trie); only one past its budget of maps looks
-	 * its trie up in the outer array, which is then filled (bf_classify_finish). */
-	bool outer_needed;
-	bool outer_filled;
 	int family;
 	struct keyvec xk; /* keys of the exact classes of every run */
 	int map_fd;
@@ -1171,24 +1167,13 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 			return err;
 		}
 	}
-	cl->outer_filled = cl->outer_reused;
-	return fill_exact(cl, log);
-}
+	if (cl->n_tries && !cl->outer_reused) {
+		int err = fill_outer(cl, log);
 
-int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log)
-{
-	int err;
-
-	if (cl->outer_needed && !cl->outer_filled) {
-		err = fill_outer(cl, log);
 		if (err)
 			return err;
-		cl->outer_filled = true;
 	}
-	/* Only a filled array can be shared with the next table (outer_get). */
-	if (cl_enabled && cl->outer_filled)
-		outer_set(cl);
-	return 0;
+	return fill_exact(cl, log);
 }
 
 /*
@@ -1845,8 +1830,10 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		bf_classify_free(cl);
 		return err;
 	}
-	if (cl_enabled)
+	if (cl_enabled) {
 		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
+		outer_set(cl);
+	}
 	*out = cl;
 	return 0;
 }
@@ -1907,33 +1894,9 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
 }
 
-/* Maps a program may load by fd: the verifier's limit (MAX_USED_MAPS, 64) less the slots
- * (BF_MAP_SLOT_MAX) and a margin. Tests lower it (bf_classify_set_direct_max). */
-#define BF_CL_DIRECT_MAX 36
-static unsigned int cl_direct_max = BF_CL_DIRECT_MAX;
-
-void bf_classify_set_direct_max(unsigned int n)
+/* R8 = the trie of class `trie` (the outer array's lookup, which the verifier inlines). */
+static void emit_trie(struct bf_builder *b, uint32_t trie, bf_label miss)
 {
-	cl_direct_max = n < BF_CL_DIRECT_MAX ? n : BF_CL_DIRECT_MAX;
-}
-
-/*
- * R8 = the trie of class c, loaded by its fd: no lookup in the outer array per packet, and no
- * outer array to fill at a replace (a map of maps' update waits for an RCU grace period, 10-15
- * ms of an `iptables -A` whose rule changed one trie). Past BF_CL_DIRECT_MAX tries in one
- * program, the outer array's lookup (which the verifier inlines).
- */
-static void emit_trie(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
-		      uint32_t c, bf_label miss)
-{
-	int fd = crun->cls_fd[c];
-	uint32_t trie = crun->cls_trie[c];
-
-	if (fd >= 0 && (bf_builder_has_map_fd(b, fd) || bf_builder_n_map_fds(b) < cl_direct_max)) {
-		bf_emit_ld_map_fd(b, BPF_REG_8, fd);
-		return;
-	}
-	cl->outer_needed = true;
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
 	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
@@ -1956,9 +1919,9 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 static void emit_min_r1(struct bf_builder *b);
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
-			uint32_t run, uint8_t tag, uint32_t c, const struct cl_sig *s, bool bad,
-			uint32_t const_val, bf_label done)
+static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_t run, uint8_t tag,
+			uint32_t c, const struct cl_sig *s, bool bad, uint32_t const_val,
+			bf_label done)
 {
 	bool exact = crun->cls_exact[c];
 	uint32_t trie = crun->cls_trie[c];
@@ -1978,7 +1941,7 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	}
 	if (!exact) {
 		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
-		emit_trie(cl, b, crun, c, done);
+		emit_trie(b, trie, done);
 	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
@@ -2101,7 +2064,7 @@ static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
 	return bf_builder_err(b);
 }
 
-static int emit_class(struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
 		      const struct bf_classify_labels *l)
 {
@@ -2139,12 +2102,12 @@ static int emit_class(struct bf_classify *cl, struct bf_builder *b, enum bf_prog
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(cl, b, crun, run, c, c, s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(cl, b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
+		emit_lookup(b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(cl, b, crun, run, c, c, s, false, val, skip);
+		emit_lookup(b, crun, run, c, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
@@ -2153,7 +2116,7 @@ static int emit_class(struct bf_classify *cl, struct bf_builder *b, enum bf_prog
 static void emit_best_slot(struct bf_builder *b, bf_label fail);
 static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l);
 
-int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l)
 {
 	const struct cl_run *run;

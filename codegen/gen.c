@@ -1281,8 +1281,6 @@ static int gen_compile(struct cg *c, bool xdp)
 			err = lerr;
 	}
 	c->regions_ns = bf_now_ns() - t0;
-	if (!err)
-		err = bf_classify_finish(c->cls, c->log);
 	if (err)
 		return err;
 	err = emit_entry_prog(c, BF_CTX_TC);
@@ -1406,8 +1404,7 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	err = bf_runtime_quiesce(rt);
 	if (err)
 		bf_logf(rt->log, BF_LOG_ERR,
-			"gen: switched, but cannot wait for the previous generation: %s",
-			strerror(-err));
+			"gen: switched, but cannot wait for the previous generation: %s", strerror(-err));
 	else
 		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, quiescent after %.2f ms",
 			(double)(t1 - t0) / 1e6, (double)(bf_now_ns() - t1) / 1e6);
