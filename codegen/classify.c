@@ -103,6 +103,13 @@
 #define KEY_DATA 20
 #define KEY_FIXED 16 /* bytes before the prefix field */
 #define KEY_FIXED_BITS (KEY_FIXED * 8)
+/* The short layout of a trie whose class has no exact field (d[4..16) is zero in all its keys):
+ * scope and prefix field only. The kernel's trie compares a key with every node it walks from
+ * its first byte, 8 bytes at a time: 8 bytes of data instead of 20 is one step per node instead
+ * of three. Inner maps of an ARRAY_OF_MAPS share one key size: one outer array per layout. */
+#define KEY_SHORT 8
+#define KEY_SHORT_FIXED_BITS 32
+enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
 
 enum { CF_SPORT, CF_DPORT, CF_SRC, CF_DST, CF_N };
 enum { CM_NONE, CM_EXACT, CM_PREFIX };
@@ -178,6 +185,11 @@ struct cl_lpm_key {
 	uint8_t d[KEY_DATA];
 };
 
+struct cl_lpm_key_short {
+	uint32_t prefixlen;
+	uint8_t d[KEY_SHORT];
+};
+
 struct keyvec {
 	struct cl_key *k;
 	size_t n, cap;
@@ -199,11 +211,11 @@ struct bf_classify {
 	 * much as building the tries) */
 	uint64_t (*big)[2];
 	size_t n_big;
-	bool over_tries;   /* BF_CL_MAX_TRIES reached */
-	bool outer_reused; /* map_fd is the last table's outer array */
+	bool over_tries;		 /* BF_CL_MAX_TRIES reached */
+	bool outer_reused[CL_N_LAYOUTS]; /* map_fd[l] is the last table's outer array */
 	int family;
-	struct keyvec xk; /* keys of the exact classes of every run */
-	int map_fd;
+	struct keyvec xk;	  /* keys of the exact classes of every run */
+	int map_fd[CL_N_LAYOUTS]; /* outer arrays of the tries of each key layout */
 	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
 
@@ -767,6 +779,16 @@ static bool class_has_trie(const struct cl_run *run, uint32_t c)
 	       class_keyed(&run->classes[c]);
 }
 
+/* The key layout of a class's trie: short when no field of it is exact (its keys then hold
+ * only the scope and the prefix field). */
+static int class_layout(const struct cl_sig *s)
+{
+	for (int f = 0; f < CF_N; f++)
+		if (s->mode[f] == CM_EXACT)
+			return CL_LONG;
+	return CL_SHORT;
+}
+
 /* Which classes are exact (no prefix field: one hash lookup); the number of tries the run needs. */
 static uint32_t class_kinds(struct cl_run *run)
 {
@@ -875,12 +897,15 @@ static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 
 /* Put n keys into map fd: LPM keys (prefix length, then the data) for a trie, else the first
  * KEY_FIXED bytes of the data (the hash). */
-static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, const struct bf_log *log)
+static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, int layout,
+		     const struct bf_log *log)
 {
 	/* Batches take no BPF_NOEXIST (generic_map_update_batch allows BPF_F_LOCK only); the
 	 * keys are distinct by construction. */
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
-	size_t ksz = lpm ? sizeof(struct cl_lpm_key) : KEY_FIXED;
+	size_t ksz = !lpm		  ? KEY_FIXED
+		     : layout == CL_SHORT ? sizeof(struct cl_lpm_key_short)
+					  : sizeof(struct cl_lpm_key);
 	size_t chunk = n < BF_CL_BATCH ? n : BF_CL_BATCH;
 	_cleanup_free_ uint8_t *keys = calloc(chunk ? chunk : 1, ksz);
 	_cleanup_free_ uint32_t *vals = calloc(chunk ? chunk : 1, sizeof(*vals));
@@ -894,7 +919,16 @@ static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, const s
 		for (uint32_t j = 0; j < m; j++) {
 			uint8_t *kp = keys + j * ksz;
 
-			if (lpm) {
+			if (lpm && layout == CL_SHORT) {
+				struct cl_lpm_key_short lk = {
+					.prefixlen = k[i + j].plen - KEY_FIXED_BITS +
+						     KEY_SHORT_FIXED_BITS,
+				};
+
+				memcpy(lk.d, k[i + j].d, 4);
+				memcpy(lk.d + 4, k[i + j].d + KEY_FIXED, 4);
+				memcpy(kp, &lk, sizeof(lk));
+			} else if (lpm) {
 				struct cl_lpm_key lk = {.prefixlen = k[i + j].plen};
 
 				memcpy(lk.d, k[i + j].d, KEY_DATA);
@@ -939,12 +973,14 @@ static int fill_keys(int fd, const struct cl_key *k, size_t n, bool lpm, const s
 }
 
 /* One class's trie: an LPM trie of `n` keys; the fd, or -errno. */
-static int make_trie(size_t n, const struct bf_log *log)
+static int make_trie(size_t n, int layout, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	int fd;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls", sizeof(struct cl_lpm_key),
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "bf_cls",
+			    layout == CL_SHORT ? sizeof(struct cl_lpm_key_short)
+					       : sizeof(struct cl_lpm_key),
 			    sizeof(uint32_t), (uint32_t)(n ? n : 1), &opts);
 	if (fd < 0) {
 		fd = -errno;
@@ -998,13 +1034,13 @@ static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 		}
 		if (exact)
 			continue;
-		fd = make_trie(v.n, log);
+		fd = make_trie(v.n, class_layout(&run->classes[c]), log);
 		if (fd < 0) {
 			r = fd;
 			break;
 		}
 		run->cls_fd[c] = fd; /* closed by run_free on failure */
-		r = fill_keys(fd, v.k, v.n, true, log);
+		r = fill_keys(fd, v.k, v.n, true, class_layout(&run->classes[c]), log);
 	}
 	free(v.k);
 	return r;
@@ -1028,7 +1064,7 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 			strerror(-err));
 		return err;
 	}
-	err = fill_keys(cl->exact_fd, v->k, v->n, false, log);
+	err = fill_keys(cl->exact_fd, v->k, v->n, false, CL_LONG, log);
 	/* in the map now: the generation's compile needs them no more */
 	free(v->k);
 	*v = (struct keyvec){0};
@@ -1036,15 +1072,17 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 }
 
 /*
- * Slot t of the outer array: the trie of the class whose cls_trie is t. By one batch if the
- * kernel takes it: every update of a map of maps waits for an RCU grace period
+ * Slot t of the outer array of a layout: the trie of the class whose cls_trie is t, if its keys
+ * have that layout (slots are numbered across both arrays; the other layout's stay empty). By
+ * one batch if the kernel takes it: every update of a map of maps waits for an RCU grace period
  * (maybe_wait_bpf_programs in kernel/bpf/syscall.c), tens of ms on a busy machine, a batch once.
  */
-static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
+static int fill_outer(struct bf_classify *cl, int layout, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
 	_cleanup_free_ uint32_t *keys = calloc(cl->n_tries, sizeof(*keys));
 	_cleanup_free_ uint32_t *vals = calloc(cl->n_tries, sizeof(*vals));
+	int fd = cl->map_fd[layout];
 	uint32_t n = 0, done;
 
 	if (!keys || !vals)
@@ -1053,20 +1091,20 @@ static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
 		const struct cl_run *run = &cl->runs[r];
 
 		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
-			if (run->cls_fd[c] < 0)
+			if (run->cls_fd[c] < 0 || class_layout(&run->classes[c]) != layout)
 				continue;
 			keys[n] = run->cls_trie[c];
 			vals[n++] = (uint32_t)run->cls_fd[c];
 		}
 	}
 	done = n;
-	if (!bpf_map_update_batch(cl->map_fd, keys, vals, &done, &bopts))
+	if (!bpf_map_update_batch(fd, keys, vals, &done, &bopts))
 		return 0;
 	/* 524: the kernel's ENOTSUPP, no batch operation for this map type */
 	if (errno != EINVAL && errno != 524 && errno != EOPNOTSUPP)
 		done = 0;
 	for (uint32_t k = done < n ? done : 0; k < n; k++) {
-		if (bpf_map_update_elem(cl->map_fd, &keys[k], &vals[k], BPF_ANY)) {
+		if (bpf_map_update_elem(fd, &keys[k], &vals[k], BPF_ANY)) {
 			int err = -errno;
 
 			bf_logf(log, BF_LOG_ERR, "classify: cannot set trie %u/%u: %s", keys[k],
@@ -1077,99 +1115,114 @@ static int fill_outer(struct bf_classify *cl, const struct bf_log *log)
 	return 0;
 }
 
-/* The last table's outer array, immutable once filled like its tries: a table whose slots hold
- * the same tries (an append or delete that leaves every trie as it was) shares it, and skips
- * the RCU grace period of filling one. Per family. */
+/* The last table's outer arrays, immutable once filled like their tries: a table whose slots
+ * hold the same tries (an append or delete that leaves every trie as it was) shares them, and
+ * skips the RCU grace period of filling one. Per family and layout. */
 static struct {
 	int fd;
 	uint32_t n;
 	uint64_t (*h)[2]; /* slot -> its trie's class hash */
-} cl_outer[2] = {{.fd = -1}, {.fd = -1}};
+} cl_outer[2][CL_N_LAYOUTS] = {{{.fd = -1}, {.fd = -1}}, {{.fd = -1}, {.fd = -1}}};
 
 static size_t cache_slot(int family);
 
-/* Slot t -> the class hash of its trie; NULL on ENOMEM. */
-static uint64_t (*slot_hashes(const struct bf_classify *cl))[2]
+/* Slot t -> the class hash of its trie if it has that layout, else zero; NULL on ENOMEM. */
+static uint64_t (*slot_hashes(const struct bf_classify *cl, int layout))[2]
 {
 	uint64_t(*h)[2] = calloc(cl->n_tries ? cl->n_tries : 1, sizeof(*h));
 
 	for (uint32_t r = 0; h && r < cl->n_runs; r++)
 		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
-			if (cl->runs[r].cls_fd[c] >= 0 && cl->runs[r].cls_trie[c] < cl->n_tries)
+			if (cl->runs[r].cls_fd[c] >= 0 && cl->runs[r].cls_trie[c] < cl->n_tries &&
+			    class_layout(&cl->runs[r].classes[c]) == layout)
 				memcpy(h[cl->runs[r].cls_trie[c]], cl->runs[r].cls_hash[c],
 				       sizeof(*h));
 	return h;
 }
 
 /* A new fd of the cached outer array if its slots hold the same tries as cl's, else -1. */
-static int outer_get(const struct bf_classify *cl)
+static int outer_get(const struct bf_classify *cl, int layout)
 {
 	size_t f = cache_slot(cl->family);
 	_cleanup_free_ uint64_t(*h)[2] = NULL;
 
-	if (cl_outer[f].fd < 0 || cl_outer[f].n != cl->n_tries)
+	if (cl_outer[f][layout].fd < 0 || cl_outer[f][layout].n != cl->n_tries)
 		return -1;
-	h = slot_hashes(cl);
-	if (!h || memcmp(h, cl_outer[f].h, sizeof(*h) * cl->n_tries))
+	h = slot_hashes(cl, layout);
+	if (!h || memcmp(h, cl_outer[f][layout].h, sizeof(*h) * cl->n_tries))
 		return -1;
-	return fcntl(cl_outer[f].fd, F_DUPFD_CLOEXEC, 3);
+	return fcntl(cl_outer[f][layout].fd, F_DUPFD_CLOEXEC, 3);
 }
 
 static void outer_free(size_t f)
 {
-	if (cl_outer[f].fd >= 0)
-		close(cl_outer[f].fd);
-	free(cl_outer[f].h);
-	cl_outer[f].fd = -1;
-	cl_outer[f].h = NULL;
-	cl_outer[f].n = 0;
+	for (int l = 0; l < CL_N_LAYOUTS; l++) {
+		if (cl_outer[f][l].fd >= 0)
+			close(cl_outer[f][l].fd);
+		free(cl_outer[f][l].h);
+		cl_outer[f][l].fd = -1;
+		cl_outer[f][l].h = NULL;
+		cl_outer[f][l].n = 0;
+	}
 }
 
-/* The cache's outer array becomes cl's. */
+/* The cache's outer arrays become cl's. */
 static void outer_set(const struct bf_classify *cl)
 {
 	size_t f = cache_slot(cl->family);
 
 	outer_free(f);
-	if (cl->map_fd < 0)
-		return;
-	cl_outer[f].h = slot_hashes(cl);
-	cl_outer[f].fd = cl_outer[f].h ? fcntl(cl->map_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	cl_outer[f].n = cl_outer[f].fd >= 0 ? cl->n_tries : 0;
+	for (int l = 0; l < CL_N_LAYOUTS; l++) {
+		if (cl->map_fd[l] < 0)
+			continue;
+		cl_outer[f][l].h = slot_hashes(cl, l);
+		cl_outer[f][l].fd =
+			cl_outer[f][l].h ? fcntl(cl->map_fd[l], F_DUPFD_CLOEXEC, 3) : -1;
+		cl_outer[f][l].n = cl_outer[f][l].fd >= 0 ? cl->n_tries : 0;
+	}
 }
 
-/* The generation's outer array of tries and its hash of exact keys. */
+/* The generation's outer arrays of tries (one per layout that has a trie) and its hash of
+ * exact keys. */
 static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts);
-	int fd;
+	bool used[CL_N_LAYOUTS] = {false};
 
-	if (cl->n_tries && cl_enabled)
-		cl->map_fd = outer_get(cl);
-	if (cl->map_fd >= 0) {
-		cl->outer_reused = true;
-		bf_logf(log, BF_LOG_DEBUG, "classify: the last table's array of %u tries reused",
-			cl->n_tries);
-	} else if (cl->n_tries) {
-		fd = make_trie(1, log);
+	for (uint32_t r = 0; r < cl->n_runs; r++)
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			if (cl->runs[r].cls_fd[c] >= 0)
+				used[class_layout(&cl->runs[r].classes[c])] = true;
+	for (int l = 0; l < CL_N_LAYOUTS; l++) {
+		LIBBPF_OPTS(bpf_map_create_opts, opts);
+		int fd, err;
+
+		if (!cl->n_tries || !used[l])
+			continue;
+		if (cl_enabled)
+			cl->map_fd[l] = outer_get(cl, l);
+		if (cl->map_fd[l] >= 0) {
+			cl->outer_reused[l] = true;
+			bf_logf(log, BF_LOG_DEBUG,
+				"classify: the last table's array of %u tries reused (layout %d)",
+				cl->n_tries, l);
+			continue;
+		}
+		fd = make_trie(1, l, log);
 		if (fd < 0)
 			return fd;
 		opts.inner_map_fd = fd;
-		cl->map_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_cls", sizeof(uint32_t),
-					    sizeof(uint32_t), cl->n_tries, &opts);
+		cl->map_fd[l] =
+			bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_cls", sizeof(uint32_t),
+				       sizeof(uint32_t), cl->n_tries, &opts);
 		close(fd);
-		if (cl->map_fd < 0) {
-			int err = -errno;
-
+		if (cl->map_fd[l] < 0) {
+			err = -errno;
 			bf_logf(log, BF_LOG_ERR,
 				"classify: cannot create the array of %u tries: %s", cl->n_tries,
 				strerror(-err));
 			return err;
 		}
-	}
-	if (cl->n_tries && !cl->outer_reused) {
-		int err = fill_outer(cl, log);
-
+		err = fill_outer(cl, l, log);
 		if (err)
 			return err;
 	}
@@ -1539,8 +1592,9 @@ void bf_classify_free(struct bf_classify *cl)
 	free(cl->cls_of);
 	free(cl->run_at);
 	free(cl->no_mid);
-	if (cl->map_fd >= 0)
-		close(cl->map_fd);
+	for (int l = 0; l < CL_N_LAYOUTS; l++)
+		if (cl->map_fd[l] >= 0)
+			close(cl->map_fd[l]);
 	if (cl->exact_fd >= 0)
 		close(cl->exact_fd);
 	free(cl);
@@ -1786,7 +1840,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 
 	if (!cl)
 		return -ENOMEM;
-	cl->map_fd = -1;
+	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = -1;
 	cl->exact_fd = -1;
 	cl->m = m;
 	cl->family = m->family;
@@ -1840,7 +1894,12 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 
 int bf_classify_map_fd(const struct bf_classify *cl)
 {
-	return cl->map_fd;
+	return cl->map_fd[CL_LONG];
+}
+
+int bf_classify_short_fd(const struct bf_classify *cl)
+{
+	return cl->map_fd[CL_SHORT];
 }
 
 int bf_classify_exact_fd(const struct bf_classify *cl)
@@ -1895,10 +1954,10 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 }
 
 /* R8 = the trie of class `trie` (the outer array's lookup, which the verifier inlines). */
-static void emit_trie(struct bf_builder *b, uint32_t trie, bf_label miss)
+static void emit_trie(struct bf_builder *b, uint32_t trie, int layout, bf_label miss)
 {
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
-	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY);
+	bf_emit_ld_map(b, BPF_REG_1, layout == CL_SHORT ? BF_MAP_CLASSIFY_SHORT : BF_MAP_CLASSIFY);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
@@ -1939,9 +1998,30 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 		emit_min_r1(b);
 		return;
 	}
+	if (!exact && class_layout(s) == CL_SHORT) {
+		bf_comment(b, "trie %u (run %u, class %u), short keys", trie, run,
+			   tag & ~BF_CL_TAG_BAD);
+		emit_trie(b, trie, CL_SHORT, done);
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_SHORT_FIXED_BITS + 32));
+		memcpy(&w, &scope, 4);
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
+		if (n_lf)
+			key_field(b, lf[0], FP_KEY + 8);
+		else
+			bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
+		emit_map_lookup(b, done);
+		for (unsigned int l = 1; l < n_lf; l++) {
+			bf_comment(b, "next level: (node, field %u)", lf[l]);
+			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_KEY + 4));
+			key_field(b, lf[l], FP_KEY + 8);
+			emit_map_lookup(b, done);
+		}
+		goto value;
+	}
 	if (!exact) {
 		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
-		emit_trie(b, trie, done);
+		emit_trie(b, trie, CL_LONG, done);
 	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
@@ -1989,6 +2069,7 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
 		emit_map_lookup(b, done);
 	}
+value:
 	bf_comment(b, "value + (run's first entry << 2): the values are relative to the run");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(crun->first << 2)));
