@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <linux/netfilter/xt_tcpudp.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
@@ -109,7 +110,19 @@
  * of three. Inner maps of an ARRAY_OF_MAPS share one key size: one outer array per layout. */
 #define KEY_SHORT 8
 #define KEY_SHORT_FIXED_BITS 32
-enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
+enum { CL_LONG, CL_SHORT, CL_DIR, CL_N_LAYOUTS }; /* CL_DIR: the outer array of directories */
+/*
+ * Directory of a large short-layout class (DIR-16, as in routing tables): an ARRAY indexed by the
+ * top 16 bits of the class's first prefix field, holding what its level-0 lookup returns for
+ * every value in that /16 when no key of the class is longer than /16 inside it, DIR_WALK when
+ * one is (the trie decides), DIR_NONE when no key matches. A trie lookup walks a node per branch
+ * point (about log2 of its keys: 50 ns for 2.5k keys); an array lookup is a few instructions.
+ */
+#define BF_CL_DIR_SIZE 65536u
+#define BF_CL_DIR_MIN 256 /* level-0 keys below which the trie is shallow enough */
+#define BF_CL_MAX_DIRS 16 /* 512 KiB each (elements are 8 bytes apart) */
+#define DIR_NONE 0xffffffffu
+#define DIR_WALK 0xfffffffeu
 
 enum { CF_SPORT, CF_DPORT, CF_SRC, CF_DST, CF_N };
 enum { CM_NONE, CM_EXACT, CM_PREFIX };
@@ -169,8 +182,10 @@ struct cl_run {
 	uint64_t (*cls_hash)[2]; /* per class with a trie: what makes its keys (the cache's key) */
 	size_t *cls_nkeys;	 /* per class with a trie or exact: its keys */
 	uint32_t n_reused;	 /* tries that came from the cache */
-	size_t n_keys;		 /* in its tries and the hash */
-	uint64_t hash[2];	 /* of the whole run (the cache of runs with too many keys) */
+	int *cls_dir;		 /* per class with a trie: its directory, else -1 */
+	uint32_t n_dirs;
+	size_t n_keys;	  /* in its tries and the hash */
+	uint64_t hash[2]; /* of the whole run (the cache of runs with too many keys) */
 };
 
 struct cl_key {
@@ -207,6 +222,7 @@ struct bf_classify {
 	uint32_t next_node; /* nodes of the run being built */
 	uint32_t n_tries;
 	uint32_t n_reused; /* tries that came from the cache */
+	uint32_t n_dirs;
 	/* hashes of the ranges whose keys were too many (cached too: finding it out costs as
 	 * much as building the tries) */
 	uint64_t (*big)[2];
@@ -814,7 +830,7 @@ static uint32_t class_kinds(struct cl_run *run)
  */
 static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
 		       uint64_t out[2]);
-static int cache_get(int family, const uint64_t h[2], size_t *n_keys);
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_fd);
 
 /* Whether class c of a run makes keys here: exact (the hash), or a trie not from the cache. */
 static bool class_builds(const struct cl_run *run, uint32_t c)
@@ -868,10 +884,15 @@ static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 		/* A trie the last table had (the same class, relative to its run): its keys
 		 * still count against the run's bound. */
 		class_hash(run, c, ents, n, run->cls_hash[c]);
-		fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
+		fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c], &run->cls_dir[c]);
 		if (fd < 0)
 			continue;
 		run->cls_fd[c] = fd;
+		if (run->cls_dir[c] >= 0 && cl->n_dirs + run->n_dirs >= BF_CL_MAX_DIRS) {
+			close(run->cls_dir[c]);
+			run->cls_dir[c] = -1;
+		}
+		run->n_dirs += run->cls_dir[c] >= 0;
 		run->n_reused++;
 		if (bc.n_keys + run->cls_nkeys[c] >= bc.max_keys)
 			return -E2BIG;
@@ -990,6 +1011,86 @@ static int make_trie(size_t n, int layout, const struct bf_log *log)
 	return fd;
 }
 
+/* The empty directory (a template for the outer array too); the fd, or -errno. */
+static int make_dir_map(const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bf_clsd", sizeof(uint32_t), sizeof(uint32_t),
+			    BF_CL_DIR_SIZE, &opts);
+	if (fd < 0) {
+		fd = -errno;
+		bf_logf(log, BF_LOG_ERR, "classify: cannot create a directory: %s", strerror(-fd));
+	}
+	return fd;
+}
+
+static int dir_key_cmp(const void *a, const void *b)
+{
+	const struct cl_key *x = *(const struct cl_key *const *)a,
+			    *y = *(const struct cl_key *const *)b;
+
+	return x->plen < y->plen ? -1 : x->plen > y->plen;
+}
+
+/*
+ * The directory of class c from its keys (all levels; its level-0 keys for a good packet are
+ * those of scope c): *out an fd, or -1 when the class has too few of them. Keys are applied
+ * from the shortest prefix to the longest, so each /16 holds the longest one covering it, as
+ * the trie's longest match would; a /16 with a longer key inside is left to the trie.
+ */
+static int make_dir(uint32_t c, const struct cl_key *k, size_t n, int *out,
+		    const struct bf_log *log)
+{
+	uint32_t scope = htobe32(c);
+	_cleanup_free_ const struct cl_key **l0 = malloc(sizeof(*l0) * (n ? n : 1));
+	size_t n0 = 0;
+	uint32_t *dir;
+	int fd;
+
+	*out = -1;
+	if (!l0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(k[i].d, &scope, 4))
+			l0[n0++] = &k[i];
+	if (n0 < BF_CL_DIR_MIN)
+		return 0;
+	qsort(l0, n0, sizeof(*l0), dir_key_cmp);
+	fd = make_dir_map(log);
+	if (fd < 0)
+		return fd;
+	/* an array's elements are 8 bytes apart (round_up(value_size, 8), kernel/bpf/arraymap.c) */
+	dir = mmap(NULL, BF_CL_DIR_SIZE * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (dir == MAP_FAILED) {
+		int err = -errno;
+
+		bf_logf(log, BF_LOG_ERR, "classify: cannot map a directory: %s", strerror(-err));
+		close(fd);
+		return err;
+	}
+	memset(dir, 0xff, BF_CL_DIR_SIZE * 8); /* DIR_NONE */
+	for (size_t i = 0; i < n0; i++) {
+		uint32_t len = l0[i]->plen - KEY_FIXED_BITS, v, lo, cnt;
+
+		memcpy(&v, l0[i]->d + KEY_FIXED, 4);
+		v = be32toh(v);
+		lo = v >> 16;
+		if (len > 16) {
+			dir[2 * lo] = DIR_WALK;
+			continue;
+		}
+		cnt = 1u << (16 - len);
+		lo &= ~(cnt - 1);
+		for (uint32_t j = 0; j < cnt; j++)
+			dir[2 * (lo + j)] = l0[i]->val;
+	}
+	munmap(dir, BF_CL_DIR_SIZE * 8);
+	*out = fd;
+	return 0;
+}
+
 /*
  * Second pass over a run that fits (run_count): per class, its keys into a vector of exactly its
  * size, then into its trie, and the vector is reused by the next class: at most one class's keys
@@ -1041,6 +1142,11 @@ static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 		}
 		run->cls_fd[c] = fd; /* closed by run_free on failure */
 		r = fill_keys(fd, v.k, v.n, true, class_layout(&run->classes[c]), log);
+		if (!r && class_layout(&run->classes[c]) == CL_SHORT &&
+		    cl->n_dirs + run->n_dirs < BF_CL_MAX_DIRS) {
+			r = make_dir(c, v.k, v.n, &run->cls_dir[c], log);
+			run->n_dirs += run->cls_dir[c] >= 0;
+		}
 	}
 	free(v.k);
 	return r;
@@ -1077,6 +1183,15 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
  * one batch if the kernel takes it: every update of a map of maps waits for an RCU grace period
  * (maybe_wait_bpf_programs in kernel/bpf/syscall.c), tens of ms on a busy machine, a batch once.
  */
+/* What slot cls_trie[c] of the outer array of `layout` holds: the class's trie if its keys have
+ * that layout, its directory for CL_DIR; else -1. */
+static int slot_fd(const struct cl_run *run, uint32_t c, int layout)
+{
+	if (layout == CL_DIR)
+		return run->cls_fd[c] >= 0 ? run->cls_dir[c] : -1;
+	return class_layout(&run->classes[c]) == layout ? run->cls_fd[c] : -1;
+}
+
 static int fill_outer(struct bf_classify *cl, int layout, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0);
@@ -1091,10 +1206,10 @@ static int fill_outer(struct bf_classify *cl, int layout, const struct bf_log *l
 		const struct cl_run *run = &cl->runs[r];
 
 		for (uint32_t c = 0; c < run->n_classes && n < cl->n_tries; c++) {
-			if (run->cls_fd[c] < 0 || class_layout(&run->classes[c]) != layout)
+			if (slot_fd(run, c, layout) < 0)
 				continue;
 			keys[n] = run->cls_trie[c];
-			vals[n++] = (uint32_t)run->cls_fd[c];
+			vals[n++] = (uint32_t)slot_fd(run, c, layout);
 		}
 	}
 	done = n;
@@ -1122,7 +1237,8 @@ static struct {
 	int fd;
 	uint32_t n;
 	uint64_t (*h)[2]; /* slot -> its trie's class hash */
-} cl_outer[2][CL_N_LAYOUTS] = {{{.fd = -1}, {.fd = -1}}, {{.fd = -1}, {.fd = -1}}};
+} cl_outer[2][CL_N_LAYOUTS] = {{{.fd = -1}, {.fd = -1}, {.fd = -1}},
+			       {{.fd = -1}, {.fd = -1}, {.fd = -1}}};
 
 static size_t cache_slot(int family);
 
@@ -1133,8 +1249,8 @@ static uint64_t (*slot_hashes(const struct bf_classify *cl, int layout))[2]
 
 	for (uint32_t r = 0; h && r < cl->n_runs; r++)
 		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
-			if (cl->runs[r].cls_fd[c] >= 0 && cl->runs[r].cls_trie[c] < cl->n_tries &&
-			    class_layout(&cl->runs[r].classes[c]) == layout)
+			if (slot_fd(&cl->runs[r], c, layout) >= 0 &&
+			    cl->runs[r].cls_trie[c] < cl->n_tries)
 				memcpy(h[cl->runs[r].cls_trie[c]], cl->runs[r].cls_hash[c],
 				       sizeof(*h));
 	return h;
@@ -1190,8 +1306,8 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 
 	for (uint32_t r = 0; r < cl->n_runs; r++)
 		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
-			if (cl->runs[r].cls_fd[c] >= 0)
-				used[class_layout(&cl->runs[r].classes[c])] = true;
+			for (int l = 0; l < CL_N_LAYOUTS; l++)
+				used[l] |= slot_fd(&cl->runs[r], c, l) >= 0;
 	for (int l = 0; l < CL_N_LAYOUTS; l++) {
 		LIBBPF_OPTS(bpf_map_create_opts, opts);
 		int fd, err;
@@ -1207,7 +1323,7 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 				cl->n_tries, l);
 			continue;
 		}
-		fd = make_trie(1, l, log);
+		fd = l == CL_DIR ? make_dir_map(log) : make_trie(1, l, log);
 		if (fd < 0)
 			return fd;
 		opts.inner_map_fd = fd;
@@ -1235,7 +1351,8 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
  */
 struct cl_cache_ent {
 	uint64_t hash[2];
-	int fd; /* a class's trie; -1: a run with too many keys */
+	int fd;	    /* a class's trie; -1: a run with too many keys */
+	int dir_fd; /* its directory, or -1 */
 	size_t n_keys;
 };
 
@@ -1249,8 +1366,9 @@ static size_t cache_slot(int family)
 	return family == NFPROTO_IPV6 ? 1 : 0;
 }
 
-/* A new fd of the cached trie for hash h (a class's), or -ENOENT. */
-static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
+/* A new fd of the cached trie for hash h (a class's), or -ENOENT; *dir_fd a new fd of its
+ * directory, or -1. */
+static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_fd)
 {
 	size_t f = cache_slot(family);
 
@@ -1264,6 +1382,7 @@ static int cache_get(int family, const uint64_t h[2], size_t *n_keys)
 		if (fd < 0)
 			return -ENOENT; /* not reused: only costs a rebuild */
 		*n_keys = ce->n_keys;
+		*dir_fd = ce->dir_fd >= 0 ? fcntl(ce->dir_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		return fd;
 	}
 	return -ENOENT;
@@ -1285,9 +1404,12 @@ static bool cache_is_big(int family, const uint64_t h[2])
 
 static void cache_free(size_t f)
 {
-	for (size_t k = 0; k < cl_cache[f].n; k++)
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
 		if (cl_cache[f].ents[k].fd >= 0)
 			close(cl_cache[f].ents[k].fd);
+		if (cl_cache[f].ents[k].dir_fd >= 0)
+			close(cl_cache[f].ents[k].dir_fd);
+	}
 	free(cl_cache[f].ents);
 	cl_cache[f].ents = NULL;
 	cl_cache[f].n = 0;
@@ -1315,12 +1437,16 @@ static void cache_set(const struct bf_classify *cl)
 			ents[n].hash[0] = run->cls_hash[c][0];
 			ents[n].hash[1] = run->cls_hash[c][1];
 			ents[n].n_keys = run->cls_nkeys[c];
+			ents[n].dir_fd = run->cls_dir[c] >= 0
+						 ? fcntl(run->cls_dir[c], F_DUPFD_CLOEXEC, 3)
+						 : -1;
 			ents[n++].fd = fd;
 		}
 	}
 	for (size_t k = 0; ents && k < cl->n_big; k++) {
 		ents[n].hash[0] = cl->big[k][0];
 		ents[n].hash[1] = cl->big[k][1];
+		ents[n].dir_fd = -1;
 		ents[n++].fd = -1;
 	}
 	cl_cache[f].ents = ents;
@@ -1579,10 +1705,14 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].cls_size);
 		free(cl->runs[r].cls_trie);
 		free(cl->runs[r].cls_exact);
-		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++) {
 			if (cl->runs[r].cls_fd[c] >= 0)
 				close(cl->runs[r].cls_fd[c]);
+			if (cl->runs[r].cls_dir[c] >= 0)
+				close(cl->runs[r].cls_dir[c]);
+		}
 		free(cl->runs[r].cls_fd);
+		free(cl->runs[r].cls_dir);
 		free(cl->runs[r].cls_hash);
 		free(cl->runs[r].cls_nkeys);
 	}
@@ -1624,7 +1754,11 @@ static void run_free(struct cl_run *run)
 	for (uint32_t c = 0; run->cls_fd && c < run->n_classes; c++)
 		if (run->cls_fd[c] >= 0)
 			close(run->cls_fd[c]);
+	for (uint32_t c = 0; run->cls_dir && c < run->n_classes; c++)
+		if (run->cls_dir[c] >= 0)
+			close(run->cls_dir[c]);
 	free(run->cls_fd);
+	free(run->cls_dir);
 }
 
 /*
@@ -1678,17 +1812,19 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
 	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
 	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
+	run.cls_dir = malloc(sizeof(*run.cls_dir) * run.n_classes);
 	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
 	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
 	if (!ents || !sel || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
-	    !run.cls_fd || !run.cls_hash || !run.cls_nkeys) {
+	    !run.cls_fd || !run.cls_dir || !run.cls_hash || !run.cls_nkeys) {
 		free(run.cls_fd);
-		run.cls_fd = NULL;
+		free(run.cls_dir);
+		run.cls_fd = run.cls_dir = NULL;
 		run_free(&run);
 		return -ENOMEM;
 	}
 	for (uint32_t c = 0; c < run.n_classes; c++)
-		run.cls_fd[c] = -1;
+		run.cls_fd[c] = run.cls_dir[c] = -1;
 	for (uint32_t k = end; k-- > first;) {
 		if (cls_of[k] == BF_CL_HOLE)
 			continue;
@@ -1765,10 +1901,12 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 			run.cls_trie[c] = cl->n_tries++;
 	}
 	cl->n_reused += run.n_reused;
+	cl->n_dirs += run.n_dirs;
 	bf_logf(log, BF_LOG_DEBUG,
-		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries), %zu keys%s",
+		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries, %u "
+		"directories), %zu keys%s",
 		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
-		n_exact, n_t, run.n_keys, run.n_reused ? " (some tries reused)" : "");
+		n_exact, n_t, run.n_dirs, run.n_keys, run.n_reused ? " (some tries reused)" : "");
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
@@ -1840,7 +1978,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 
 	if (!cl)
 		return -ENOMEM;
-	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = -1;
+	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = cl->map_fd[CL_DIR] = -1;
 	cl->exact_fd = -1;
 	cl->m = m;
 	cl->family = m->family;
@@ -1900,6 +2038,11 @@ int bf_classify_map_fd(const struct bf_classify *cl)
 int bf_classify_short_fd(const struct bf_classify *cl)
 {
 	return cl->map_fd[CL_SHORT];
+}
+
+int bf_classify_dir_fd(const struct bf_classify *cl)
+{
+	return cl->map_fd[CL_DIR];
 }
 
 int bf_classify_exact_fd(const struct bf_classify *cl)
@@ -1977,6 +2120,41 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 
 static void emit_min_r1(struct bf_builder *b);
 
+/* The directory of the class at slot `trie` for field f of the packet: R0 = its entry; DIR_NONE
+ * goes to `miss`, DIR_WALK to `walk`, else to `hit` (R0 points at the level-0 value, as after
+ * the trie's lookup). */
+static void emit_dir(struct bf_builder *b, uint32_t trie, int f, bf_label hit, bf_label walk,
+		     bf_label miss)
+{
+	bf_comment(b, "directory %u: the /16 of field %d", trie, f);
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
+	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_DIR);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, walk);
+	if (f == CF_SRC || f == CF_DST) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7,
+				      f == CF_SRC ? BF_PKT_OFF(saddr[0]) : BF_PKT_OFF(daddr[0])));
+		bf_emit(b, BF_BE(BPF_REG_2, 32));
+		bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_2, 16));
+	} else {
+		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_7,
+				      f == CF_SPORT ? BF_PKT_OFF(sport) : BF_PKT_OFF(dport)));
+		bf_emit(b, BF_BE(BPF_REG_2, 16));
+	}
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_2, -8));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, walk);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)DIR_NONE, miss);
+	bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)DIR_WALK, walk);
+	bf_emit_ja(b, hit);
+}
+
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
 static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_t run, uint8_t tag,
 			uint32_t c, const struct cl_sig *s, bool bad, uint32_t const_val,
@@ -1987,6 +2165,7 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 	uint32_t scope = htobe32(exact ? run << 8 | tag : tag), w;
 	uint8_t mode[CF_N], lf[CF_N], n_lf;
 	bool keyed = false;
+	bf_label value;
 
 	class_fields(s, bad, mode, lf, &n_lf);
 	for (int f = 0; f < CF_N; f++)
@@ -1998,11 +2177,17 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 		emit_min_r1(b);
 		return;
 	}
+	value = bf_label_new(b);
 	if (!exact && class_layout(s) == CL_SHORT) {
+		bf_label walk = bf_label_new(b), level1 = bf_label_new(b);
+
 		bf_comment(b, "trie %u (run %u, class %u), short keys", trie, run,
 			   tag & ~BF_CL_TAG_BAD);
 		emit_trie(b, trie, CL_SHORT, done);
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_SHORT_FIXED_BITS + 32));
+		if (!bad && crun->cls_dir[c] >= 0 && n_lf)
+			emit_dir(b, trie, lf[0], n_lf > 1 ? level1 : value, walk, done);
+		bf_label_bind(b, walk);
 		memcpy(&w, &scope, 4);
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
 		if (n_lf)
@@ -2010,6 +2195,7 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 		else
 			bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
 		emit_map_lookup(b, done);
+		bf_label_bind(b, level1);
 		for (unsigned int l = 1; l < n_lf; l++) {
 			bf_comment(b, "next level: (node, field %u)", lf[l]);
 			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
@@ -2017,7 +2203,7 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 			key_field(b, lf[l], FP_KEY + 8);
 			emit_map_lookup(b, done);
 		}
-		goto value;
+		goto tail; /* the value, as after the long path */
 	}
 	if (!exact) {
 		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
@@ -2069,7 +2255,8 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
 		emit_map_lookup(b, done);
 	}
-value:
+tail:
+	bf_label_bind(b, value);
 	bf_comment(b, "value + (run's first entry << 2): the values are relative to the run");
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_1, (int32_t)(crun->first << 2)));
