@@ -430,6 +430,9 @@ static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
 	[BF_MAP_CT] = "ct",
 	[BF_MAP_CLASSIFY] = "classify",
 	[BF_MAP_CLASSIFY_EXACT] = "classify_exact",
+	[BF_MAP_CLASSIFY_SHORT] = "classify_short",
+	[BF_MAP_CLASSIFY_DIR] = "classify_dir",
+	[BF_MAP_CLASSIFY_PORTS] = "classify_ports",
 };
 
 void bf_builder_dump(const struct bf_builder *b, const struct bf_log *log)

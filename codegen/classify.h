@@ -36,6 +36,13 @@ void bf_classify_free(struct bf_classify *cl);
 /* The generation's array of tries (BF_MAP_CLASSIFY, -1 if no trie); the classifier keeps owning
  * it. */
 int bf_classify_map_fd(const struct bf_classify *cl);
+/* The array of tries with short keys (BF_MAP_CLASSIFY_SHORT, -1 if none); the classifier keeps
+ * owning it. */
+int bf_classify_short_fd(const struct bf_classify *cl);
+/* The array of the tries' directories (BF_MAP_CLASSIFY_DIR, -1 if none), the same way. */
+int bf_classify_dir_fd(const struct bf_classify *cl);
+/* The array of the exact classes of one port (BF_MAP_CLASSIFY_PORTS, -1 if none), the same way. */
+int bf_classify_ports_fd(const struct bf_classify *cl);
 /* The hash of the classes without prefix fields (BF_MAP_CLASSIFY_EXACT, -1 if none); the
  * classifier keeps owning it. */
 int bf_classify_exact_fd(const struct bf_classify *cl);

@@ -74,6 +74,9 @@ struct bf_gen {
 	int progs_fd[2]; /* bf_progs, bf_progs_xdp: region id -> program */
 	int cls_fd;	 /* bf_cls: the classifier's array of tries (classify.c), -1 if none */
 	int clsx_fd;	 /* bf_clsx: the classifier's exact classes (classify.c), -1 if none */
+	int clss_fd;	 /* bf_cls: the classifier's tries with short keys, -1 if none */
+	int clsd_fd;	 /* bf_cls: the classifier's directories, -1 if none */
+	int clsp_fd;	 /* bf_clsp: the classifier's ports array, -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	/* recent tables this generation's rules name (the kernel's table refcnt) */
 	struct bf_recent_reg *recent;
@@ -224,6 +227,9 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->err_fd);
 	gen_closefd(&g->cls_fd);
 	gen_closefd(&g->clsx_fd);
+	gen_closefd(&g->clss_fd);
+	gen_closefd(&g->clsd_fd);
+	gen_closefd(&g->clsp_fd);
 	gen_closefd(&g->xrule_fd);
 	if (g->recent)
 		bf_recent_release(g->recent, g->recent_ids, g->n_recent);
@@ -697,6 +703,9 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_PROGS] = c->g->progs_fd[pctx];
 	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
 	fds[BF_MAP_CLASSIFY_EXACT] = c->g->clsx_fd;
+	fds[BF_MAP_CLASSIFY_SHORT] = c->g->clss_fd;
+	fds[BF_MAP_CLASSIFY_DIR] = c->g->clsd_fd;
+	fds[BF_MAP_CLASSIFY_PORTS] = c->g->clsp_fd;
 	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
 
@@ -1247,6 +1256,21 @@ static int gen_compile(struct cg *c, bool xdp)
 		if (c->g->cls_fd < 0)
 			return -errno;
 	}
+	if (bf_classify_short_fd(c->cls) >= 0) {
+		c->g->clss_fd = fcntl(bf_classify_short_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->clss_fd < 0)
+			return -errno;
+	}
+	if (bf_classify_dir_fd(c->cls) >= 0) {
+		c->g->clsd_fd = fcntl(bf_classify_dir_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->clsd_fd < 0)
+			return -errno;
+	}
+	if (bf_classify_ports_fd(c->cls) >= 0) {
+		c->g->clsp_fd = fcntl(bf_classify_ports_fd(c->cls), F_DUPFD_CLOEXEC, 3);
+		if (c->g->clsp_fd < 0)
+			return -errno;
+	}
 	if (bf_classify_exact_fd(c->cls) >= 0) {
 		c->g->clsx_fd = fcntl(bf_classify_exact_fd(c->cls), F_DUPFD_CLOEXEC, 3);
 		if (c->g->clsx_fd < 0)
@@ -1310,7 +1334,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->n_entries = m->n_entries;
 	g->family = m->family;
 	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
-	g->clsx_fd = -1;
+	g->clsx_fd = g->clss_fd = g->clsd_fd = g->clsp_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 
@@ -1404,7 +1428,8 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	err = bf_runtime_quiesce(rt);
 	if (err)
 		bf_logf(rt->log, BF_LOG_ERR,
-			"gen: switched, but cannot wait for the previous generation: %s", strerror(-err));
+			"gen: switched, but cannot wait for the previous generation: %s",
+			strerror(-err));
 	else
 		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, quiescent after %.2f ms",
 			(double)(t1 - t0) / 1e6, (double)(bf_now_ns() - t1) / 1e6);
