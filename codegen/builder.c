@@ -431,7 +431,6 @@ static const char *const map_slot_names[BF_MAP_SLOT_MAX] = {
 	[BF_MAP_CLASSIFY] = "classify",
 	[BF_MAP_CLASSIFY_EXACT] = "classify_exact",
 	[BF_MAP_CLASSIFY_SHORT] = "classify_short",
-	[BF_MAP_CLASSIFY_DIR] = "classify_dir",
 	[BF_MAP_CLASSIFY_PORTS] = "classify_ports",
 };
 

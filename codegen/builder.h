@@ -51,7 +51,6 @@ enum bf_map_slot {
 	BF_MAP_CLASSIFY, /* classify.c: this generation's classifier tries */
 	BF_MAP_CLASSIFY_EXACT, /* classify.c: HASH of the classes without prefix fields */
 	BF_MAP_CLASSIFY_SHORT, /* classify.c: this generation's tries with short keys */
-	BF_MAP_CLASSIFY_DIR, /* classify.c: this generation's directories of large tries */
 	BF_MAP_CLASSIFY_PORTS, /* classify.c: ARRAY of the exact classes of one port */
 	BF_MAP_SLOT_MAX,
 };

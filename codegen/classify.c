@@ -110,7 +110,7 @@
  * of three. Inner maps of an ARRAY_OF_MAPS share one key size: one outer array per layout. */
 #define KEY_SHORT 8
 #define KEY_SHORT_FIXED_BITS 32
-enum { CL_LONG, CL_SHORT, CL_DIR, CL_N_LAYOUTS }; /* CL_DIR: the outer array of directories */
+enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
 /*
  * Directory of a large short-layout class (DIR-16, as in routing tables): an ARRAY indexed by the
  * top 16 bits of the class's first prefix field, holding what its level-0 lookup returns for
@@ -239,8 +239,13 @@ struct bf_classify {
 	 * much as building the tries) */
 	uint64_t (*big)[2];
 	size_t n_big;
-	bool over_tries;		 /* BF_CL_MAX_TRIES reached */
-	bool outer_reused[CL_N_LAYOUTS]; /* map_fd[l] is the last table's outer array */
+	bool over_tries; /* BF_CL_MAX_TRIES reached */
+	/* Per key layout: map_fd[l] is the last table's outer array */
+	bool outer_reused[CL_N_LAYOUTS];
+	/* Programs load their tries by fd (emit_trie); only one past its budget of maps looks
+	 * its trie up in the outer array, which is then filled (bf_classify_finish). */
+	bool outer_needed[CL_N_LAYOUTS];
+	bool outer_filled[CL_N_LAYOUTS];
 	int family;
 	struct keyvec xk;	  /* keys of the exact classes of every run */
 	int map_fd[CL_N_LAYOUTS]; /* outer arrays of the tries of each key layout */
@@ -1273,11 +1278,9 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
  * (maybe_wait_bpf_programs in kernel/bpf/syscall.c), tens of ms on a busy machine, a batch once.
  */
 /* What slot cls_trie[c] of the outer array of `layout` holds: the class's trie if its keys have
- * that layout, its directory for CL_DIR; else -1. */
+ * that layout, else -1. */
 static int slot_fd(const struct cl_run *run, uint32_t c, int layout)
 {
-	if (layout == CL_DIR)
-		return run->cls_fd[c] >= 0 ? run->cls_dir[c] : -1;
 	return class_layout(&run->classes[c]) == layout ? run->cls_fd[c] : -1;
 }
 
@@ -1326,8 +1329,7 @@ static struct {
 	int fd;
 	uint32_t n;
 	uint64_t (*h)[2]; /* slot -> its trie's class hash */
-} cl_outer[2][CL_N_LAYOUTS] = {{{.fd = -1}, {.fd = -1}, {.fd = -1}},
-			       {{.fd = -1}, {.fd = -1}, {.fd = -1}}};
+} cl_outer[2][CL_N_LAYOUTS] = {{{.fd = -1}, {.fd = -1}}, {{.fd = -1}, {.fd = -1}}};
 
 static size_t cache_slot(int family);
 
@@ -1378,7 +1380,8 @@ static void outer_set(const struct bf_classify *cl)
 
 	outer_free(f);
 	for (int l = 0; l < CL_N_LAYOUTS; l++) {
-		if (cl->map_fd[l] < 0)
+		/* Only a filled array can be shared with the next table (outer_get). */
+		if (cl->map_fd[l] < 0 || !cl->outer_filled[l])
 			continue;
 		cl_outer[f][l].h = slot_hashes(cl, l);
 		cl_outer[f][l].fd =
@@ -1387,8 +1390,8 @@ static void outer_set(const struct bf_classify *cl)
 	}
 }
 
-/* The generation's outer arrays of tries (one per layout that has a trie) and its hash of
- * exact keys. */
+/* The generation's outer arrays of tries (one per layout that has a trie; filled only if a
+ * program needs one, bf_classify_finish) and its hash of exact keys. */
 static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 {
 	bool used[CL_N_LAYOUTS] = {false};
@@ -1407,13 +1410,13 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 		if (cl_enabled)
 			cl->map_fd[l] = outer_get(cl, l);
 		if (cl->map_fd[l] >= 0) {
-			cl->outer_reused[l] = true;
+			cl->outer_reused[l] = cl->outer_filled[l] = true;
 			bf_logf(log, BF_LOG_DEBUG,
 				"classify: the last table's array of %u tries reused (layout %d)",
 				cl->n_tries, l);
 			continue;
 		}
-		fd = l == CL_DIR ? make_dir_map(log) : make_trie(1, l, log);
+		fd = make_trie(1, l, log);
 		if (fd < 0)
 			return fd;
 		opts.inner_map_fd = fd;
@@ -1428,12 +1431,26 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 				strerror(-err));
 			return err;
 		}
-		err = fill_outer(cl, l, log);
-		if (err)
-			return err;
 	}
 	err = fill_ports(cl, log);
 	return err ? err : fill_exact(cl, log);
+}
+
+int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log)
+{
+	for (int l = 0; l < CL_N_LAYOUTS; l++) {
+		int err;
+
+		if (!cl->outer_needed[l] || cl->outer_filled[l])
+			continue;
+		err = fill_outer(cl, l, log);
+		if (err)
+			return err;
+		cl->outer_filled[l] = true;
+	}
+	if (cl_enabled)
+		outer_set(cl);
+	return 0;
 }
 
 /*
@@ -2075,7 +2092,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 
 	if (!cl)
 		return -ENOMEM;
-	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = cl->map_fd[CL_DIR] = -1;
+	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = -1;
 	cl->exact_fd = cl->ports_fd = -1;
 	cl->m = m;
 	cl->family = m->family;
@@ -2119,10 +2136,8 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		bf_classify_free(cl);
 		return err;
 	}
-	if (cl_enabled) {
+	if (cl_enabled)
 		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
-		outer_set(cl);
-	}
 	*out = cl;
 	return 0;
 }
@@ -2135,11 +2150,6 @@ int bf_classify_map_fd(const struct bf_classify *cl)
 int bf_classify_short_fd(const struct bf_classify *cl)
 {
 	return cl->map_fd[CL_SHORT];
-}
-
-int bf_classify_dir_fd(const struct bf_classify *cl)
-{
-	return cl->map_fd[CL_DIR];
 }
 
 int bf_classify_exact_fd(const struct bf_classify *cl)
@@ -2193,11 +2203,37 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
 }
 
-/* R8 = the trie of class `trie` (the outer array's lookup, which the verifier inlines). */
-static void emit_trie(struct bf_builder *b, uint32_t trie, int layout, bf_label miss)
+/* Maps a program may load by fd: the verifier's limit (MAX_USED_MAPS, 64) less the slots
+ * (BF_MAP_SLOT_MAX) and a margin. Tests lower it (bf_classify_set_direct_max). */
+#define BF_CL_DIRECT_MAX 36
+static unsigned int cl_direct_max = BF_CL_DIRECT_MAX;
+
+void bf_classify_set_direct_max(unsigned int n)
 {
+	cl_direct_max = n < BF_CL_DIRECT_MAX ? n : BF_CL_DIRECT_MAX;
+}
+
+/*
+ * R8 = the trie of class c, loaded by its fd: no lookup in the outer array per packet, and no
+ * outer array to fill at a replace (a map of maps' update waits for an RCU grace period, 10-15
+ * ms of an `iptables -A` whose rule changed one trie). Past BF_CL_DIRECT_MAX tries in one
+ * program, the outer array's lookup (which the verifier inlines).
+ */
+static void emit_trie(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
+		      uint32_t c, bf_label miss)
+{
+	int fd = crun->cls_fd[c];
+	uint32_t trie = crun->cls_trie[c];
+
+	if (fd >= 0 && (bf_builder_has_map_fd(b, fd) || bf_builder_n_map_fds(b) < cl_direct_max)) {
+		bf_emit_ld_map_fd(b, BPF_REG_8, fd);
+		return;
+	}
+	cl->outer_needed[class_layout(&crun->classes[c])] = true;
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
-	bf_emit_ld_map(b, BPF_REG_1, layout == CL_SHORT ? BF_MAP_CLASSIFY_SHORT : BF_MAP_CLASSIFY);
+	bf_emit_ld_map(b, BPF_REG_1,
+		       class_layout(&crun->classes[c]) == CL_SHORT ? BF_MAP_CLASSIFY_SHORT
+								   : BF_MAP_CLASSIFY);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
@@ -2217,19 +2253,19 @@ static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 
 static void emit_min_r1(struct bf_builder *b);
 
-/* The directory of the class at slot `trie` for field f of the packet: R0 = its entry; DIR_NONE
- * goes to `miss`, DIR_WALK to `walk`, else to `hit` (R0 points at the level-0 value, as after
- * the trie's lookup). */
-static void emit_dir(struct bf_builder *b, uint32_t trie, int f, bf_label hit, bf_label walk,
+/* Whether a program can load one more map by fd (or has it already). */
+static bool fd_fits(struct bf_builder *b, int fd)
+{
+	return bf_builder_has_map_fd(b, fd) || bf_builder_n_map_fds(b) < cl_direct_max;
+}
+
+/* The directory `dir` for field f of the packet, loaded by fd (the verifier inlines the
+ * lookup): DIR_NONE goes to `miss`, DIR_WALK to `walk`, else to `hit` (R0 points at the level-0
+ * value, as after the trie's lookup). */
+static void emit_dir(struct bf_builder *b, int dir, int f, bf_label hit, bf_label walk,
 		     bf_label miss)
 {
-	bf_comment(b, "directory %u: the /16 of field %d", trie, f);
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, (int32_t)trie));
-	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_DIR);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, walk);
+	bf_comment(b, "directory: the /16 of field %d", f);
 	if (f == CF_SRC || f == CF_DST) {
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7,
 				      f == CF_SRC ? BF_PKT_OFF(saddr[0]) : BF_PKT_OFF(daddr[0])));
@@ -2241,7 +2277,7 @@ static void emit_dir(struct bf_builder *b, uint32_t trie, int f, bf_label hit, b
 		bf_emit(b, BF_BE(BPF_REG_2, 16));
 	}
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_2, -8));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_0));
+	bf_emit_ld_map_fd(b, BPF_REG_1, dir);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
@@ -2253,9 +2289,9 @@ static void emit_dir(struct bf_builder *b, uint32_t trie, int f, bf_label hit, b
 }
 
 /* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
-static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_t run, uint8_t tag,
-			uint32_t c, const struct cl_sig *s, bool bad, uint32_t const_val,
-			bf_label done)
+static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
+			uint32_t run, uint8_t tag, uint32_t c, const struct cl_sig *s, bool bad,
+			uint32_t const_val, bf_label done)
 {
 	bool exact = crun->cls_exact[c];
 	uint32_t trie = crun->cls_trie[c];
@@ -2300,10 +2336,10 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 
 		bf_comment(b, "trie %u (run %u, class %u), short keys", trie, run,
 			   tag & ~BF_CL_TAG_BAD);
-		emit_trie(b, trie, CL_SHORT, done);
+		emit_trie(cl, b, crun, c, done);
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_SHORT_FIXED_BITS + 32));
-		if (!bad && crun->cls_dir[c] >= 0 && n_lf)
-			emit_dir(b, trie, lf[0], n_lf > 1 ? level1 : value, walk, done);
+		if (!bad && crun->cls_dir[c] >= 0 && n_lf && fd_fits(b, crun->cls_dir[c]))
+			emit_dir(b, crun->cls_dir[c], lf[0], n_lf > 1 ? level1 : value, walk, done);
 		bf_label_bind(b, walk);
 		memcpy(&w, &scope, 4);
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
@@ -2324,7 +2360,7 @@ static void emit_lookup(struct bf_builder *b, const struct cl_run *crun, uint32_
 	}
 	if (!exact) {
 		bf_comment(b, "trie %u (run %u, class %u)", trie, run, tag & ~BF_CL_TAG_BAD);
-		emit_trie(b, trie, CL_LONG, done);
+		emit_trie(cl, b, crun, c, done);
 	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
@@ -2449,7 +2485,7 @@ static int emit_inline_class(const struct bf_classify *cl, struct bf_builder *b,
 	return bf_builder_err(b);
 }
 
-static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+static int emit_class(struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 		      const struct cl_run *crun, uint32_t run, uint8_t c, const struct cl_sig *s,
 		      const struct bf_classify_labels *l)
 {
@@ -2487,12 +2523,12 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 		r = s->l4->emit(&ctx, &s->l4data);
 		if (r)
 			return r;
-		emit_lookup(b, crun, run, c, c, s, false, val, skip);
+		emit_lookup(cl, b, crun, run, c, c, s, false, val, skip);
 		bf_emit_ja(b, skip);
 		bf_label_bind(b, bad);
-		emit_lookup(b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
+		emit_lookup(cl, b, crun, run, c | BF_CL_TAG_BAD, c, s, true, first << 2 | 2, skip);
 	} else {
-		emit_lookup(b, crun, run, c, c, s, false, val, skip);
+		emit_lookup(cl, b, crun, run, c, c, s, false, val, skip);
 	}
 	bf_label_bind(b, skip);
 	return bf_builder_err(b);
@@ -2501,7 +2537,7 @@ static int emit_class(const struct bf_classify *cl, struct bf_builder *b, enum b
 static void emit_best_slot(struct bf_builder *b, bf_label fail);
 static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l);
 
-int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l)
 {
 	const struct cl_run *run;

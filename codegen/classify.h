@@ -39,8 +39,6 @@ int bf_classify_map_fd(const struct bf_classify *cl);
 /* The array of tries with short keys (BF_MAP_CLASSIFY_SHORT, -1 if none); the classifier keeps
  * owning it. */
 int bf_classify_short_fd(const struct bf_classify *cl);
-/* The array of the tries' directories (BF_MAP_CLASSIFY_DIR, -1 if none), the same way. */
-int bf_classify_dir_fd(const struct bf_classify *cl);
 /* The array of the exact classes of one port (BF_MAP_CLASSIFY_PORTS, -1 if none), the same way. */
 int bf_classify_ports_fd(const struct bf_classify *cl);
 /* The hash of the classes without prefix fields (BF_MAP_CLASSIFY_EXACT, -1 if none); the
@@ -52,8 +50,12 @@ uint32_t bf_classify_run_end(const struct bf_classify *cl, uint32_t i);
 
 /* Emit the run starting at entry `first`: it ends in a jump to one of `l`'s labels. Uses
  * R1-R5, R8, the map key scratch at fp-8 and the stack below fp-88 (abi.h). 0 or -errno. */
-int bf_classify_emit_run(const struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
+int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_prog_ctx pctx,
 			 uint32_t first, const struct bf_classify_labels *l);
+
+/* After the last bf_classify_emit_run() of a table: fill the array of tries if a program looks
+ * tries up there (one with too many maps), and keep it for the next table. 0 or -errno. */
+int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log);
 
 /* Totals for logs and tests: entries inside runs, runs, tries, tries that came from the cache. */
 void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32_t *n_runs,
@@ -64,5 +66,8 @@ void bf_classify_cache_clear(void);
 
 /* For tests and measurements: compile everything linearly (false) or not (true, the default). */
 void bf_classify_set_enabled(bool on);
+/* For tests: at most n tries loaded by fd per program, the others looked up in the array of tries
+ * (0: all of them; the default and the maximum is the verifier's budget). */
+void bf_classify_set_direct_max(unsigned int n);
 
 #endif /* BF_CLASSIFY_H */

@@ -75,7 +75,6 @@ struct bf_gen {
 	int cls_fd;	 /* bf_cls: the classifier's array of tries (classify.c), -1 if none */
 	int clsx_fd;	 /* bf_clsx: the classifier's exact classes (classify.c), -1 if none */
 	int clss_fd;	 /* bf_cls: the classifier's tries with short keys, -1 if none */
-	int clsd_fd;	 /* bf_cls: the classifier's directories, -1 if none */
 	int clsp_fd;	 /* bf_clsp: the classifier's ports array, -1 if none */
 	int xrule_fd;	 /* bf_xrule: rule-instance state (extstate.h), -1 if none */
 	/* recent tables this generation's rules name (the kernel's table refcnt) */
@@ -228,7 +227,6 @@ void bf_gen_free(struct bf_gen *g)
 	gen_closefd(&g->cls_fd);
 	gen_closefd(&g->clsx_fd);
 	gen_closefd(&g->clss_fd);
-	gen_closefd(&g->clsd_fd);
 	gen_closefd(&g->clsp_fd);
 	gen_closefd(&g->xrule_fd);
 	if (g->recent)
@@ -704,7 +702,6 @@ static void gen_map_fds(const struct cg *c, enum bf_prog_ctx pctx, int fds[BF_MA
 	fds[BF_MAP_CLASSIFY] = c->g->cls_fd;
 	fds[BF_MAP_CLASSIFY_EXACT] = c->g->clsx_fd;
 	fds[BF_MAP_CLASSIFY_SHORT] = c->g->clss_fd;
-	fds[BF_MAP_CLASSIFY_DIR] = c->g->clsd_fd;
 	fds[BF_MAP_CLASSIFY_PORTS] = c->g->clsp_fd;
 	fds[BF_MAP_XRULE] = c->g->xrule_fd;
 }
@@ -1261,11 +1258,6 @@ static int gen_compile(struct cg *c, bool xdp)
 		if (c->g->clss_fd < 0)
 			return -errno;
 	}
-	if (bf_classify_dir_fd(c->cls) >= 0) {
-		c->g->clsd_fd = fcntl(bf_classify_dir_fd(c->cls), F_DUPFD_CLOEXEC, 3);
-		if (c->g->clsd_fd < 0)
-			return -errno;
-	}
 	if (bf_classify_ports_fd(c->cls) >= 0) {
 		c->g->clsp_fd = fcntl(bf_classify_ports_fd(c->cls), F_DUPFD_CLOEXEC, 3);
 		if (c->g->clsp_fd < 0)
@@ -1305,6 +1297,8 @@ static int gen_compile(struct cg *c, bool xdp)
 			err = lerr;
 	}
 	c->regions_ns = bf_now_ns() - t0;
+	if (!err)
+		err = bf_classify_finish(c->cls, c->log);
 	if (err)
 		return err;
 	err = emit_entry_prog(c, BF_CTX_TC);
@@ -1334,7 +1328,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->n_entries = m->n_entries;
 	g->family = m->family;
 	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
-	g->clsx_fd = g->clss_fd = g->clsd_fd = g->clsp_fd = -1;
+	g->clsx_fd = g->clss_fd = g->clsp_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
 	c.g = g;
 

@@ -61,6 +61,7 @@ static void env_free(struct env *v)
 	bf_runtime_free(v->rt);
 	free(v);
 	bf_classify_set_enabled(true);
+	bf_classify_set_direct_max(~0u);
 	bf_classify_cache_clear(); /* the next table starts without cached tries */
 }
 
@@ -674,6 +675,32 @@ START_TEST(reuse_after_append)
 }
 END_TEST
 
+/*
+ * Programs load their tries by fd; past a budget of maps per program they look them up in the
+ * generation's array of tries, filled only then. Every trie that way (budget 0), against the
+ * linear code, and then an append whose tries are reused with the last table's array.
+ */
+START_TEST(outer_array_against_linear)
+{
+	for (uint64_t seed = 61; seed <= 63; seed++) {
+		struct env *v = env_new();
+		uint32_t tries = 0, reused = 0;
+
+		bf_classify_set_direct_max(seed == 63 ? 1 : 0);
+		random_table(v, seed, 400 + (uint32_t)seed, 1500, seed % 2, false);
+		env_free(v);
+		v = env_new();
+		bf_classify_set_direct_max(0);
+		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
+		ck_assert_uint_gt(tries, 0);
+		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
+		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
+		env_free(v);
+	}
+}
+END_TEST
+
 START_TEST(random_against_linear)
 {
 	for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -923,6 +950,7 @@ int main(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, first_match_by_hand);
 	tcase_add_test(tc, random_against_linear);
+	tcase_add_test(tc, outer_array_against_linear);
 	tcase_add_test(tc, random_large);
 	tcase_add_test(tc, random_jumps_against_linear);
 	tcase_add_test(tc, random_exact_against_linear);
