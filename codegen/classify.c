@@ -41,8 +41,9 @@
  * bound is left to the linear code.
  *
  * Tries. Each class with prefix fields has a trie of its own (a lookup walks only its class's
- * keys), reached through the generation's ARRAY_OF_MAPS (BF_MAP_CLASSIFY); the classes without
- * prefix fields share one HASH (BF_MAP_CLASSIFY_EXACT). Values are relative to the run's first
+ * keys), which programs load by fd (emit_trie; past the verifier's budget of maps, through the
+ * generation's ARRAY_OF_MAPS of its key size); the classes without prefix fields share one HASH
+ * (BF_MAP_CLASSIFY_EXACT). Values are relative to the run's first
  * entry (the code adds it back) and a trie's keys hold only its class and node numbers within
  * the run, so a trie depends only on what its run contains, not on where the run sits. Tries are
  * immutable once filled and shared between generations (only the outer array and the hash are
@@ -1028,7 +1029,7 @@ static int make_trie(size_t n, int layout, const struct bf_log *log)
 	return fd;
 }
 
-/* The empty directory (a template for the outer array too); the fd, or -errno. */
+/* An empty directory; the fd, or -errno. */
 static int make_dir_map(const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
