@@ -1079,16 +1079,16 @@ static void emit_main(struct dctx *d, bf_label body)
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_9, 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_9, 1));
 	bf_emit(b, BF_ATOMIC_ADD64(BPF_REG_7, BPF_REG_9, PKT_OFF(gen_seq)));
-	bf_comment(b, "r0 = dispatch(ctx)");
+	bf_comment(b, "r0 = dispatch(ctx, pkt)");
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_7));
 	bf_emit_call_label(b, body);
 	bf_comment(b, "pkt->gen_seq += r9 (atomic)");
 	bf_emit(b, BF_ATOMIC_ADD64(BPF_REG_7, BPF_REG_9, PKT_OFF(gen_seq)));
 	bf_emit(b, BF_EXIT());
-	bf_comment(b, "no bf_ctx (the verifier's case: key 0 of an array always exists)");
+	bf_comment(b, "no bf_ctx (the verifier's case: key 0 of an array always exists): pass");
 	bf_label_bind(b, nopkt);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_6));
-	bf_emit_call_label(b, body);
+	bf_emit(b, BF_MOV64_IMM(BPF_REG_0, bf_verdict_accept(d->pctx)));
 	bf_emit(b, BF_EXIT());
 }
 
@@ -1100,8 +1100,11 @@ static void emit_dispatcher(struct dctx *d)
 	bf_label body = bf_label_new(b);
 
 	emit_main(d, body);
+	/* The body, dispatch(ctx, pkt): the main function looked bf_ctx up already. */
 	bf_label_bind(b, body);
-	bf_emit_prologue(b, d->pass);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_2));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, 0));
 	emit_l3_proto(d);
 	emit_ipv4_header(d);
 	emit_fill_l3(d);
