@@ -1065,15 +1065,7 @@ static void emit_main(struct dctx *d, bf_label body)
 	struct bf_builder *b = d->b;
 	bf_label nopkt = bf_label_new(b);
 
-	bf_emit(b, BF_MOV64_REG(BPF_REG_6, BPF_REG_1));
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, -8, 0));
-	bf_comment(b, "r7 = bpf_map_lookup_elem(bf_ctx, &key)");
-	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CTX);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, nopkt);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_7, BPF_REG_0));
+	bf_emit_prologue(b, nopkt);
 	bf_comment(b, "r9 = ~pkt->gen_seq & 1; pkt->gen_seq += r9 (atomic)");
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_9, BPF_REG_7, PKT_OFF(gen_seq)));
 	bf_emit(b, BF_ALU64_IMM(BPF_XOR, BPF_REG_9, 1));
