@@ -94,6 +94,20 @@ struct bf_ct_entry {
 	struct bf_ct_tcp_dir seen[2];
 };
 
+/*
+ * The value of the runtime's one-entry ARRAY "bf_cfg", read by the dispatchers through a direct
+ * map value address (no helper call). Written by the daemon only (codegen/gen.c).
+ */
+struct bf_cfg {
+	/* Bit BF_ROOT_SLOT_* (1 << pkt->ct_v6): the family's active generation has rules that need
+	 * connection tracking (state, conntrack). The kernel registers its conntrack hooks for a
+	 * family only while a rule needs them (nf_ct_netns_get in checkentry); the dispatcher
+	 * likewise runs the tracker only for such a family, and otherwise gives every packet
+	 * "no connection" (codegen/ct.c, bf_ct_emit_none). */
+	uint32_t track;
+	uint32_t pad;
+};
+
 struct bf_pkt {
 	/* Set by the dispatcher. */
 	uint32_t hook; /* NF_INET_LOCAL_IN / FORWARD / LOCAL_OUT */

@@ -273,6 +273,20 @@ void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot)
 	bf_emit(b, BF_LD_IMM64_HI(0));
 }
 
+void bf_emit_ld_map_value(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot, uint32_t off)
+{
+	if (b->err)
+		return;
+	if ((unsigned int)slot >= BF_MAP_SLOT_MAX) {
+		bf_builder_set_err(b, -EINVAL);
+		return;
+	}
+	/* The map fixup fills imm (the fd); the second half's imm is the offset in the value. */
+	add_fixup(b, BF_FIXUP_MAP, slot);
+	bf_emit(b, BF_LD_IMM64_LO(reg, BPF_PSEUDO_MAP_VALUE, 0));
+	bf_emit(b, BF_INSN(0, 0, 0, 0, off));
+}
+
 void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd)
 {
 	size_t i;

@@ -35,6 +35,7 @@ enum bf_map_slot {
 	BF_MAP_LROUTE, /* local route LPM trie */
 	BF_MAP_ERRORS, /* this generation's error counters */
 	BF_MAP_LROUTE6, /* IPv6 local route LPM trie */
+	BF_MAP_CFG, /* ARRAY, 1 x struct bf_cfg (abi.h), read by direct value address */
 	/* Maps of the extensions and of the tracker, all listed here so that no two share a
 	 * slot. Owner and type in the comment; the map itself is made where it is owned. */
 	BF_MAP_EXT0,
@@ -84,6 +85,9 @@ void bf_emit_call_label(struct bf_builder *b, bf_label to);
 void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot);
 /* reg = the map `fd` itself, outside the slots (the classifier's tries): the verifier takes
  * at most 64 maps per program, so callers count them with bf_builder_n_map_fds(). */
+/* reg = the address of byte `off` of the value of the one-entry ARRAY in `slot`
+ * (BPF_PSEUDO_MAP_VALUE: no lookup call). */
+void bf_emit_ld_map_value(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot, uint32_t off);
 void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd);
 bool bf_builder_has_map_fd(const struct bf_builder *b, int fd);
 size_t bf_builder_n_map_fds(const struct bf_builder *b);

@@ -29,6 +29,7 @@ struct bf_runtime {
 	int sync_fd;	 /* bf_sync: ARRAY_OF_MAPS, updated only to wait for an RCU grace period */
 	int sync_inner_fd; /* the one inner map bf_sync holds */
 	int ct_fd;	   /* bf_ct: LRU_HASH of connections (ct.c), kept across generations */
+	int cfg_fd; /* bf_cfg: ARRAY, 1 x struct bf_cfg (abi.h): which families are tracked */
 	/* Duplicates of the entry programs currently in the root slots (-1: none), so a failed
 	 * activation can put back what was there. */
 	int active_fd[2];

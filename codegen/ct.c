@@ -2,11 +2,14 @@
 /*
  * Connection tracking in BPF maps, with the kernel's semantics (doc/conntrack.md).
  *
- * The dispatcher runs the tracker on every IPv4 and IPv6 packet (one copy for both families:
- * addresses are 128-bit, an IPv4 one in the first word) before the chains, as nf_conntrack_in()
- * runs at PREROUTING and LOCAL_OUT before the filter: it finds the connection (bf_ct, an LRU hash
- * keyed by the normalised tuple), decides the packet's ctinfo, and updates an existing connection
- * (TCP state and window, timeouts) whatever the filter later decides. A packet that opens a
+ * The dispatcher runs the tracker (one copy for both families: addresses are 128-bit, an IPv4
+ * one in the first word) before the chains, as nf_conntrack_in() runs at PREROUTING and
+ * LOCAL_OUT before the filter, on every packet of a family whose active table has a rule that
+ * reads connections (struct bf_cfg: the kernel registers its hooks only while such a rule
+ * exists, nf_ct_netns_get); a packet of another family has no connection (INVALID). It finds
+ * the connection (bf_ct, an LRU hash keyed by the normalised tuple), decides the packet's
+ * ctinfo, and updates an existing connection (TCP state and window, timeouts) whatever the
+ * filter later decides. A packet that opens a
  * connection leaves the new entry in struct bf_pkt; the chain programs insert it only when the
  * filter accepts the packet (bf_ct_emit_commit), as nf_conntrack_confirm() does at POSTROUTING /
  * LOCAL_IN.
@@ -2287,10 +2290,20 @@ static void emit_track(struct ctc *c)
 	struct bf_builder *b = c->b;
 	bf_label tcp = bf_label_new(b), udp = bf_label_new(b), udpl = bf_label_new(b);
 	bf_label icmp = bf_label_new(b), icmp6 = bf_label_new(b), wb = bf_label_new(b), l;
-	bf_label v4 = bf_label_new(b), proto = bf_label_new(b);
+	bf_label v4 = bf_label_new(b), proto = bf_label_new(b), on = bf_label_new(b);
 
-	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection (ct_v6 kept)");
+	bf_comment(b, "conntrack: not tracked unless bf_cfg.track & 1 << pkt->ct_v6");
 	ldx(b, BPF_B, BPF_REG_8, BPF_REG_7, PKT_OFF(ct_v6));
+	bf_emit_ld_map_value(b, BPF_REG_1, BF_MAP_CFG, offsetof(struct bf_cfg, track));
+	ldx(b, BPF_W, BPF_REG_1, BPF_REG_1, 0);
+	E(b, BF_ALU64_REG(BPF_RSH, BPF_REG_1, BPF_REG_8));
+	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 1, on);
+	bf_comment(b, "INVALID: no connection; and no announced reply left from an earlier packet");
+	bf_ct_emit_none(b);
+	sti(b, BPF_W, BPF_REG_7, PKT_OFF(reply_ifindex), 0);
+	jgo(b, c->out);
+	bf_label_bind(b, on);
+	bf_comment(b, "conntrack: pkt->ct_* = INVALID, no connection (ct_v6 kept)");
 	/* Up to gen_seq, the dispatcher's own (abi.h). */
 	for (int o = PKT_OFF(ct_state); o < PKT_OFF(gen_seq); o += 8)
 		sti(b, BPF_DW, BPF_REG_7, (int16_t)o, 0);
@@ -2413,4 +2426,33 @@ int bf_ct_map_create(const struct bf_log *log)
 		bf_logf(log, BF_LOG_ERR, "cannot create map bf_ct: %s", strerror(-fd));
 	}
 	return fd;
+}
+
+int bf_ct_fixup_tcp(int ct_fd, bool v6, uint32_t *n_fixed)
+{
+	struct bf_ct_key key, next;
+	struct bf_ct_entry ent;
+	uint32_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(ct_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.v6 != v6 || key.proto != IPPROTO_TCP)
+			continue;
+		if (bpf_map_lookup_elem(ct_fd, &key, &ent))
+			continue; /* evicted meanwhile */
+		if (ent.state != TCP_CONNTRACK_ESTABLISHED)
+			continue;
+		ent.seen[0].td_maxwin = 0;
+		ent.seen[1].td_maxwin = 0;
+		if (bpf_map_update_elem(ct_fd, &key, &ent, BPF_EXIST) && errno != ENOENT)
+			return -errno;
+		n++;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (n_fixed)
+		*n_fixed = n;
+	return 0;
 }

@@ -23,6 +23,15 @@
 int bf_ct_map_create(const struct bf_log *log);
 
 /*
+ * Tracking of a family is about to start again (struct bf_cfg): its established TCP connections
+ * missed the packets sent meanwhile, so their windows are learnt again from the next packet of
+ * each direction (td_maxwin = 0), as nf_ct_netns_do_get's nf_ct_tcp_fixup does when the kernel
+ * registers its conntrack hooks. Call it while the family is not tracked: no packet writes its
+ * entries then. 0 or -errno; *n_fixed (if not NULL): the connections changed.
+ */
+int bf_ct_fixup_tcp(int ct_fd, bool v6, uint32_t *n_fixed);
+
+/*
  * Track the packet described by struct bf_pkt (R6 ctx, R7 pkt, as abi.h), of the family in
  * pkt->ct_v6 (IPv6: l4_off and proto are the upper layer after the extension headers, as the
  * dispatcher found them): fill pkt->ct_* and update the connection it belongs to. `ingress`: the packet was received (PREROUTING), else

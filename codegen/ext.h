@@ -10,6 +10,7 @@
 #ifndef BF_EXT_H
 #define BF_EXT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "builder.h"
@@ -65,6 +66,10 @@ struct bf_ext {
 	 * region holding many such rules fails with "the sequence of jumps is too complex". */
 	uint16_t region_weight;
 #define BF_EXT_WEIGHT_LOCKED 4096 /* half a region's budget: two such rules per program */
+	/* The extension reads the packet's connection: its checkentry takes the family's
+	 * conntrack (nf_ct_netns_get), and the dispatchers run the tracker for a family only
+	 * while its active table has such a rule (struct bf_cfg, codegen/abi.h). */
+	bool conntrack;
 	/* checkentry: 0 or -errno. NULL means always fine. */
 	int (*check)(const struct bf_check_ctx *ctx, const void *data);
 	/* Code generation. A match falls through when it matches; a target ends in a jump to one of

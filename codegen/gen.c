@@ -87,6 +87,7 @@ struct bf_gen {
 	uint32_t n_hl;
 	int entry_fd[2]; /* entry programs (TC, XDP); -1 when not built */
 	int family;	 /* NFPROTO_IPV4 / NFPROTO_IPV6: which root slot it goes in */
+	bool track;	 /* a rule reads the connection: the family is tracked while active */
 };
 
 /* Compile state of one generation. */
@@ -1309,6 +1310,16 @@ static int gen_compile(struct cg *c, bool xdp)
 	return err;
 }
 
+/* A rule with an extension that takes the family's conntrack (struct bf_ext.conntrack). */
+static bool model_needs_conntrack(const struct bf_table_model *m)
+{
+	for (uint32_t i = 0; i < m->n_entries; i++)
+		for (uint32_t j = 0; j < m->entries[i].n_matches; j++)
+			if (m->entries[i].matches[j].ext->conntrack)
+				return true;
+	return false;
+}
+
 int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 		const struct bf_gen_opts *opts, struct bf_gen **out)
 {
@@ -1327,6 +1338,7 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 	g->log = rt->log;
 	g->n_entries = m->n_entries;
 	g->family = m->family;
+	g->track = model_needs_conntrack(m);
 	g->cnt_fd = g->err_fd = g->cls_fd = g->xrule_fd = -1;
 	g->clsx_fd = g->clss_fd = g->clsp_fd = -1;
 	g->progs_fd[0] = g->progs_fd[1] = g->entry_fd[0] = g->entry_fd[1] = -1;
@@ -1384,6 +1396,39 @@ static int set_root(int root_fd, uint32_t k, int prog_fd)
 	return 0;
 }
 
+/*
+ * Turn tracking of one family on or off (struct bf_cfg). Only the daemon writes bf_cfg, one
+ * thread at a time: read, change the bit, write back.
+ */
+static int set_tracking(struct bf_runtime *rt, uint32_t slot, bool on, bool *changed)
+{
+	struct bf_cfg cfg;
+	uint32_t k = 0, bit = 1u << slot;
+
+	*changed = false;
+	if (bpf_map_lookup_elem(rt->cfg_fd, &k, &cfg))
+		return -errno;
+	if (!!(cfg.track & bit) == on)
+		return 0;
+	if (on) {
+		uint32_t n = 0;
+		int r = bf_ct_fixup_tcp(rt->ct_fd, slot == BF_ROOT_SLOT_IPV6, &n);
+
+		if (r)
+			return r;
+		if (n)
+			bf_logf(rt->log, BF_LOG_DEBUG,
+				"gen: %u established TCP connections learn their windows again", n);
+	}
+	cfg.track = on ? cfg.track | bit : cfg.track & ~bit;
+	if (bpf_map_update_elem(rt->cfg_fd, &k, &cfg, BPF_ANY))
+		return -errno;
+	*changed = true;
+	bf_logf(rt->log, BF_LOG_DEBUG, "gen: connection tracking of IPv%c %s", slot ? '6' : '4',
+		on ? "on" : "off");
+	return 0;
+}
+
 int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 {
 	_cleanup_close_ int dup_tc = -1;
@@ -1391,8 +1436,24 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	uint32_t slot = g->family == NFPROTO_IPV6 ? BF_ROOT_SLOT_IPV6 : BF_ROOT_SLOT_IPV4;
 	int *active = g->family == NFPROTO_IPV6 ? rt->active6_fd : rt->active_fd;
 	uint64_t t0 = bf_now_ns(), t1;
+	bool changed;
 	int err;
 
+	/*
+	 * A generation that reads connections is switched in only once every packet that can reach
+	 * it has been through the tracker: tracking on, then wait for the runs that started before
+	 * (they may have read "off"). The reverse order when tracking stops: switch, then off.
+	 */
+	if (g->track) {
+		err = set_tracking(rt, slot, true, &changed);
+		if (!err && changed)
+			err = bf_runtime_quiesce(rt);
+		if (err) {
+			bf_logf(rt->log, BF_LOG_ERR, "gen: cannot turn connection tracking on: %s",
+				strerror(-err));
+			return err;
+		}
+	}
 	dup_tc = fcntl(g->entry_fd[BF_CTX_TC], F_DUPFD_CLOEXEC, 3);
 	if (dup_tc < 0)
 		return -errno;
@@ -1427,6 +1488,14 @@ int bf_gen_activate(struct bf_runtime *rt, struct bf_gen *g)
 	else
 		bf_logf(rt->log, BF_LOG_DEBUG, "gen: switched in %.1f ms, quiescent after %.2f ms",
 			(double)(t1 - t0) / 1e6, (double)(bf_now_ns() - t1) / 1e6);
+	if (!g->track) {
+		/* Not an error of the switch: tracking on costs time per packet, nothing else. */
+		int r = set_tracking(rt, slot, false, &changed);
+
+		if (r)
+			bf_logf(rt->log, BF_LOG_WARN,
+				"gen: cannot turn connection tracking off: %s", strerror(-r));
+	}
 	return err;
 }
 

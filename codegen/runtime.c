@@ -65,6 +65,7 @@ void bf_runtime_free(struct bf_runtime *rt)
 	closefd(&rt->sync_fd);
 	closefd(&rt->sync_inner_fd);
 	closefd(&rt->ct_fd);
+	closefd(&rt->cfg_fd);
 	closefd(&rt->active_fd[0]);
 	closefd(&rt->active_fd[1]);
 	closefd(&rt->active6_fd[0]);
@@ -130,7 +131,7 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		return -ENOMEM;
 	rt->ctx_fd = rt->root_fd = rt->root_xdp_fd = rt->ifname_fd = rt->lroute_fd = -1;
 	rt->sync_fd = rt->sync_inner_fd = rt->active_fd[0] = rt->active_fd[1] = -1;
-	rt->ct_fd = -1;
+	rt->ct_fd = rt->cfg_fd = -1;
 	rt->lroute6_fd = rt->active6_fd[0] = rt->active6_fd[1] = -1;
 	rt->rej_progs_fd = rt->log_rb_fd = rt->log_drops_fd = -1;
 	rt->rtype_fd = rt->rtype6_fd = -1;
@@ -163,6 +164,8 @@ int bf_runtime_new(const struct bf_log *log, struct bf_runtime **out)
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, -1);
 	map_new_into(log, &rt->sync_fd, &err, BPF_MAP_TYPE_ARRAY_OF_MAPS, "bf_sync",
 		     sizeof(uint32_t), sizeof(uint32_t), 1, 0, rt->sync_inner_fd);
+	map_new_into(log, &rt->cfg_fd, &err, BPF_MAP_TYPE_ARRAY, "bf_cfg", sizeof(uint32_t),
+		     sizeof(struct bf_cfg), 1, 0, -1);
 	if (!err) {
 		/* Connections outlive generations: a replace keeps established flows. */
 		rt->ct_fd = bf_ct_map_create(log);
@@ -210,6 +213,8 @@ int bf_runtime_map_fd(const struct bf_runtime *rt, enum bf_map_slot slot)
 		return rt->lroute_fd;
 	case BF_MAP_LROUTE6:
 		return rt->lroute6_fd;
+	case BF_MAP_CFG:
+		return rt->cfg_fd;
 	default:
 		return -1;
 	}
@@ -226,6 +231,7 @@ void bf_runtime_map_fds(const struct bf_runtime *rt, enum bf_prog_ctx pctx,
 	map_fds[BF_MAP_IFNAME] = rt->ifname_fd;
 	map_fds[BF_MAP_LROUTE] = rt->lroute_fd;
 	map_fds[BF_MAP_CT] = rt->ct_fd;
+	map_fds[BF_MAP_CFG] = rt->cfg_fd;
 	map_fds[BF_MAP_LROUTE6] = rt->lroute6_fd;
 	map_fds[BF_MAP_REJECT_PROGS] = rt->rej_progs_fd;
 	map_fds[BF_MAP_LOG_RB] = rt->log_rb_fd;
@@ -435,6 +441,7 @@ static const struct {
 	{"lroute", offsetof(struct bf_runtime, lroute_fd)},
 	{"lroute6", offsetof(struct bf_runtime, lroute6_fd)},
 	{"ct", offsetof(struct bf_runtime, ct_fd)},
+	{"cfg", offsetof(struct bf_runtime, cfg_fd)},
 	{"rej_progs", offsetof(struct bf_runtime, rej_progs_fd)},
 	{"log_rb", offsetof(struct bf_runtime, log_rb_fd)},
 	{"log_drops", offsetof(struct bf_runtime, log_drops_fd)},

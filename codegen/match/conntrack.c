@@ -264,6 +264,7 @@ const struct bf_ext bf_match_conntrack1 = {
 	.revision = 1,
 	.family = NFPROTO_UNSPEC,
 	.size = sizeof(struct xt_conntrack_mtinfo1),
+	.conntrack = true,
 	.check = ct_check,
 	.emit = conntrack_emit1,
 };
@@ -274,6 +275,7 @@ const struct bf_ext bf_match_conntrack2 = {
 	.revision = 2,
 	.family = NFPROTO_UNSPEC,
 	.size = sizeof(struct xt_conntrack_mtinfo2),
+	.conntrack = true,
 	.check = ct_check,
 	.emit = conntrack_emit2,
 };
@@ -284,6 +286,7 @@ const struct bf_ext bf_match_conntrack3 = {
 	.revision = 3,
 	.family = NFPROTO_UNSPEC,
 	.size = sizeof(struct xt_conntrack_mtinfo3),
+	.conntrack = true,
 	.check = ct_check,
 	.emit = conntrack_emit3,
 };

@@ -46,5 +46,6 @@ const struct bf_ext bf_match_state = {
 	.revision = 0,
 	.family = NFPROTO_UNSPEC,
 	.size = sizeof(struct xt_state_info),
+	.conntrack = true,
 	.emit = state_emit,
 };

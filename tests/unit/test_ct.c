@@ -283,6 +283,77 @@ START_TEST(state_match_and_replace)
 }
 END_TEST
 
+/* Swap the active generation for one of v's model with no conntrack rule: every rule of both
+ * chains matches anything, and INPUT's first one (INVALID -j DROP before) accepts. */
+static void activate_without_ct(struct ct_env *v)
+{
+	struct bf_gen *g = NULL;
+	uint32_t n[2 * S_POLICY];
+	enum bf_target_kind k0 = v->t.e[v->first[0]].target.kind;
+
+	for (int k = 0; k < 2; k++)
+		for (int s = 0; s < S_POLICY; s++) {
+			n[k * S_POLICY + s] = v->t.e[v->first[k] + s].n_matches;
+			v->t.e[v->first[k] + s].n_matches = 0;
+		}
+	v->t.e[v->first[0]].target.kind = BF_TGT_ACCEPT;
+	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, NULL, &g), 0);
+	for (int k = 0; k < 2; k++)
+		for (int s = 0; s < S_POLICY; s++)
+			v->t.e[v->first[k] + s].n_matches = n[k * S_POLICY + s];
+	v->t.e[v->first[0]].target.kind = k0;
+	ck_assert_int_eq(bf_gen_activate(v->rt, g), 0);
+	bf_gen_free(v->g);
+	v->g = g;
+}
+
+static void activate_again(struct ct_env *v)
+{
+	struct bf_gen *g = NULL;
+
+	ck_assert_int_eq(bf_gen_load(v->rt, &v->t.m, NULL, &g), 0);
+	ck_assert_int_eq(bf_gen_activate(v->rt, g), 0);
+	bf_gen_free(v->g);
+	v->g = g;
+}
+
+/*
+ * The kernel tracks a family only while a rule needs it (nf_ct_netns_get): a SYN accepted by a
+ * table without conntrack rules opens nothing, so once such rules are back, the server's SYN/ACK
+ * starts no connection (tcp_new: INVALID). The same SYN/ACK after a tracked SYN is ESTABLISHED.
+ */
+START_TEST(tracking_follows_rules)
+{
+	struct ct_env *v = env_new(NULL);
+
+	activate_without_ct(v);
+	tcp(v, true, TH_SYN, 1, 0, 1000, 0, 0);
+	ck_assert_int_eq(ct_run(v, true, S_N, 1u << S_POLICY), S_INVALID); /* rule 0 accepts */
+	activate_again(v);
+	tcp(v, false, TH_SYN | TH_ACK, 7, 2, 1000, 0, 0);
+	EXPECT(v, false, S_INVALID);
+	/* tracked again: a new handshake */
+	tcp(v, true, TH_SYN, 100, 0, 1000, 0, 0);
+	EXPECT(v, true, S_NEW);
+	tcp(v, false, TH_SYN | TH_ACK, 700, 101, 1000, 0, 0);
+	EXPECT(v, false, S_EST);
+	tcp(v, true, TH_ACK, 101, 701, 1000, 0, 0);
+	EXPECT(v, true, S_EST);
+	/* off again: the connection goes on unseen, far past the windows the tracker knew */
+	activate_without_ct(v);
+	tcp(v, true, TH_ACK, 5000101, 701, 1000, 0, 0);
+	ck_assert_int_eq(ct_run(v, true, S_N, 1u << S_POLICY), S_INVALID);
+	/* on again: the windows are learnt from the next packets (nf_ct_tcp_fixup), so the
+	 * connection is still ESTABLISHED, where the old windows would make it INVALID */
+	activate_again(v);
+	tcp(v, false, TH_ACK, 900701, 5000101, 1000, 0, 0);
+	EXPECT(v, false, S_EST);
+	tcp(v, true, TH_ACK, 5000101, 900701, 1000, 0, 0);
+	EXPECT(v, true, S_EST);
+	ct_env_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ct");
@@ -295,6 +366,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, udp_both_directions);
 	tcase_add_test(tc, icmp_echo_and_errors);
 	tcase_add_test(tc, state_match_and_replace);
+	tcase_add_test(tc, tracking_follows_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }
