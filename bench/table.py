@@ -12,10 +12,13 @@ Keys:
     ar.<tc|xdp>.<shape>.<first|last|none>.<N>  the same run's figure divided by the smallest
                                        size's, measured next to it in the same round
     b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
+    br.<nft|tc|xdp>.<N>                that run's rate divided by iptables-legacy's in the same
+                                       round (the sides are flooded in turn, round after round)
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
     c.rss.<N>                          bpfilterd's VmHWM, KiB
 Every figure shown is the median of the runs of its key; ratios are computed from medians of
-this same run, (a)'s X/@N as the median of the per-round ratios (ar.*) when there are some.
+this same run, (a)'s X/@N and (b)'s /legacy as the medians of the per-round ratios (ar.*, br.*)
+when there are some.
 """
 import statistics
 import sys
@@ -191,7 +194,8 @@ def table_b(r, sizes, sides):
             k = "b.%s.%d" % (s, n)
             row.append(r.cell(k, fmt_pps))
             if s != "legacy":
-                row.append(ratio(r.med(k), kl))
+                rr = r.med("br.%s.%d" % (s, n))
+                row.append("%.2fx" % rr if rr is not None else ratio(r.med(k), kl))
             if s in ("tc", "xdp") and base is not None:
                 v, vb = r.med(k), r.med("b.%s.%d" % (s, base))
                 row.append(ratio(100 * v, vb, "%.0f%%") if v is not None and n != 1 else
@@ -199,8 +203,9 @@ def table_b(r, sizes, sides):
         rows.append(row)
     show("(b) live throughput, packets/s counted by the last rule (UDP flood over a veth, "
          "sender on one CPU)", head, rows,
-         ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy, same run;"
+         ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy: the median of"
           % (r.notes.get("b.runs", "?")),
+          "the rounds' ratios (every side is flooded once per round, in turn);",
           "/@%s = bpfilter's rate as a share of its own rate with %s rules." % (base, base)])
 
 
