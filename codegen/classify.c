@@ -224,6 +224,7 @@ struct bf_classify {
 	uint32_t n_entries;
 	int32_t *run_at; /* entry -> run id or -1 (-1 also for the holes of a run) */
 	uint8_t *no_mid; /* entries a run cannot continue into (jump targets, hook entries) */
+	const uint8_t *inlined; /* bf_classify_new's: jumps compiled inline, or NULL */
 	struct cl_run *runs;
 	uint32_t n_runs, runs_cap;
 	uint32_t n_classified;
@@ -305,12 +306,19 @@ static bool is_hole(const struct bf_table_model *m, uint32_t j)
 	return m->family == NFPROTO_IPV4 && e->target.kind == BF_TGT_JUMP && j + 1 < m->n_entries;
 }
 
+/* A jump gen.c compiles inline (the chain's code at the jump, no push) is no hole: the chain's
+ * own runs would keep their results at the same jump stack depth. Runs stop before it. */
+static bool is_hole_at(const struct bf_classify *cl, const struct bf_table_model *m, uint32_t j)
+{
+	return is_hole(m, j) && !(cl->inlined && cl->inlined[j]);
+}
+
 /* Whether a run may go on through entry j, a region start: only where the chain continues
  * after a hole (the return site of its jump), which is reached only through the run's start. */
 static bool may_continue_at(const struct bf_classify *cl, const struct bf_table_model *m,
 			    uint32_t j)
 {
-	return j > 0 && is_hole(m, j - 1) && !cl->no_mid[j];
+	return j > 0 && is_hole_at(cl, m, j - 1) && !cl->no_mid[j];
 }
 
 /* The natural mode of an address test; a keyed one leaves the guard. */
@@ -2053,7 +2061,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 
 			if (j > i && region_at[j] >= 0 && !may_continue_at(cl, m, j))
 				break;
-			if (j > i && is_hole(m, j))
+			if (j > i && is_hole_at(cl, m, j))
 				continue;
 			if (cl_entry(m, &m->entries[j], &ce))
 				break;
@@ -2086,7 +2094,7 @@ static int find_runs(struct bf_classify *cl, const struct bf_table_model *m,
 }
 
 int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
-		    const struct bf_log *log, struct bf_classify **out)
+		    const uint8_t *inlined, const struct bf_log *log, struct bf_classify **out)
 {
 	struct bf_classify *cl = calloc(1, sizeof(*cl));
 	int err = 0;
@@ -2129,8 +2137,10 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		cl->no_mid[m->hook_entry[h]] = 1;
 		cl->no_mid[m->underflow[h]] = 1;
 	}
+	cl->inlined = inlined;
 	if (cl_enabled)
 		err = find_runs(cl, m, region_at, log);
+	cl->inlined = NULL; /* the caller's array: only find_runs reads it */
 	if (!err && cl->n_runs)
 		err = fill_map(cl, log);
 	if (err) {

@@ -25,12 +25,13 @@ struct bf_classify_labels {
 
 /*
  * Find the runs of `m` (none crosses a region start, except at the return site of one of its
- * jumps) and build a trie for each class of each run, or take the run's tries from the cache of
- * the last table compiled when the run is the same (relative to its first entry). The tries go
- * in the generation's array of tries, the exact classes' keys in its hash.
+ * jumps, nor a jump marked in `inlined`, which may be NULL) and build a trie for each class of each
+ * run, or take the run's tries from the cache of the last table compiled when the run is the same
+ * (relative to its first entry). The tries go in the generation's array of tries, the exact
+ * classes' keys in its hash.
  */
 int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
-		    const struct bf_log *log, struct bf_classify **out);
+		    const uint8_t *inlined, const struct bf_log *log, struct bf_classify **out);
 void bf_classify_free(struct bf_classify *cl);
 
 /* The generation's array of tries (BF_MAP_CLASSIFY, -1 if no trie); the classifier keeps owning

@@ -63,6 +63,11 @@ static const uint32_t bf_region_small_caps[] = {2048, 4096};
 #define BF_TAIL_CALL_MAX 33
 /* Tail calls spent before the first region: dispatcher -> entry program -> hook region. */
 #define BF_TAIL_CALLS_BEFORE 2
+/* Entries (nested inlined chains included) of a user chain compiled inline at the one jump that
+ * enters it (compute_inline): its code is in the caller's program, the jump and its RETURNs
+ * are plain branches, so the packet makes no tail call for it. Small enough that the copy is
+ * cheap to verify; larger chains keep their own programs. */
+#define BF_INLINE_MAX_ENTRIES 32
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 
@@ -102,6 +107,12 @@ struct cg {
 	uint8_t *reach;		 /* entry -> mask of hooks that may reach it */
 	uint32_t *chain_regions; /* per chain label: regions named so far */
 	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
+	uint8_t *inl;		 /* entry -> 1: a jump whose chain is compiled inline there */
+	uint32_t *inl_end;	 /* first entry of an inlined chain -> one past its last */
+	uint32_t n_inl;		 /* jumps compiled inline */
+	bf_label inl_ret;	 /* while emitting an inlined chain: where its RETURNs go */
+	unsigned int inl_depth;	 /* inlined chains being emitted, nested */
+	bool inl_chunk;		 /* an inlined chain moved the counters' chunk pointer */
 	uint64_t load_ns;	 /* time spent loading (verifier), for the debug log */
 	uint64_t cls_ns;	 /* time spent building the classifier's trie */
 	uint64_t maps_ns;	 /* creating the generation's maps */
@@ -366,6 +377,89 @@ static int add_region(struct cg *c, uint32_t first)
 	return 0;
 }
 
+/*
+ * Size of the user chain starting at `first` if it can be compiled inline (0 if not): entered by
+ * one push jump and nothing else (no goto, no jump into its middle), ending in an unconditional
+ * RETURN, with no goto and no jump but to chains that can be inlined in turn, and at most
+ * BF_INLINE_MAX_ENTRIES entries with those. A loop cannot pass validation; `busy` guards anyway.
+ */
+static uint32_t inline_size(struct cg *c, uint32_t first, const uint32_t *refs,
+			    const uint32_t *caller, uint32_t *memo, uint8_t *busy)
+{
+	const struct bf_table_model *m = c->m;
+	uint32_t end = first, total;
+
+	if (first == 0 || first >= m->n_entries ||
+	    m->entries[first - 1].target.kind != BF_TGT_ERROR)
+		return 0; /* not the first entry of a user chain */
+	if (memo[first] != UINT32_MAX)
+		return memo[first];
+	if (busy[first] || refs[first] != 1 || !is_push_jump(&m->entries[caller[first]]))
+		return 0;
+	busy[first] = 1;
+	while (end < m->n_entries && m->entries[end].target.kind != BF_TGT_ERROR)
+		end++;
+	total = end - first;
+	if (end == first || end >= m->n_entries ||
+	    m->entries[end - 1].target.kind != BF_TGT_RETURN || may_continue(m, end - 1))
+		total = 0;
+	for (uint32_t j = first; j < end && total && total <= BF_INLINE_MAX_ENTRIES; j++) {
+		const struct bf_entry *e = &m->entries[j];
+		uint32_t sub;
+
+		if (j > first && refs[j])
+			total = 0;
+		else if (e->target.kind == BF_TGT_GOTO && e->target.jump != j + 1)
+			total = 0;
+		else if (is_push_jump(e)) {
+			sub = inline_size(c, e->target.jump, refs, caller, memo, busy);
+			total = sub ? total + sub : 0;
+		}
+	}
+	if (total > BF_INLINE_MAX_ENTRIES)
+		total = 0;
+	busy[first] = 0;
+	memo[first] = total;
+	if (total)
+		c->inl_end[first] = end;
+	return total;
+}
+
+/* Which push jumps enter a chain that is compiled inline at the jump (inline_size). */
+static int compute_inline(struct cg *c)
+{
+	const struct bf_table_model *m = c->m;
+	uint32_t n = m->n_entries;
+	_cleanup_free_ uint32_t *refs = calloc(n, sizeof(*refs));
+	_cleanup_free_ uint32_t *caller = calloc(n, sizeof(*caller));
+	_cleanup_free_ uint32_t *memo = malloc(sizeof(*memo) * n);
+	_cleanup_free_ uint8_t *busy = calloc(n, 1);
+
+	c->inl = calloc(n, 1);
+	c->inl_end = calloc(n, sizeof(*c->inl_end));
+	if (!refs || !caller || !memo || !busy || !c->inl || !c->inl_end)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		memo[i] = UINT32_MAX;
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump != i + 1) {
+			refs[e->target.jump]++;
+			caller[e->target.jump] = i;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		if (is_push_jump(e) && inline_size(c, e->target.jump, refs, caller, memo, busy)) {
+			c->inl[i] = 1;
+			c->n_inl++;
+		}
+	}
+	return 0;
+}
+
 /* Static region starts, numbered in entry order. Splits are added while emitting. */
 static int compute_regions(struct cg *c)
 {
@@ -388,6 +482,8 @@ static int compute_regions(struct cg *c)
 		c->region_at[i] = -1;
 		if (e->target.kind == BF_TGT_ERROR)
 			start[i] = 1;
+		if (c->inl[i])
+			continue; /* the chain's code and the way back are in this region */
 		/* A jump or goto to the next entry is a plain continue (iptables encodes a rule
 		 * without a target that way): it must not cost a region, hence a tail call. */
 		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
@@ -588,6 +684,9 @@ static void emit_underflow(struct cg *c, struct bf_builder *b, uint32_t i, bf_la
 	emit_goto(b, fail);
 }
 
+static int emit_inline(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t i,
+		       const struct prog_labels *l);
+
 static int emit_target(struct cg *c, struct bf_builder *b, struct bf_emit_ctx *ctx, uint32_t i,
 		       const struct prog_labels *l)
 {
@@ -614,6 +713,8 @@ static int emit_target(struct cg *c, struct bf_builder *b, struct bf_emit_ctx *c
 			bf_emit_ja(b, ctx->cont);
 			break;
 		}
+		if (c->inl[i])
+			return emit_inline(c, b, ctx->prog_ctx, i, l);
 		/* A deeper stack than the table's stacksize drops, as ipt_do_table does. The
 		 * bound also keeps the store inside jstack for the verifier. */
 		bf_comment(b, "jump to entry %u: if (pkt->jsp >= %u) DROP", e->target.jump, limit);
@@ -638,6 +739,11 @@ static int emit_target(struct cg *c, struct bf_builder *b, struct bf_emit_ctx *c
 		emit_tail_call_imm(b, (uint32_t)c->region_at[e->target.jump], l->fail);
 		break;
 	case BF_TGT_RETURN:
+		if (c->inl_depth) {
+			bf_comment(b, "RETURN from the inlined chain");
+			emit_goto(b, c->inl_ret);
+			break;
+		}
 		under = bf_label_new(b);
 		bf_comment(b, "RETURN: if (!pkt->jsp) underflow");
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_OFF(jsp)));
@@ -879,6 +985,94 @@ static int load_into(struct cg *c, struct bf_builder **bp, enum bf_prog_ctx pctx
 }
 
 /*
+ * Emit entry *ip, or the classified run (segment) that starts there, with *ip left on its last
+ * entry; `weight` grows by its cost against the region limit. Code only jumps forward, to the
+ * next entry or out of the program, so the counters' chunk pointer set for an entry holds for
+ * the following ones until `need_chunk` says otherwise.
+ */
+static int emit_seq(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t *ip,
+		    const struct prog_labels *l, bool *need_chunk, size_t *weight)
+{
+	const struct bf_table_model *m = c->m;
+	uint32_t i = *ip, run_end = bf_classify_run_end(c->cls, i);
+	bf_label next = bf_label_new(b);
+	size_t at = bf_builder_len(b);
+	int err;
+
+	if (run_end) {
+		/* A classified run counts by index (its own chunk lookup), so the chunk pointer is
+		 * set again after it. */
+		struct bf_classify_labels cl = {
+			.accept = l->accept,
+			.drop = l->drop,
+			.hotdrop = l->hotdrop,
+			.fail = l->fail,
+			.next = next,
+		};
+
+		err = bf_classify_emit_run(c->cls, b, pctx, i, &cl);
+		*weight += (bf_builder_len(b) - at) / 4;
+		if (!err)
+			err = bf_builder_err(b);
+		if (err) {
+			bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entries %u..%u: %s", i,
+				run_end - 1, strerror(-err));
+			return err;
+		}
+		bf_label_bind(b, next);
+		*need_chunk = true;
+		*ip = run_end - 1;
+		return 0;
+	}
+	if (*need_chunk || !(i % BF_CNT_CHUNK))
+		emit_cnt_chunk(b, i, l->fail);
+	*need_chunk = false;
+	c->inl_chunk = false;
+	err = emit_entry(c, b, pctx, i, next, l);
+	*weight += bf_builder_len(b) - at;
+	for (uint32_t k = 0; k < m->entries[i].n_matches; k++)
+		*weight += m->entries[i].matches[k].ext->region_weight;
+	if (!err)
+		err = bf_builder_err(b);
+	if (err) {
+		bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entry %u: %s", i, strerror(-err));
+		return err;
+	}
+	bf_label_bind(b, next);
+	/* The way back from an inlined chain meets the caller's miss path here. */
+	if (c->inl_chunk)
+		*need_chunk = true;
+	c->inl_chunk = false;
+	return 0;
+}
+
+/*
+ * The chain entry i jumps to, compiled inline (compute_inline): its entries in order, its
+ * RETURNs a branch to the end of its code, where the caller's next entry follows, as the
+ * kernel's RETURN pops back to it. No jump stack push: nothing can RETURN past it.
+ */
+static int emit_inline(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx, uint32_t i,
+		       const struct prog_labels *l)
+{
+	uint32_t first = c->m->entries[i].target.jump, end = c->inl_end[first];
+	bf_label saved = c->inl_ret;
+	bool need_chunk = true;
+	size_t weight = 0;
+	int err = 0;
+
+	bf_comment(b, "jump to entry %u: its chain inline (entries %u..%u)", first, first, end - 1);
+	c->inl_ret = bf_label_new(b);
+	c->inl_depth++;
+	for (uint32_t j = first; j < end && !err; j++)
+		err = emit_seq(c, b, pctx, &j, l, &need_chunk, &weight);
+	c->inl_depth--;
+	bf_label_bind(b, c->inl_ret);
+	c->inl_ret = saved;
+	c->inl_chunk = true;
+	return err ? err : bf_builder_err(b);
+}
+
+/*
  * Build and load region r for one program context. With `split`, a region whose code grows past
  * BF_REGION_MAX_INSNS ends early and the rest becomes a new region (the TC pass decides; the XDP
  * pass reuses the same regions).
@@ -891,7 +1085,7 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	uint32_t first = c->region_first[r], end = region_end(c, r), i, slot = 0;
 	char name[BPF_OBJ_NAME_LEN];
 	bool need_chunk = true;
-	size_t weight = 0, at;
+	size_t weight = 0;
 	const char *chain;
 	int err;
 
@@ -901,61 +1095,9 @@ static int emit_region(struct cg *c, enum bf_prog_ctx pctx, uint32_t r, bool spl
 	begin_prog(b, &l);
 
 	for (i = first; i < end; i++) {
-		bf_label next = bf_label_new(b);
-
-		uint32_t run_end = bf_classify_run_end(c->cls, i);
-
-		if (run_end) {
-			/* A classified run counts by index (its own chunk lookup), so the chunk
-			 * pointer is set again after it. */
-			struct bf_classify_labels cl = {
-				.accept = l.accept,
-				.drop = l.drop,
-				.hotdrop = l.hotdrop,
-				.fail = l.fail,
-				.next = next,
-			};
-
-			at = bf_builder_len(b);
-			err = bf_classify_emit_run(c->cls, b, pctx, i, &cl);
-			weight += (bf_builder_len(b) - at) / 4;
-			if (!err)
-				err = bf_builder_err(b);
-			if (err) {
-				bf_logf(c->log, BF_LOG_ERR,
-					"gen: cannot compile entries %u..%u: %s", i, run_end - 1,
-					strerror(-err));
-				goto out;
-			}
-			bf_label_bind(b, next);
-			need_chunk = true;
-			i = run_end - 1;
-			if (split && i + 1 < end &&
-			    (weight >= c->cap || bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
-				add_region(c, i + 1);
-				i++;
-				break;
-			}
-			continue;
-		}
-		/* Every path to entry i passes here (code only jumps forward to the next entry or
-		 * leaves the program), so the chunk pointer is set for all later entries. */
-		if (need_chunk || !(i % BF_CNT_CHUNK))
-			emit_cnt_chunk(b, i, l.fail);
-		need_chunk = false;
-		at = bf_builder_len(b);
-		err = emit_entry(c, b, pctx, i, next, &l);
-		weight += bf_builder_len(b) - at;
-		for (uint32_t k = 0; k < m->entries[i].n_matches; k++)
-			weight += m->entries[i].matches[k].ext->region_weight;
-		if (!err)
-			err = bf_builder_err(b);
-		if (err) {
-			bf_logf(c->log, BF_LOG_ERR, "gen: cannot compile entry %u: %s", i,
-				strerror(-err));
+		err = emit_seq(c, b, pctx, &i, &l, &need_chunk, &weight);
+		if (err)
 			goto out;
-		}
-		bf_label_bind(b, next);
 		if (split && i + 1 < end &&
 		    (weight >= c->cap || bf_builder_len(b) >= BF_REGION_MAX_INSNS_HARD)) {
 			add_region(c, i + 1);
@@ -1051,7 +1193,9 @@ static unsigned int cost_uncached(struct budget *bd, uint32_t r, bool empty, uns
 		const struct bf_entry *e = &m->entries[i];
 
 		v = 0;
-		if (is_push_jump(e)) {
+		if (c->inl[i]) {
+			/* compiled inline: no tail call, and no goto nor jump but inline ones */
+		} else if (is_push_jump(e)) {
 			v = 1 + cost(bd, region_of(c, e->target.jump), false, depth + 1);
 			if (i + 1 < m->n_entries)
 				v += cost(bd, region_of(c, i + 1), empty, depth + v);
@@ -1182,6 +1326,8 @@ static int choose_layout(struct cg *c, bool *fixed)
 
 static void cg_clear(struct cg *c)
 {
+	free(c->inl);
+	free(c->inl_end);
 	free(c->region_at);
 	free(c->region_first);
 	free(c->reach);
@@ -1241,10 +1387,12 @@ static int gen_compile(struct cg *c, bool xdp)
 	}
 	err = compute_reach(c);
 	if (!err)
+		err = compute_inline(c);
+	if (!err)
 		err = compute_regions(c);
 	if (!err) {
 		t0 = bf_now_ns();
-		err = bf_classify_new(c->m, c->region_at, c->log, &c->cls);
+		err = bf_classify_new(c->m, c->region_at, c->inl, c->log, &c->cls);
 		c->cls_ns = bf_now_ns() - t0;
 	}
 	if (err)
@@ -1362,9 +1510,9 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 		bf_classify_stats(c.cls, &n_cls, &n_runs, &n_tries, &n_reused);
 		bf_logf(rt->log, BF_LOG_DEBUG,
 			"%s: %u entries in %u regions, %u of them in %u classified runs (%u tries, "
-			"%u reused)%s",
+			"%u reused), %u chains inline%s",
 			m->name, m->n_entries, c.n_regions, n_cls, n_runs, n_tries, n_reused,
-			xdp ? " (INPUT also at XDP)" : "");
+			c.n_inl, xdp ? " (INPUT also at XDP)" : "");
 		bf_logf(rt->log, BF_LOG_DEBUG,
 			"%s: compiled in %.1f ms: maps %.1f ms, classifier %.1f ms, regions %.1f "
 			"ms "

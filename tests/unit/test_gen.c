@@ -435,13 +435,22 @@ END_TEST
 
 /* INPUT -j C1; C1 -j C2; ... Cdepth: ACCEPT if the packet comes from 10.0.0.1, else RETURN all
  * the way back to the INPUT policy (DROP). */
-static void nested(struct env *v, unsigned int depth)
+/* INPUT jumps to C0, C0 to C1... down to C<depth-1>, which accepts 10.0.0.1; INPUT's policy is
+ * DROP. With `shared`, a chain X that nothing enters also jumps to every chain, so no chain is
+ * entered from one place only, and none is compiled inline. */
+static void nested(struct env *v, unsigned int depth, bool shared)
 {
-	uint32_t jumps[64], heads[64], j;
+	uint32_t jumps[64], heads[64], extra[64], j;
 
 	bt_base(&v->t, IN);
 	j = bt_rule(&v->t, BF_TGT_JUMP, 0);
 	bt_policy(&v->t, IN, BF_TGT_DROP);
+	if (shared) {
+		bt_chain(&v->t, "X");
+		for (unsigned int k = 0; k < depth; k++)
+			extra[k] = bt_rule(&v->t, BF_TGT_JUMP, 0);
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+	}
 	for (unsigned int k = 0; k < depth; k++) {
 		char name[16];
 
@@ -460,6 +469,8 @@ static void nested(struct env *v, unsigned int depth)
 	v->t.e[j].target.jump = heads[0];
 	for (unsigned int k = 0; k + 1 < depth; k++)
 		v->t.e[jumps[k]].target.jump = heads[k + 1];
+	for (unsigned int k = 0; shared && k < depth; k++)
+		v->t.e[extra[k]].target.jump = heads[k];
 }
 
 START_TEST(counting_rules_cost_no_tail_call)
@@ -502,7 +513,7 @@ START_TEST(tail_call_budget)
 	int in;
 
 	/* 10 levels: 2 + 10 calls down, 10 returns: fits in 33. */
-	nested(v, 10);
+	nested(v, 10, true);
 	load_activate(v);
 	ck_assert_uint_eq(v->log.n_warn, 0);
 	in = disp(v, BF_DISPATCH_TC_INGRESS, IN);
@@ -516,7 +527,7 @@ START_TEST(tail_call_budget)
 
 	/* 25 levels: the way down fits (27), the way back does not: fail closed. */
 	bt_init(&v->t);
-	nested(v, 25);
+	nested(v, 25, true);
 	load_activate(v);
 	ck_assert_uint_ge(v->log.n_warn, 1);
 	ck_assert_ptr_nonnull(strstr(v->log.last_warn, "tail calls"));
@@ -528,6 +539,40 @@ START_TEST(tail_call_budget)
 	ck_assert_uint_eq(errors(v), 1);
 	/* The policy was never reached. */
 	assert_cnt(v, 1, 0);
+	env_free(v);
+}
+END_TEST
+
+/*
+ * Chains entered from one place only are compiled inline at their jump (gen.c compute_inline):
+ * the same 25 levels cost no tail call at all, and every rule still counts as the kernel's.
+ * Past BF_INLINE_MAX_ENTRIES entries, the outer levels keep their programs (and the packet its
+ * tail calls), which is why this stays within the budget without a warning.
+ */
+START_TEST(single_caller_chains_inline)
+{
+	struct env *v = env_new();
+	int in;
+
+	nested(v, 25, false);
+	load_activate(v);
+	ck_assert_uint_eq(v->log.n_warn, 0);
+	in = disp(v, BF_DISPATCH_TC_INGRESS, IN);
+	pkt(v, "10.0.0.1");
+	ck_assert_int_eq(run(v, in), TC_ACT_OK);
+	pkt(v, "10.0.0.2");
+	ck_assert_int_eq(run(v, in), TC_ACT_SHOT);
+	ck_assert_uint_eq(errors(v), 0);
+	/* INPUT's jump (entry 0) twice, its policy once; each chain's jump twice and each
+	 * RETURN once (10.0.0.2 only), the innermost ACCEPT once. */
+	assert_cnt(v, 0, 2);
+	assert_cnt(v, 1, 1);
+	for (uint32_t k = 0; k < 25; k++) {
+		uint32_t head = 3 + 3 * k; /* INPUT: 0-1, ERROR of C0: 2, its rules 3-4 */
+
+		assert_cnt(v, head, k + 1 < 25 ? 2 : 1);
+		assert_cnt(v, head + 1, 1);
+	}
 	env_free(v);
 }
 END_TEST
@@ -696,7 +741,7 @@ START_TEST(no_fd_leak)
 	struct env *v = env_new();
 	int before;
 
-	nested(v, 3);
+	nested(v, 3, true);
 	before = bt_count_fds();
 	for (int k = 0; k < 1000; k++) {
 		struct bf_gen *g = NULL;
@@ -882,6 +927,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, jump_stack_overflow);
 	tcase_add_test(tc, long_chain_split);
 	tcase_add_test(tc, tail_call_budget);
+	tcase_add_test(tc, single_caller_chains_inline);
 	tcase_add_test(tc, counting_rules_cost_no_tail_call);
 	tcase_add_test(tc, switch_keeps_counts);
 	tcase_add_test(tc, dispatcher_marks_generation_runs);
