@@ -78,7 +78,7 @@ void bt_end(struct bt_model *t)
 		t->m.stacksize += t->e[k].target.kind == BF_TGT_ERROR;
 }
 
-static uint16_t csum(const uint8_t *p, unsigned int len)
+uint16_t bt_csum(const uint8_t *p, unsigned int len)
 {
 	uint32_t s = 0;
 
@@ -106,7 +106,7 @@ uint32_t bt_udp(uint8_t *f, const char *saddr, const char *daddr, uint16_t paylo
 	ip[9] = IPPROTO_UDP;
 	inet_pton(AF_INET, saddr, ip + 12);
 	inet_pton(AF_INET, daddr, ip + 16);
-	c = csum(ip, 20);
+	c = bt_csum(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	udp[0] = 0x30;

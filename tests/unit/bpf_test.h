@@ -42,6 +42,8 @@ void bt_end(struct bt_model *t);
 
 /* Ethernet + IPv4 + UDP (8-byte header + payload) with a valid IP checksum; `pad` bytes of
  * trailing Ethernet padding. Returns the frame length. */
+/* The Internet checksum of len bytes (RFC 1071), host order, as the header field wants it. */
+uint16_t bt_csum(const uint8_t *p, unsigned int len);
 uint32_t bt_udp(uint8_t *frame, const char *saddr, const char *daddr, uint16_t payload,
 		uint16_t pad);
 /* IP total length of a frame built above. */
