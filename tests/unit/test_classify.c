@@ -509,9 +509,12 @@ static void make_jump(struct env *v, uint32_t i, uint32_t to)
  * run (a run starts with a classified entry): the runs are those of the table without them,
  * that many entries further.
  */
-static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
-			       bool jumps, bool exact, uint32_t shift, uint32_t *n_tries,
-			       uint32_t *n_reused)
+/* The log of the last classified load of random_table_lead(). */
+static char cls_log[sizeof(((struct bt_log *)0)->all)];
+
+static void random_table_lead(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			      bool jumps, bool exact, uint32_t shift, uint32_t lead,
+			      uint32_t *n_tries, uint32_t *n_reused)
 {
 	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
@@ -530,6 +533,25 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	bt_base(&v->t, IN);
 	for (uint32_t k = 0; k < shift; k++)
 		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1);
+	if (lead) {
+		/* A run of its own before the table's runs (a tcp option test ends it): they
+		 * become runs 1, 2, ..., which name their exact keys in the hash. */
+		uint64_t ls = seed ^ 0xa5a5;
+		uint32_t i;
+
+		for (uint32_t k = 0; k < lead; k++)
+			random_exact_entry(v, &ls, bt_rule(&v->t, BF_TGT_DROP, 0));
+		i = bt_rule(&v->t, BF_TGT_ACCEPT, 0);
+		memset(&v->md[i].tcp, 0, sizeof(v->md[i].tcp));
+		v->md[i].tcp.spts[1] = v->md[i].tcp.dpts[1] = UINT16_MAX;
+		v->md[i].tcp.option = 200;
+		v->t.ip[i].v4.proto = IPPROTO_TCP;
+		v->mt[i] = (struct bf_match){
+			.ext = &bf_match_tcp, .data = &v->md[i].tcp, .data_len = sizeof(v->md[i].tcp)};
+		v->t.e[i].matches = &v->mt[i];
+		v->t.e[i].n_matches = 1;
+		shift += lead + 1;
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
 
@@ -576,6 +598,7 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
+	memcpy(cls_log, v->log.all, sizeof(cls_log)); /* the linear load below logs over it */
 	if (n_reused) {
 		const char *lp = strstr(v->log.all, " of them in ");
 		uint32_t runs;
@@ -620,6 +643,13 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	free(c);
 	free(lc);
 	free(verdict);
+}
+
+static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			       bool jumps, bool exact, uint32_t shift, uint32_t *n_tries,
+			       uint32_t *n_reused)
+{
+	random_table_lead(v, seed, n, n_pkts, jumps, exact, shift, 0, n_tries, n_reused);
 }
 
 static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
@@ -670,6 +700,36 @@ START_TEST(reuse_after_append)
 		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
 		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
 			      (unsigned long long)seed, reused, tries);
+		env_free(v);
+	}
+}
+END_TEST
+
+/*
+ * The keys of an exact class (in the generation's hash, which names runs by number) are copied
+ * from the last table's when the class is the same, with its new run number, and a table whose
+ * exact keys are all the last table's shares its hash and ports array. Against the linear code:
+ * the same table again (all shared), then with a new run before it (every run renumbered).
+ */
+START_TEST(reuse_exact_keys)
+{
+	for (uint64_t seed = 47; seed <= 49; seed++) {
+		struct env *v = env_new();
+		uint32_t runs[2] = {0}, tries, reused;
+
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 0, &tries, &reused);
+		ck_assert_ptr_null(strstr(cls_log, "exact keys copied"));
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 0, &tries, &reused);
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys copied"));
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys and ports array reused"));
+		ck_assert_int_eq(sscanf(strstr(cls_log, " of them in "), " of them in %u", &runs[0]),
+				 1);
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 30, &tries, &reused);
+		ck_assert_int_eq(sscanf(strstr(cls_log, " of them in "), " of them in %u", &runs[1]),
+				 1);
+		ck_assert_uint_gt(runs[1], runs[0]); /* the lead run: the others renumbered */
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys copied"));
+		ck_assert_ptr_null(strstr(cls_log, "exact keys and ports array reused"));
 		env_free(v);
 	}
 }
@@ -956,6 +1016,7 @@ int main(void)
 	tcase_add_test(tc, random_exact_against_linear);
 	tcase_add_test(tc, reuse_moved_runs);
 	tcase_add_test(tc, reuse_after_append);
+	tcase_add_test(tc, reuse_exact_keys);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
