@@ -716,6 +716,9 @@ static int write_tmp(const struct bfd_state *st, bool counters, const struct st_
 	size_t written = 0;
 	int r;
 
+	/* The previous file may be there (commit_rename): removed rather than truncated, which
+	 * on ext4 would force the new blocks' allocation at close (auto_da_alloc). */
+	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -749,6 +752,21 @@ static void prep_free(struct bfd_state *st)
 	st->prep = NULL;
 }
 
+/*
+ * tmp becomes path atomically. Exchanged rather than renamed over: on ext4 a rename over an
+ * existing file forces the allocation of the new file's blocks and starts their writeback
+ * (auto_da_alloc), 2-7 ms of every `iptables -A` at 10k rules, for a file that is never synced.
+ * The previous file is left at tmp, where the next write_tmp() removes it (a thread, when the
+ * file is written ahead) and a start-up ignores and removes it like any temporary file.
+ */
+static int commit_rename(const char *tmp, const char *path)
+{
+	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE))
+		return 0;
+	/* No file at path yet (ENOENT), or a filesystem without exchange. */
+	return rename(tmp, path) ? -errno : 0;
+}
+
 /* Write the state file (counters: the counters file) atomically (rename): on success it is the
  * file, else the previous one is intact. */
 static int write_file(struct bfd_state *st, bool counters)
@@ -779,8 +797,8 @@ static int write_file(struct bfd_state *st, bool counters)
 			return r;
 	}
 	bfd_fault_point(counters ? "counters-tmp-written" : "state-tmp-written");
-	if (rename(tmp, path)) {
-		r = -errno;
+	r = commit_rename(tmp, path);
+	if (r) {
 		unlink(tmp);
 		return r;
 	}
@@ -800,11 +818,14 @@ int bfd_state_write(struct bfd_state *st)
 	return write_file(st, false);
 }
 
+/* The header's hash is a pass over the whole file: the thread's too. */
 static void *prep_main(void *arg)
 {
 	struct bfd_state_prep *p = arg;
 
-	p->err = write_tmp(p->st, false, &p->ov, &p->h, p->tmp);
+	p->err = file_header(p->st, false, &p->ov, &p->h);
+	if (!p->err)
+		p->err = write_tmp(p->st, false, &p->ov, &p->h, p->tmp);
 	return NULL;
 }
 
@@ -850,9 +871,7 @@ int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
 	p->ov.zero_bases = calloc(rq.num_entries ? rq.num_entries : 1, sizeof(struct xt_counters));
 	snprintf(p->tmp, sizeof(p->tmp), "%s.tmp", st->path);
 	st->prep = p;
-	r = p->ov.zero_bases ? file_header(st, false, &p->ov, &p->h) : -ENOMEM;
-	if (!r)
-		r = -pthread_create(&p->thread, NULL, prep_main, p);
+	r = p->ov.zero_bases ? -pthread_create(&p->thread, NULL, prep_main, p) : -ENOMEM;
 	if (r) {
 		prep_free(st);
 		return r;
@@ -901,11 +920,19 @@ int bfd_state_write_counters(struct bfd_state *st)
 
 void bfd_state_remove(struct bfd_state *st)
 {
+	char tmp[PATH_MAX];
+
 	if (unlink(st->path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->path, strerror(errno));
 	if (unlink(st->ctr_path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->ctr_path,
 			strerror(errno));
+	/* The previous files, left by commit_rename(). */
+	bfd_state_prewrite_wait(st, false);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->ctr_path);
+	unlink(tmp);
 	/* Empty once no namespace has state there; a shared directory stays. */
 	rmdir(st->dir);
 }
