@@ -853,6 +853,7 @@ static uint32_t class_kinds(struct cl_run *run)
 static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
 		       uint64_t out[2]);
 static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_fd);
+static bool cache_has(int family, const uint64_t h[2]);
 static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys);
 
 /* Whether class c of a run makes keys here: exact (the hash) or a trie, not from the caches. */
@@ -1528,6 +1529,20 @@ static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_f
 	return -ENOENT;
 }
 
+/* Whether the cache has the trie of the class of hash h. */
+static bool cache_has(int family, const uint64_t h[2])
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+
+		if (ce->fd >= 0 && ce->hash[0] == h[0] && ce->hash[1] == h[1])
+			return true;
+	}
+	return false;
+}
+
 /* Whether hash h is a run known to need too many keys. */
 static bool cache_is_big(int family, const uint64_t h[2])
 {
@@ -1804,23 +1819,39 @@ static void hash_rent(struct cl_hash *h, const struct cl_rent *e, uint8_t cls, u
 
 /* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
  * (its nodes are numbered within the trie). */
-static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
-		       uint64_t out[2])
+static struct cl_hash class_hash_start(const struct cl_run *run, uint32_t c)
 {
 	struct cl_hash h = {.a = 0x84222325cbf29ce4ull, .b = 0xbb67ae8584caa73bull};
 	const struct cl_sig *s = &run->classes[c];
 
 	hash_u32(&h, c);
 	hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
-	hash_u32(&h, run->cls_size[c]);
 	hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
+	return h;
+}
+
+/* The hash of a class of `size` entries, the last word: the hash of every prefix of a class's
+ * entries costs one step per entry (split_appended). */
+static void class_hash_end(struct cl_hash h, size_t size, uint64_t out[2])
+{
+	hash_word(&h, size);
+	out[0] = h.a;
+	out[1] = h.b;
+}
+
+static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
+		       uint64_t out[2])
+{
+	struct cl_hash h = class_hash_start(run, c);
+	size_t size = 0;
+
 	for (size_t k = 0; k < n; k++) {
 		if (ents[k].cls != c)
 			continue;
 		hash_rent(&h, &ents[k], 0, ents[k].accept);
+		size++;
 	}
-	out[0] = h.a;
-	out[1] = h.b;
+	class_hash_end(h, size, out);
 }
 
 /* Everything class_keys() reads for a run, with entry indices relative to the run. */
@@ -2075,13 +2106,68 @@ static void run_free(struct cl_run *run)
 }
 
 /*
+ * A class the last table had, with entries appended (an `iptables -A` whose rule joins a class):
+ * the cached trie serves the entries it had, and the appended ones become a class of their own
+ * (tested inline when at most BF_CL_INLINE_MAX), instead of the whole trie being built again.
+ * Exact for any such split: a class is only a grouping of entries that share a guard, and the
+ * smallest index over all classes decides. The longest cached prefix is taken; one split per
+ * run (its spare class), none that would make the run not worth it.
+ */
+static void split_appended(const struct bf_classify *cl, struct cl_run *run, struct cl_rent *ents,
+			   size_t n, uint8_t *cls_of)
+{
+	uint32_t nc = run->n_classes;
+
+	if (nc >= BF_CL_MAX_CLASSES || !worth_it((uint32_t)n, nc + 1))
+		return;
+	for (uint32_t c = 0; c < nc; c++) {
+		struct cl_hash h;
+		uint64_t full[2], pre[2];
+		size_t taken = 0, cut = 0, moved = 0;
+
+		if (!class_has_trie(run, c))
+			continue;
+		class_hash(run, c, ents, n, full);
+		if (cache_has(cl->family, full))
+			continue;
+		h = class_hash_start(run, c);
+		for (size_t j = 0; j < n; j++) {
+			if (ents[j].cls != c)
+				continue;
+			hash_rent(&h, &ents[j], 0, ents[j].accept);
+			taken++;
+			if (taken <= BF_CL_INLINE_MAX || taken == run->cls_size[c])
+				continue;
+			class_hash_end(h, taken, pre);
+			if (cache_has(cl->family, pre))
+				cut = j + 1;
+		}
+		if (!cut)
+			continue;
+		run->classes[nc] = run->classes[c];
+		for (size_t j = cut; j < n; j++) {
+			if (ents[j].cls != c)
+				continue;
+			if (!moved++)
+				run->cls_first[nc] = run->first + ents[j].idx;
+			ents[j].cls = (uint8_t)nc;
+			cls_of[run->first + ents[j].idx] = (uint8_t)nc;
+		}
+		run->cls_size[c] -= (uint32_t)moved;
+		run->cls_size[nc] = (uint32_t)moved;
+		run->n_classes++;
+		return;
+	}
+}
+
+/*
  * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
  */
 static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, uint32_t first,
 			  uint32_t end, bool strict, uint8_t *cls_of, const struct bf_log *log)
 {
-	uint32_t n = 0, mid, n_t;
+	uint32_t n = 0, mid, n_t, nc;
 	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
 	_cleanup_free_ uint32_t *sel = NULL;
@@ -2120,17 +2206,19 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	}
 	ents = calloc(n ? n : 1, sizeof(*ents));
 	sel = malloc(sizeof(*sel) * (n ? n : 1));
-	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
-	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
-	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
-	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
-	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
-	run.cls_dir = malloc(sizeof(*run.cls_dir) * run.n_classes);
-	run.cls_port = malloc(sizeof(*run.cls_port) * run.n_classes);
-	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
-	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
-	run.cls_xold = malloc(sizeof(*run.cls_xold) * run.n_classes);
-	run.cls_xnew = calloc(run.n_classes, sizeof(*run.cls_xnew));
+	/* one spare class for split_appended() */
+	nc = run.n_classes + 1;
+	run.cls_first = calloc(nc, sizeof(*run.cls_first));
+	run.cls_size = calloc(nc, sizeof(*run.cls_size));
+	run.cls_trie = calloc(nc, sizeof(*run.cls_trie));
+	run.cls_exact = calloc(nc, sizeof(*run.cls_exact));
+	run.cls_fd = malloc(sizeof(*run.cls_fd) * nc);
+	run.cls_dir = malloc(sizeof(*run.cls_dir) * nc);
+	run.cls_port = malloc(sizeof(*run.cls_port) * nc);
+	run.cls_hash = calloc(nc, sizeof(*run.cls_hash));
+	run.cls_nkeys = calloc(nc, sizeof(*run.cls_nkeys));
+	run.cls_xold = malloc(sizeof(*run.cls_xold) * nc);
+	run.cls_xnew = calloc(nc, sizeof(*run.cls_xnew));
 	if (!ents || !sel || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
 	    !run.cls_fd || !run.cls_dir || !run.cls_port || !run.cls_hash || !run.cls_nkeys ||
 	    !run.cls_xold || !run.cls_xnew) {
@@ -2140,7 +2228,7 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 		run_free(&run);
 		return -ENOMEM;
 	}
-	for (uint32_t c = 0; c < run.n_classes; c++) {
+	for (uint32_t c = 0; c < nc; c++) {
 		run.cls_fd[c] = run.cls_dir[c] = run.cls_port[c] = -1;
 		run.cls_xold[c] = SIZE_MAX;
 	}
@@ -2164,6 +2252,8 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	}
 	guard_constant_fields(&run, ents, n);
 	exact_host_fields(&run, ents, n);
+	class_kinds(&run);
+	split_appended(cl, &run, ents, n, cls_of);
 	n_t = class_kinds(&run);
 	if (cl->n_tries + n_t > BF_CL_MAX_TRIES) {
 		if (!cl->over_tries)

@@ -684,22 +684,34 @@ START_TEST(reuse_moved_runs)
 END_TEST
 
 /*
- * Tries are cached per class: a table with one more entry at the end of INPUT (an append)
- * rebuilds at most the trie of the class that entry joins, and the reused tries must still give
- * the verdicts and counters of the linear code.
+ * Tries are cached per class: a table with more entries at the end of INPUT (appends) takes the
+ * cached trie of the class they join for its old entries, the new ones being a class of their
+ * own (split_appended), and the table without them (deletes) is the cached classes again: every
+ * trie reused each time (the new class is tested inline or has a trie of its own), and the
+ * reused tries must still give the verdicts and counters of the linear code.
  */
 START_TEST(reuse_after_append)
 {
 	for (uint64_t seed = 6; seed <= 9; seed++) {
 		struct env *v = env_new();
-		uint32_t tries = 0, reused = 0;
+		uint32_t tries = 0, reused = 0, n_tries;
 
 		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
 		ck_assert_uint_eq(reused, 0);
 		ck_assert_uint_gt(tries, 0);
+		n_tries = tries;
+		/* At most the class the new entry joins is built again: when the entry changes
+		 * its guard or modes (split_table below has one that does not). */
 		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
-		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
+		ck_assert_msg(reused + 1 >= n_tries, "seed %llu: append: %u of %u tries reused",
 			      (unsigned long long)seed, reused, tries);
+		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
+		ck_assert_msg(reused + 1 >= tries, "seed %llu: delete: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
+		/* Three appends at once (one split per run: the other classes they join are built
+		 * again), against the linear code. */
+		random_table_shift(v, seed, 603, 1500, false, false, 0, &tries, &reused);
+		ck_assert_uint_gt(reused, 0);
 		env_free(v);
 	}
 }
@@ -711,6 +723,76 @@ END_TEST
  * exact keys are all the last table's shares its hash and ports array. Against the linear code:
  * the same table again (all shared), then with a new run before it (every run renumbered).
  */
+/* INPUT: n rules -s 10.A.B.0/24 -p udp --dport 53 -j DROP (class 0 the first alone, class 1
+ * the others, one trie keyed by source), policy ACCEPT. */
+static struct bf_gen *split_table(struct env *v, uint32_t n, uint32_t *tries, uint32_t *reused)
+{
+	struct bf_gen *g;
+	const char *lp;
+	uint32_t runs;
+
+	bt_init(&v->t);
+	bt_base(&v->t, IN);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.%u.%u.0", 1 + k / 200, k % 200);
+		src(v, i, a, 24);
+		udp_ports(v, i, 53, 53, 0);
+	}
+	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	g = load(v, true, NULL);
+	lp = strstr(v->log.all, " of them in ");
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u tries, %u", &runs, tries,
+				reused),
+			 3);
+	return g;
+}
+
+/*
+ * An append whose rule joins a class with a trie (split_appended): the class's cached trie
+ * serves its old entries and the new rule is a class of its own, tested inline; the verdicts
+ * and counters are those of the rules, the new one included; deleting it again gives back the
+ * cached class. Two appends: a new class of two, three: of three (a trie of its own).
+ */
+START_TEST(split_appended_class)
+{
+	static const uint32_t sizes[] = {40, 41, 40, 42, 43, 40};
+	struct env *v = env_new();
+	struct pkt p = {.proto = IPPROTO_UDP, .dst = "10.9.0.8", .sport = 1000, .dport = 53,
+			.l4len = 8};
+	struct xt_counters c[64];
+
+	for (size_t t = 0; t < BF_ARRAY_SIZE(sizes); t++) {
+		uint32_t n = sizes[t], tries = 0, reused = 0;
+		struct bf_gen *g = split_table(v, n, &tries, &reused);
+		char a[32];
+
+		ck_assert_uint_eq(tries, 1 + (n >= 43));
+		ck_assert_msg(reused == (t ? 1u : 0u), "table %zu (%u rules): %u of %u tries reused",
+			      t, n, reused, tries);
+		/* The last rule, one in the middle, none. */
+		snprintf(a, sizeof(a), "10.1.%u.7", n - 1);
+		p.src = a;
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+		p.src = "10.1.3.9";
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+		p.src = "10.200.0.1";
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+		counters(v, g, c);
+		for (uint32_t i = 0; i <= n; i++) /* n: the policy */
+			ck_assert_msg(c[i].pcnt == (i == 3 || i >= n - 1),
+				      "table %zu, entry %u: %llu packets", t, i,
+				      (unsigned long long)c[i].pcnt);
+		bf_gen_free(g);
+	}
+	env_free(v);
+}
+END_TEST
+
 START_TEST(reuse_exact_keys)
 {
 	for (uint64_t seed = 47; seed <= 49; seed++) {
@@ -1017,6 +1099,7 @@ int main(void)
 	tcase_add_test(tc, reuse_moved_runs);
 	tcase_add_test(tc, reuse_after_append);
 	tcase_add_test(tc, reuse_exact_keys);
+	tcase_add_test(tc, split_appended_class);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
