@@ -850,8 +850,6 @@ static uint32_t class_kinds(struct cl_run *run)
  * match: its keys go in the generation's hash, whose scope also names the run (run_id). A class
  * whose trie the last table had (the same keys) takes it from the cache (run->cls_fd).
  */
-static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
-		       uint64_t out[2]);
 static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_fd);
 static bool cache_has(int family, const uint64_t h[2]);
 static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys);
@@ -906,7 +904,6 @@ static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 
 		if (run->cls_exact[c]) {
 			/* Keys the last table made for the same class (its run id aside). */
-			class_hash(run, c, ents, n, run->cls_hash[c]);
 			run->cls_xold[c] =
 				xcache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
 			if (run->cls_xold[c] == SIZE_MAX)
@@ -921,7 +918,6 @@ static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 			continue;
 		/* A trie the last table had (the same class, relative to its run): its keys
 		 * still count against the run's bound. */
-		class_hash(run, c, ents, n, run->cls_hash[c]);
 		fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c], &run->cls_dir[c]);
 		if (fd < 0)
 			continue;
@@ -1839,19 +1835,20 @@ static void class_hash_end(struct cl_hash h, size_t size, uint64_t out[2])
 	out[1] = h.b;
 }
 
-static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
-		       uint64_t out[2])
+/* Every class's hash (run->cls_hash) in one pass over the run's entries. */
+static void class_hashes(struct cl_run *run, const struct cl_rent *ents, size_t n)
 {
-	struct cl_hash h = class_hash_start(run, c);
-	size_t size = 0;
+	struct cl_hash h[BF_CL_MAX_CLASSES + 1];
+	size_t size[BF_CL_MAX_CLASSES + 1] = {0};
 
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		h[c] = class_hash_start(run, c);
 	for (size_t k = 0; k < n; k++) {
-		if (ents[k].cls != c)
-			continue;
-		hash_rent(&h, &ents[k], 0, ents[k].accept);
-		size++;
+		hash_rent(&h[ents[k].cls], &ents[k], 0, ents[k].accept);
+		size[ents[k].cls]++;
 	}
-	class_hash_end(h, size, out);
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		class_hash_end(h[c], size[c], run->cls_hash[c]);
 }
 
 /* Everything class_keys() reads for a run, with entry indices relative to the run. */
@@ -1986,22 +1983,26 @@ static void guard_field(struct cl_sig *s, const struct cl_val *v, int f)
  * instead: one level and its keys fewer (e.g. "! --dport 5000:5010" on a whole list). */
 static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
 {
-	for (uint32_t c = 0; c < run->n_classes; c++) {
-		const struct cl_rent *e0 = NULL;
-		bool same[CF_N] = {true, true, true, true};
+	const struct cl_rent *e0[BF_CL_MAX_CLASSES + 1] = {NULL};
+	bool same[BF_CL_MAX_CLASSES + 1][CF_N];
 
-		for (uint32_t k = 0; k < n; k++) {
-			if (ents[k].cls != c)
-				continue;
-			if (!e0)
-				e0 = &ents[k];
+	/* One pass over the entries, each compared with the first of its class. */
+	for (uint32_t k = 0; k < n; k++) {
+		uint8_t c = ents[k].cls;
+
+		if (!e0[c]) {
+			e0[c] = &ents[k];
 			for (int f = 0; f < CF_N; f++)
-				same[f] = same[f] && same_field(&e0->v, &ents[k].v, f);
+				same[c][f] = true;
+			continue;
 		}
-		for (int f = 0; e0 && f < CF_N; f++)
-			if (same[f] && run->classes[c].mode[f] != CM_NONE)
-				guard_field(&run->classes[c], &e0->v, f);
+		for (int f = 0; f < CF_N; f++)
+			same[c][f] = same[c][f] && same_field(&e0[c]->v, &ents[k].v, f);
 	}
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		for (int f = 0; e0[c] && f < CF_N; f++)
+			if (same[c][f] && run->classes[c].mode[f] != CM_NONE)
+				guard_field(&run->classes[c], &e0[c]->v, f);
 }
 
 /* An address field that is a host (/32, not inverted) in every entry of its class is exact:
@@ -2111,24 +2112,22 @@ static void run_free(struct cl_run *run)
  * (tested inline when at most BF_CL_INLINE_MAX), instead of the whole trie being built again.
  * Exact for any such split: a class is only a grouping of entries that share a guard, and the
  * smallest index over all classes decides. The longest cached prefix is taken; one split per
- * run (its spare class), none that would make the run not worth it.
+ * run (its spare class), none that would make the run not worth it. Needs run->cls_hash; true
+ * if it split (the hashes are then stale).
  */
-static void split_appended(const struct bf_classify *cl, struct cl_run *run, struct cl_rent *ents,
+static bool split_appended(const struct bf_classify *cl, struct cl_run *run, struct cl_rent *ents,
 			   size_t n, uint8_t *cls_of)
 {
 	uint32_t nc = run->n_classes;
 
 	if (nc >= BF_CL_MAX_CLASSES || !worth_it((uint32_t)n, nc + 1))
-		return;
+		return false;
 	for (uint32_t c = 0; c < nc; c++) {
 		struct cl_hash h;
-		uint64_t full[2], pre[2];
+		uint64_t pre[2];
 		size_t taken = 0, cut = 0, moved = 0;
 
-		if (!class_has_trie(run, c))
-			continue;
-		class_hash(run, c, ents, n, full);
-		if (cache_has(cl->family, full))
+		if (!class_has_trie(run, c) || cache_has(cl->family, run->cls_hash[c]))
 			continue;
 		h = class_hash_start(run, c);
 		for (size_t j = 0; j < n; j++) {
@@ -2156,8 +2155,9 @@ static void split_appended(const struct bf_classify *cl, struct cl_run *run, str
 		run->cls_size[c] -= (uint32_t)moved;
 		run->cls_size[nc] = (uint32_t)moved;
 		run->n_classes++;
-		return;
+		return true;
 	}
+	return false;
 }
 
 /*
@@ -2253,7 +2253,11 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	guard_constant_fields(&run, ents, n);
 	exact_host_fields(&run, ents, n);
 	class_kinds(&run);
-	split_appended(cl, &run, ents, n, cls_of);
+	class_hashes(&run, ents, n);
+	if (split_appended(cl, &run, ents, n, cls_of)) {
+		class_kinds(&run);
+		class_hashes(&run, ents, n);
+	}
 	n_t = class_kinds(&run);
 	if (cl->n_tries + n_t > BF_CL_MAX_TRIES) {
 		if (!cl->over_tries)
