@@ -123,11 +123,10 @@ static int xt_new_build(struct xt_store *s, const struct xt_fam *f, const struct
  */
 #define BLOB_PACK_MIN (64u << 10)
 
-/* Branch-free: whether a word is zero follows no pattern a predictor could learn. */
 static int blob_pack(const void *blob, uint32_t size, void **out, size_t *outlen)
 {
 	const uint32_t *w = blob;
-	size_t n = size / 4, nz = 0, bm = ((n + 7) / 8 + 3) & ~(size_t)3, k = 0;
+	size_t n = size / 4, nz = 0, bm = ((n + 7) / 8 + 3) & ~(size_t)3;
 	uint32_t *vals;
 	uint8_t *p;
 
@@ -135,24 +134,16 @@ static int blob_pack(const void *blob, uint32_t size, void **out, size_t *outlen
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		nz += !!w[i];
-	/* The bitmap, padded so that the words after it are aligned; one word of slack for the
-	 * loop's store of a zero word. */
-	p = calloc(1, bm + nz * 4 + 4);
+	/* The bitmap, padded so that the words after it are aligned. */
+	p = calloc(1, bm + nz * 4 + 1);
 	if (!p)
 		return -ENOMEM;
 	vals = (uint32_t *)(p + bm);
-	for (size_t i = 0; i < n; i += 8) {
-		size_t end = n - i < 8 ? n - i : 8;
-		unsigned int bits = 0;
-
-		for (size_t j = 0; j < end; j++) {
-			uint32_t v = w[i + j];
-
-			vals[k] = v;
-			k += v != 0;
-			bits |= (unsigned int)(v != 0) << j;
-		}
-		p[i / 8] = (uint8_t)bits;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (!w[i])
+			continue;
+		p[i / 8] |= 1u << (i % 8);
+		vals[k++] = w[i];
 	}
 	*out = p;
 	*outlen = bm + nz * 4;
