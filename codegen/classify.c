@@ -188,7 +188,7 @@ struct cl_run {
 	uint64_t (*cls_hash)[2]; /* per class with a trie or exact: what makes its keys (the
 				    caches' key) */
 	size_t *cls_nkeys;	 /* per class with a trie or exact: its keys */
-	size_t *cls_xold; /* per exact class: its keys in the cache of exact keys, else SIZE_MAX */
+	size_t *cls_xold; /* per exact class: its entry in the cache of exact keys, else SIZE_MAX */
 	size_t *cls_xnew; /* per exact class: its first key in cl->xk */
 	uint32_t n_reused;	 /* tries that came from the cache */
 	uint32_t n_xreused;	 /* exact classes whose keys came from the cache */
@@ -253,6 +253,7 @@ struct bf_classify {
 	bool outer_filled[CL_N_LAYOUTS];
 	int family;
 	struct keyvec xk;	  /* keys of the exact classes of every run */
+	uint64_t xk_hash[2];	  /* xk_hash(): what the hash and the ports array hold */
 	int map_fd[CL_N_LAYOUTS]; /* outer arrays of the tries of each key layout */
 	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
@@ -1148,7 +1149,7 @@ static void port_class(struct bf_classify *cl, uint32_t run_id, struct cl_run *r
 	run->n_ports++;
 }
 
-static void xcache_copy(struct bf_classify *cl, uint32_t run_id, size_t from, size_t n);
+static void xcache_copy(struct bf_classify *cl, uint32_t run_id, uint32_t c, size_t x);
 
 /*
  * Second pass over a run that fits (run_count): per class, its keys into a vector of exactly its
@@ -1181,7 +1182,7 @@ static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 		if (exact)
 			run->cls_xnew[c] = before;
 		if (exact && run->cls_xold[c] != SIZE_MAX) {
-			xcache_copy(cl, run_id, run->cls_xold[c], run->cls_nkeys[c]);
+			xcache_copy(cl, run_id, c, run->cls_xold[c]);
 			port_class(cl, run_id, run, c, before);
 			continue;
 		}
@@ -1412,6 +1413,7 @@ static void outer_set(const struct bf_classify *cl)
 }
 
 static bool xcache_share(struct bf_classify *cl);
+static void xk_hash(const struct bf_classify *cl, uint64_t out[2]);
 
 /* The generation's outer arrays of tries (one per layout that has a trie; filled only if a
  * program needs one, bf_classify_finish) and its hash of exact keys. */
@@ -1482,6 +1484,68 @@ int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log)
 	return 0;
 }
 
+/* Two independent 64-bit hashes over the same 64-bit words, each word first spread by a
+ * bijective finalizer (murmur3's fmix64) with a lane's own constant: 128 bits, so that two
+ * different runs never share a trie in practice. Word by word: hashing every entry of every
+ * run byte by byte was a fifth of the classifier's time on an append. */
+struct cl_hash {
+	uint64_t a, b;
+};
+
+static uint64_t fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void hash_word(struct cl_hash *h, uint64_t w)
+{
+	h->a = (h->a ^ fmix64(w ^ 0x243f6a8885a308d3ull)) * 0x100000001b3ull;
+	h->a = h->a << 29 | h->a >> 35;
+	h->b = (h->b + fmix64(w + 0x9e3779b97f4a7c15ull)) * 0x9e3779b97f4a7c15ull;
+	h->b ^= h->b >> 29;
+}
+
+/* n bytes, 8 at a time, the last word padded with zeros, then the length. */
+static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
+{
+	const uint8_t *d = p;
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, d + i, 8);
+		hash_word(h, w);
+	}
+	w = 0;
+	memcpy(&w, d + i, n - i);
+	hash_word(h, w);
+	hash_word(h, n);
+}
+
+static void hash_u32(struct cl_hash *h, uint32_t v)
+{
+	hash_word(h, v);
+}
+
+/* An entry's values, index and the small fields the callers add (class, accept), as both cache
+ * keys below hash them, in four words. */
+static void hash_rent(struct cl_hash *h, const struct cl_rent *e, uint8_t cls, uint8_t accept)
+{
+	hash_word(h, (uint64_t)e->v.addr[0] << 32 | e->v.addr[1]);
+	hash_word(h, (uint64_t)e->v.msk[0] << 32 | e->v.msk[1]);
+	hash_word(h, (uint64_t)e->v.lo[0] << 48 | (uint64_t)e->v.lo[1] << 32 |
+			     (uint64_t)e->v.hi[0] << 16 | e->v.hi[1]);
+	hash_word(h, (uint64_t)e->idx << 32 | (uint64_t)e->v.inv << 16 | (uint64_t)cls << 8 |
+			     accept);
+}
+
+/* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
+ * (its nodes are numbered within the trie). */
 /*
  * The cache of tries (see the top of the file): the runs of the last table compiled, per
  * family. Compilation runs on one thread (the daemon's request loop), so no lock.
@@ -1605,29 +1669,35 @@ static void cache_set(const struct bf_classify *cl)
 }
 
 /*
- * The cache of exact classes: the last table's exact keys (its cl->xk, in the hash) and, per
- * exact class, the hash of what makes its keys and where they are. A class the next table has
- * unchanged copies its keys, with its new run id, instead of building them; a table whose exact
- * keys and port classes are all the last table's shares its hash and ports array (immutable once
- * filled, like the tries), so an append that leaves every exact class as it was creates and
- * fills neither again. Per family.
+ * The cache of exact classes: the last table's exact keys, compact, and per exact class the hash
+ * of what makes its keys (as a trie's) and where they are. A class the next table has unchanged
+ * copies its keys, with its new run id, instead of building them; a table whose exact keys and
+ * port classes hash as the last table's shares its hash and ports array (immutable once filled,
+ * like the tries), so an append that leaves every exact class as it was creates and fills
+ * neither again. Per family.
  */
+/* An exact key as kept: its bytes after the scope, and its value. The scope is (run id, tag):
+ * the run id may change, the tag is the class, with BF_CL_TAG_BAD for the keys after its n_good
+ * first ones; an exact key has no prefix field (prefix length KEY_FIXED_BITS, zeros after). */
+struct cl_xkey {
+	uint8_t d[KEY_FIXED - 4];
+	uint32_t val;
+};
+
 struct cl_xent {
 	uint64_t hash[2];
-	size_t off, n;
+	size_t off, n, n_good;
 };
 
 static struct {
-	struct keyvec xk;
+	struct cl_xkey *k;
 	struct cl_xent *ents;
 	size_t n;
+	uint64_t share[2]; /* xk_hash() of the table */
 	int exact_fd, ports_fd;
-	uint32_t n_ports;
-	uint32_t port_scope[BF_CL_MAX_PORT_CLASSES];
-	uint8_t port_field[BF_CL_MAX_PORT_CLASSES];
 } cl_xcache[2] = {{.exact_fd = -1, .ports_fd = -1}, {.exact_fd = -1, .ports_fd = -1}};
 
-/* Where the keys of the exact class of hash h are in the cache (*n_keys of them), or SIZE_MAX. */
+/* The cache's entry of the exact class of hash h (*n_keys keys), or SIZE_MAX. */
 static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys)
 {
 	size_t f = cache_slot(family);
@@ -1638,53 +1708,63 @@ static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys)
 		if (xe->hash[0] != h[0] || xe->hash[1] != h[1])
 			continue;
 		*n_keys = xe->n;
-		return xe->off;
+		return k;
 	}
 	return SIZE_MAX;
 }
 
-/* Append n cached keys from `from` to cl->xk (reserved by the caller), in run run_id: a key's
- * scope is (run id, tag), and only the run id can differ. */
-static void xcache_copy(struct bf_classify *cl, uint32_t run_id, size_t from, size_t n)
+/* Append the keys of cache entry x to cl->xk (reserved by the caller), as class c of run run_id
+ * (c is the class the entry was: its hash says so). */
+static void xcache_copy(struct bf_classify *cl, uint32_t run_id, uint32_t c, size_t x)
 {
-	const struct keyvec *src = &cl_xcache[cache_slot(cl->family)].xk;
+	const struct cl_xent *xe = &cl_xcache[cache_slot(cl->family)].ents[x];
+	const struct cl_xkey *src = cl_xcache[cache_slot(cl->family)].k + xe->off;
 
-	for (size_t i = 0; i < n; i++) {
-		struct cl_key k = src->k[from + i];
-		uint32_t scope;
+	for (size_t i = 0; i < xe->n; i++) {
+		struct cl_key k = {.plen = KEY_FIXED_BITS, .val = src[i].val};
+		uint32_t scope = htobe32(run_id << 8 | c | (i < xe->n_good ? 0 : BF_CL_TAG_BAD));
 
-		memcpy(&scope, k.d, 4);
-		scope = htobe32(run_id << 8 | (be32toh(scope) & 0xff));
 		memcpy(k.d, &scope, 4);
+		memcpy(k.d + 4, src[i].d, sizeof(src[i].d));
 		cl->xk.k[cl->xk.n++] = k;
 	}
 }
 
-/* If cl's exact keys and port classes are the cached table's, its hash and ports array become
- * cl's (new fds) and true; else false. */
+/* What the generation's hash and ports array hold: every exact key and the port classes. */
+static void xk_hash(const struct bf_classify *cl, uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0x452821e638d01377ull, .b = 0xbe5466cf34e90c6cull};
+
+	for (size_t i = 0; i < cl->xk.n; i++) {
+		hash_bytes(&h, cl->xk.k[i].d, KEY_DATA);
+		hash_word(&h, (uint64_t)cl->xk.k[i].plen << 32 | cl->xk.k[i].val);
+	}
+	hash_word(&h, cl->xk.n);
+	hash_bytes(&h, cl->port_scope, cl->n_ports * sizeof(cl->port_scope[0]));
+	hash_bytes(&h, cl->port_field, cl->n_ports);
+	out[0] = h.a;
+	out[1] = h.b;
+}
+
+/* If cl's exact keys and port classes are the cached table's (their hash), its hash and ports
+ * array become cl's (new fds) and true; else false. */
 static bool xcache_share(struct bf_classify *cl)
 {
 	size_t f = cache_slot(cl->family);
 	int xfd = -1, pfd = -1;
 
-	if (!cl->xk.n || cl->xk.n != cl_xcache[f].xk.n || cl->n_ports != cl_xcache[f].n_ports ||
-	    (cl->xk.n && cl_xcache[f].exact_fd < 0) || (cl->n_ports && cl_xcache[f].ports_fd < 0))
+	xk_hash(cl, cl->xk_hash);
+	if (!cl->xk.n || cl_xcache[f].exact_fd < 0 || (cl->n_ports && cl_xcache[f].ports_fd < 0) ||
+	    (!cl->n_ports && cl_xcache[f].ports_fd >= 0) ||
+	    memcmp(cl->xk_hash, cl_xcache[f].share, sizeof(cl->xk_hash)))
 		return false;
-	if (cl->xk.n && memcmp(cl->xk.k, cl_xcache[f].xk.k, cl->xk.n * sizeof(*cl->xk.k)))
-		return false;
-	if (memcmp(cl->port_scope, cl_xcache[f].port_scope, cl->n_ports * 4) ||
-	    memcmp(cl->port_field, cl_xcache[f].port_field, cl->n_ports))
-		return false;
-	if (cl->xk.n) {
-		xfd = fcntl(cl_xcache[f].exact_fd, F_DUPFD_CLOEXEC, 3);
-		if (xfd < 0)
-			return false; /* not shared: only costs filling them */
-	}
+	xfd = fcntl(cl_xcache[f].exact_fd, F_DUPFD_CLOEXEC, 3);
+	if (xfd < 0)
+		return false; /* not shared: only costs filling them */
 	if (cl->n_ports) {
 		pfd = fcntl(cl_xcache[f].ports_fd, F_DUPFD_CLOEXEC, 3);
 		if (pfd < 0) {
-			if (xfd >= 0)
-				close(xfd);
+			close(xfd);
 			return false;
 		}
 	}
@@ -1699,48 +1779,90 @@ static void xcache_free(size_t f)
 		close(cl_xcache[f].exact_fd);
 	if (cl_xcache[f].ports_fd >= 0)
 		close(cl_xcache[f].ports_fd);
-	free(cl_xcache[f].xk.k);
+	free(cl_xcache[f].k);
 	free(cl_xcache[f].ents);
 	memset(&cl_xcache[f], 0, sizeof(cl_xcache[f]));
 	cl_xcache[f].exact_fd = cl_xcache[f].ports_fd = -1;
 }
 
-/* The cache of exact classes becomes cl's; cl's keys move into it. */
+/* The keys of exact class c at cl->xk[off, off + n): their good keys first, then the bad ones,
+ * no prefix field, as xcache_copy() makes them again; *n_good. */
+static bool xkeys_compact(const struct bf_classify *cl, uint32_t c, size_t off, size_t n,
+			  size_t *n_good)
+{
+	static const uint8_t zero[KEY_DATA - KEY_FIXED];
+	size_t g = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cl_key *k = &cl->xk.k[off + i];
+		uint32_t tag;
+
+		memcpy(&tag, k->d, 4);
+		tag = be32toh(tag) & 0xff;
+		if (k->plen != KEY_FIXED_BITS || memcmp(k->d + KEY_FIXED, zero, sizeof(zero)))
+			return false;
+		if (tag == c && g == i)
+			g++;
+		else if (tag != (c | BF_CL_TAG_BAD))
+			return false;
+	}
+	*n_good = g;
+	return true;
+}
+
+/* The cache of exact classes becomes cl's (its keys kept compact); cl's keys are freed, the
+ * generation's hash holds them now. */
 static void xcache_set(struct bf_classify *cl)
 {
-	size_t f = cache_slot(cl->family), n = 0;
-	struct cl_xent *ents;
+	size_t f = cache_slot(cl->family), n = 0, nk = 0;
+	struct cl_xent *ents = NULL;
+	struct cl_xkey *keys = NULL;
 
 	xcache_free(f);
 	for (uint32_t r = 0; r < cl->n_runs; r++)
 		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
 			n += cl->runs[r].cls_exact[c];
-	if (!cl->xk.n || !n)
-		return;
-	ents = calloc(n, sizeof(*ents));
-	if (!ents)
-		return; /* not cached: only costs building them */
+	if (cl->xk.n && n) {
+		ents = calloc(n, sizeof(*ents));
+		keys = malloc(cl->xk.n * sizeof(*keys));
+	}
 	n = 0;
-	for (uint32_t r = 0; r < cl->n_runs; r++) {
+	for (uint32_t r = 0; ents && keys && r < cl->n_runs; r++) {
 		const struct cl_run *run = &cl->runs[r];
 
 		for (uint32_t c = 0; c < run->n_classes; c++) {
-			if (!run->cls_exact[c])
-				continue;
-			memcpy(ents[n].hash, run->cls_hash[c], sizeof(ents[n].hash));
-			ents[n].off = run->cls_xnew[c];
-			ents[n++].n = run->cls_nkeys[c];
+			struct cl_xent *xe = &ents[n];
+
+			if (!run->cls_exact[c] ||
+			    !xkeys_compact(cl, c, run->cls_xnew[c], run->cls_nkeys[c], &xe->n_good))
+				continue; /* not cached: only costs building them */
+			memcpy(xe->hash, run->cls_hash[c], sizeof(xe->hash));
+			xe->off = nk;
+			xe->n = run->cls_nkeys[c];
+			for (size_t i = 0; i < xe->n; i++) {
+				const struct cl_key *k = &cl->xk.k[run->cls_xnew[c] + i];
+
+				memcpy(keys[nk].d, k->d + 4, sizeof(keys[nk].d));
+				keys[nk++].val = k->val;
+			}
+			n++;
 		}
 	}
-	cl_xcache[f].ents = ents;
-	cl_xcache[f].n = n;
-	cl_xcache[f].xk = cl->xk;
+	if (n) {
+		cl_xcache[f].ents = ents;
+		cl_xcache[f].n = n;
+		cl_xcache[f].k = keys;
+		cl_xcache[f].exact_fd =
+			cl->exact_fd >= 0 ? fcntl(cl->exact_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		cl_xcache[f].ports_fd =
+			cl->ports_fd >= 0 ? fcntl(cl->ports_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		memcpy(cl_xcache[f].share, cl->xk_hash, sizeof(cl->xk_hash));
+	} else {
+		free(ents);
+		free(keys);
+	}
+	free(cl->xk.k);
 	cl->xk = (struct keyvec){0};
-	cl_xcache[f].exact_fd = cl->exact_fd >= 0 ? fcntl(cl->exact_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	cl_xcache[f].ports_fd = cl->ports_fd >= 0 ? fcntl(cl->ports_fd, F_DUPFD_CLOEXEC, 3) : -1;
-	cl_xcache[f].n_ports = cl->n_ports;
-	memcpy(cl_xcache[f].port_scope, cl->port_scope, sizeof(cl->port_scope));
-	memcpy(cl_xcache[f].port_field, cl->port_field, sizeof(cl->port_field));
 }
 
 void bf_classify_cache_clear(void)
@@ -1753,68 +1875,6 @@ void bf_classify_cache_clear(void)
 	xcache_free(1);
 }
 
-/* Two independent 64-bit hashes over the same 64-bit words, each word first spread by a
- * bijective finalizer (murmur3's fmix64) with a lane's own constant: 128 bits, so that two
- * different runs never share a trie in practice. Word by word: hashing every entry of every
- * run byte by byte was a fifth of the classifier's time on an append. */
-struct cl_hash {
-	uint64_t a, b;
-};
-
-static uint64_t fmix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static void hash_word(struct cl_hash *h, uint64_t w)
-{
-	h->a = (h->a ^ fmix64(w ^ 0x243f6a8885a308d3ull)) * 0x100000001b3ull;
-	h->a = h->a << 29 | h->a >> 35;
-	h->b = (h->b + fmix64(w + 0x9e3779b97f4a7c15ull)) * 0x9e3779b97f4a7c15ull;
-	h->b ^= h->b >> 29;
-}
-
-/* n bytes, 8 at a time, the last word padded with zeros, then the length. */
-static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
-{
-	const uint8_t *d = p;
-	uint64_t w;
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8) {
-		memcpy(&w, d + i, 8);
-		hash_word(h, w);
-	}
-	w = 0;
-	memcpy(&w, d + i, n - i);
-	hash_word(h, w);
-	hash_word(h, n);
-}
-
-static void hash_u32(struct cl_hash *h, uint32_t v)
-{
-	hash_word(h, v);
-}
-
-/* An entry's values, index and the small fields the callers add (class, accept), as both cache
- * keys below hash them, in four words. */
-static void hash_rent(struct cl_hash *h, const struct cl_rent *e, uint8_t cls, uint8_t accept)
-{
-	hash_word(h, (uint64_t)e->v.addr[0] << 32 | e->v.addr[1]);
-	hash_word(h, (uint64_t)e->v.msk[0] << 32 | e->v.msk[1]);
-	hash_word(h, (uint64_t)e->v.lo[0] << 48 | (uint64_t)e->v.lo[1] << 32 |
-			     (uint64_t)e->v.hi[0] << 16 | e->v.hi[1]);
-	hash_word(h, (uint64_t)e->idx << 32 | (uint64_t)e->v.inv << 16 | (uint64_t)cls << 8 |
-			     accept);
-}
-
-/* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
- * (its nodes are numbered within the trie). */
 static struct cl_hash class_hash_start(const struct cl_run *run, uint32_t c)
 {
 	struct cl_hash h = {.a = 0x84222325cbf29ce4ull, .b = 0xbb67ae8584caa73bull};
