@@ -43,6 +43,7 @@ struct bfd_state {
 	uint32_t n_tables;
 	const struct xt_store *store; /* for payload_from_store tables; set by the datapath */
 	struct bfd_state_prep *prep;  /* bfd_state_prewrite_*: the temporary file written ahead */
+	struct bfd_state_prep *prep_mem; /* what prep points to, kept from one replace to the next */
 };
 
 /* The cookie of the current network namespace (SO_NETNS_COOKIE): never reused while the
