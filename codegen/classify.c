@@ -185,9 +185,13 @@ struct cl_run {
 	int *cls_fd;		 /* per class with a trie: the trie, else -1 */
 	uint8_t *cls_exact;	 /* per class: no prefix field, its keys are in the hash */
 	bool holes;		 /* it spans jumps: segments between them (bf_classify_run_end) */
-	uint64_t (*cls_hash)[2]; /* per class with a trie: what makes its keys (the cache's key) */
+	uint64_t (*cls_hash)[2]; /* per class with a trie or exact: what makes its keys (the
+				    caches' key) */
 	size_t *cls_nkeys;	 /* per class with a trie or exact: its keys */
+	size_t *cls_xold; /* per exact class: its entry in the cache of exact keys, else SIZE_MAX */
+	size_t *cls_xnew; /* per exact class: its first key in cl->xk */
 	uint32_t n_reused;	 /* tries that came from the cache */
+	uint32_t n_xreused;	 /* exact classes whose keys came from the cache */
 	int *cls_dir;		 /* per class with a trie: its directory, else -1 */
 	uint32_t n_dirs;
 	int *cls_port; /* per exact class: its block of the ports array, else -1 */
@@ -250,6 +254,7 @@ struct bf_classify {
 	bool outer_filled[CL_N_LAYOUTS];
 	int family;
 	struct keyvec xk;	  /* keys of the exact classes of every run */
+	uint64_t xk_hash[2];	  /* xk_hash(): what the hash and the ports array hold */
 	int map_fd[CL_N_LAYOUTS]; /* outer arrays of the tries of each key layout */
 	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
 };
@@ -854,14 +859,15 @@ static uint32_t class_kinds(struct cl_run *run)
  * match: its keys go in the generation's hash, whose scope also names the run (run_id). A class
  * whose trie the last table had (the same keys) takes it from the cache (run->cls_fd).
  */
-static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
-		       uint64_t out[2]);
 static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_fd);
+static bool cache_has(int family, const uint64_t h[2]);
+static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys);
 
-/* Whether class c of a run makes keys here: exact (the hash), or a trie not from the cache. */
+/* Whether class c of a run makes keys here: exact (the hash) or a trie, not from the caches. */
 static bool class_builds(const struct cl_run *run, uint32_t c)
 {
-	return run->cls_exact[c] || (class_has_trie(run, c) && run->cls_fd[c] < 0);
+	return (run->cls_exact[c] && run->cls_xold[c] == SIZE_MAX) ||
+	       (class_has_trie(run, c) && run->cls_fd[c] < 0);
 }
 
 /* The keys of class c of a run into bc (bc->v, or only counted); sel: scratch for n indices. */
@@ -905,11 +911,22 @@ static int run_count(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 	for (uint32_t c = 0; c < run->n_classes; c++) {
 		int fd;
 
-		if (run->cls_exact[c] || !class_has_trie(run, c))
+		if (run->cls_exact[c]) {
+			/* Keys the last table made for the same class (its run id aside). */
+			run->cls_xold[c] =
+				xcache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c]);
+			if (run->cls_xold[c] == SIZE_MAX)
+				continue;
+			run->n_xreused++;
+			if (bc.n_keys + run->cls_nkeys[c] >= bc.max_keys)
+				return -E2BIG;
+			bc.max_keys -= run->cls_nkeys[c];
+			continue;
+		}
+		if (!class_has_trie(run, c))
 			continue;
 		/* A trie the last table had (the same class, relative to its run): its keys
 		 * still count against the run's bound. */
-		class_hash(run, c, ents, n, run->cls_hash[c]);
 		fd = cache_get(cl->family, run->cls_hash[c], &run->cls_nkeys[c], &run->cls_dir[c]);
 		if (fd < 0)
 			continue;
@@ -1140,6 +1157,8 @@ static void port_class(struct bf_classify *cl, uint32_t run_id, struct cl_run *r
 	run->n_ports++;
 }
 
+static void xcache_copy(struct bf_classify *cl, uint32_t run_id, uint32_t c, size_t x);
+
 /*
  * Second pass over a run that fits (run_count): per class, its keys into a vector of exactly its
  * size, then into its trie, and the vector is reused by the next class: at most one class's keys
@@ -1154,11 +1173,9 @@ static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 	int r = 0;
 
 	for (uint32_t c = 0; c < run->n_classes; c++) {
-		if (!class_builds(run, c))
-			continue;
 		if (run->cls_exact[c])
 			n_exact += run->cls_nkeys[c];
-		else
+		else if (class_builds(run, c))
 			max = run->cls_nkeys[c] > max ? run->cls_nkeys[c] : max;
 	}
 	r = keyvec_reserve(&cl->xk, cl->xk.n + n_exact);
@@ -1169,11 +1186,18 @@ static int run_build(struct bf_classify *cl, uint32_t run_id, struct cl_run *run
 		bool exact = run->cls_exact[c];
 		int fd;
 
+		before = cl->xk.n;
+		if (exact)
+			run->cls_xnew[c] = before;
+		if (exact && run->cls_xold[c] != SIZE_MAX) {
+			xcache_copy(cl, run_id, c, run->cls_xold[c]);
+			port_class(cl, run_id, run, c, before);
+			continue;
+		}
 		if (!class_builds(run, c))
 			continue;
 		bc.v = exact ? &cl->xk : &v;
 		v.n = 0;
-		before = cl->xk.n;
 		r = class_keys(&bc, run_id, run, c, n, sel);
 		if (r)
 			break;
@@ -1273,11 +1297,8 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 			strerror(-err));
 		return err;
 	}
-	err = fill_keys(cl->exact_fd, v->k, v->n, false, CL_LONG, log);
-	/* in the map now: the generation's compile needs them no more */
-	free(v->k);
-	*v = (struct keyvec){0};
-	return err;
+	/* The keys stay for the cache of exact classes (xcache_set). */
+	return fill_keys(cl->exact_fd, v->k, v->n, false, CL_LONG, log);
 }
 
 /*
@@ -1399,6 +1420,9 @@ static void outer_set(const struct bf_classify *cl)
 	}
 }
 
+static bool xcache_share(struct bf_classify *cl);
+static void xk_hash(const struct bf_classify *cl, uint64_t out[2]);
+
 /* The generation's outer arrays of tries (one per layout that has a trie; filled only if a
  * program needs one, bf_classify_finish) and its hash of exact keys. */
 static int fill_map(struct bf_classify *cl, const struct bf_log *log)
@@ -1441,6 +1465,12 @@ static int fill_map(struct bf_classify *cl, const struct bf_log *log)
 			return err;
 		}
 	}
+	if (cl_enabled && xcache_share(cl)) {
+		bf_logf(log, BF_LOG_DEBUG,
+			"classify: the last table's hash of %zu exact keys and ports array reused",
+			cl->xk.n);
+		return 0;
+	}
 	err = fill_ports(cl, log);
 	return err ? err : fill_exact(cl, log);
 }
@@ -1462,6 +1492,68 @@ int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log)
 	return 0;
 }
 
+/* Two independent 64-bit hashes over the same 64-bit words, each word first spread by a
+ * bijective finalizer (murmur3's fmix64) with a lane's own constant: 128 bits, so that two
+ * different runs never share a trie in practice. Word by word: hashing every entry of every
+ * run byte by byte was a fifth of the classifier's time on an append. */
+struct cl_hash {
+	uint64_t a, b;
+};
+
+static uint64_t fmix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static void hash_word(struct cl_hash *h, uint64_t w)
+{
+	h->a = (h->a ^ fmix64(w ^ 0x243f6a8885a308d3ull)) * 0x100000001b3ull;
+	h->a = h->a << 29 | h->a >> 35;
+	h->b = (h->b + fmix64(w + 0x9e3779b97f4a7c15ull)) * 0x9e3779b97f4a7c15ull;
+	h->b ^= h->b >> 29;
+}
+
+/* n bytes, 8 at a time, the last word padded with zeros, then the length. */
+static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
+{
+	const uint8_t *d = p;
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, d + i, 8);
+		hash_word(h, w);
+	}
+	w = 0;
+	memcpy(&w, d + i, n - i);
+	hash_word(h, w);
+	hash_word(h, n);
+}
+
+static void hash_u32(struct cl_hash *h, uint32_t v)
+{
+	hash_word(h, v);
+}
+
+/* An entry's values, index and the small fields the callers add (class, accept), as both cache
+ * keys below hash them, in four words. */
+static void hash_rent(struct cl_hash *h, const struct cl_rent *e, uint8_t cls, uint8_t accept)
+{
+	hash_word(h, (uint64_t)e->v.addr[0] << 32 | e->v.addr[1]);
+	hash_word(h, (uint64_t)e->v.msk[0] << 32 | e->v.msk[1]);
+	hash_word(h, (uint64_t)e->v.lo[0] << 48 | (uint64_t)e->v.lo[1] << 32 |
+			     (uint64_t)e->v.hi[0] << 16 | e->v.hi[1]);
+	hash_word(h, (uint64_t)e->idx << 32 | (uint64_t)e->v.inv << 16 | (uint64_t)cls << 8 |
+			     accept);
+}
+
+/* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
+ * (its nodes are numbered within the trie). */
 /*
  * The cache of tries (see the top of the file): the runs of the last table compiled, per
  * family. Compilation runs on one thread (the daemon's request loop), so no lock.
@@ -1503,6 +1595,20 @@ static int cache_get(int family, const uint64_t h[2], size_t *n_keys, int *dir_f
 		return fd;
 	}
 	return -ENOENT;
+}
+
+/* Whether the cache has the trie of the class of hash h. */
+static bool cache_has(int family, const uint64_t h[2])
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_cache[f].n; k++) {
+		const struct cl_cache_ent *ce = &cl_cache[f].ents[k];
+
+		if (ce->fd >= 0 && ce->hash[0] == h[0] && ce->hash[1] == h[1])
+			return true;
+	}
+	return false;
 }
 
 /* Whether hash h is a run known to need too many keys. */
@@ -1570,67 +1676,247 @@ static void cache_set(const struct bf_classify *cl)
 	cl_cache[f].n = ents ? n : 0;
 }
 
+/*
+ * The cache of exact classes: the last table's exact keys, compact, and per exact class the hash
+ * of what makes its keys (as a trie's) and where they are. A class the next table has unchanged
+ * copies its keys, with its new run id, instead of building them; a table whose exact keys and
+ * port classes hash as the last table's shares its hash and ports array (immutable once filled,
+ * like the tries), so an append that leaves every exact class as it was creates and fills
+ * neither again. Per family.
+ */
+/* An exact key as kept: its bytes after the scope, and its value. The scope is (run id, tag):
+ * the run id may change, the tag is the class, with BF_CL_TAG_BAD for the keys after its n_good
+ * first ones; an exact key has no prefix field (prefix length KEY_FIXED_BITS, zeros after). */
+struct cl_xkey {
+	uint8_t d[KEY_FIXED - 4];
+	uint32_t val;
+};
+
+struct cl_xent {
+	uint64_t hash[2];
+	size_t off, n, n_good;
+};
+
+static struct {
+	struct cl_xkey *k;
+	struct cl_xent *ents;
+	size_t n;
+	uint64_t share[2]; /* xk_hash() of the table */
+	int exact_fd, ports_fd;
+} cl_xcache[2] = {{.exact_fd = -1, .ports_fd = -1}, {.exact_fd = -1, .ports_fd = -1}};
+
+/* The cache's entry of the exact class of hash h (*n_keys keys), or SIZE_MAX. */
+static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys)
+{
+	size_t f = cache_slot(family);
+
+	for (size_t k = 0; k < cl_xcache[f].n; k++) {
+		const struct cl_xent *xe = &cl_xcache[f].ents[k];
+
+		if (xe->hash[0] != h[0] || xe->hash[1] != h[1])
+			continue;
+		*n_keys = xe->n;
+		return k;
+	}
+	return SIZE_MAX;
+}
+
+/* Append the keys of cache entry x to cl->xk (reserved by the caller), as class c of run run_id
+ * (c is the class the entry was: its hash says so). */
+static void xcache_copy(struct bf_classify *cl, uint32_t run_id, uint32_t c, size_t x)
+{
+	const struct cl_xent *xe = &cl_xcache[cache_slot(cl->family)].ents[x];
+	const struct cl_xkey *src = cl_xcache[cache_slot(cl->family)].k + xe->off;
+
+	for (size_t i = 0; i < xe->n; i++) {
+		struct cl_key k = {.plen = KEY_FIXED_BITS, .val = src[i].val};
+		uint32_t scope = htobe32(run_id << 8 | c | (i < xe->n_good ? 0 : BF_CL_TAG_BAD));
+
+		memcpy(k.d, &scope, 4);
+		memcpy(k.d + 4, src[i].d, sizeof(src[i].d));
+		cl->xk.k[cl->xk.n++] = k;
+	}
+}
+
+/* What the generation's hash and ports array hold: every exact key and the port classes. */
+static void xk_hash(const struct bf_classify *cl, uint64_t out[2])
+{
+	struct cl_hash h = {.a = 0x452821e638d01377ull, .b = 0xbe5466cf34e90c6cull};
+
+	for (size_t i = 0; i < cl->xk.n; i++) {
+		hash_bytes(&h, cl->xk.k[i].d, KEY_DATA);
+		hash_word(&h, (uint64_t)cl->xk.k[i].plen << 32 | cl->xk.k[i].val);
+	}
+	hash_word(&h, cl->xk.n);
+	hash_bytes(&h, cl->port_scope, cl->n_ports * sizeof(cl->port_scope[0]));
+	hash_bytes(&h, cl->port_field, cl->n_ports);
+	out[0] = h.a;
+	out[1] = h.b;
+}
+
+/* If cl's exact keys and port classes are the cached table's (their hash), its hash and ports
+ * array become cl's (new fds) and true; else false. */
+static bool xcache_share(struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family);
+	int xfd = -1, pfd = -1;
+
+	xk_hash(cl, cl->xk_hash);
+	if (!cl->xk.n || cl_xcache[f].exact_fd < 0 || (cl->n_ports && cl_xcache[f].ports_fd < 0) ||
+	    (!cl->n_ports && cl_xcache[f].ports_fd >= 0) ||
+	    memcmp(cl->xk_hash, cl_xcache[f].share, sizeof(cl->xk_hash)))
+		return false;
+	xfd = fcntl(cl_xcache[f].exact_fd, F_DUPFD_CLOEXEC, 3);
+	if (xfd < 0)
+		return false; /* not shared: only costs filling them */
+	if (cl->n_ports) {
+		pfd = fcntl(cl_xcache[f].ports_fd, F_DUPFD_CLOEXEC, 3);
+		if (pfd < 0) {
+			close(xfd);
+			return false;
+		}
+	}
+	cl->exact_fd = xfd;
+	cl->ports_fd = pfd;
+	return true;
+}
+
+static void xcache_free(size_t f)
+{
+	if (cl_xcache[f].exact_fd >= 0)
+		close(cl_xcache[f].exact_fd);
+	if (cl_xcache[f].ports_fd >= 0)
+		close(cl_xcache[f].ports_fd);
+	free(cl_xcache[f].k);
+	free(cl_xcache[f].ents);
+	memset(&cl_xcache[f], 0, sizeof(cl_xcache[f]));
+	cl_xcache[f].exact_fd = cl_xcache[f].ports_fd = -1;
+}
+
+/* The keys of exact class c at cl->xk[off, off + n): their good keys first, then the bad ones,
+ * no prefix field, as xcache_copy() makes them again; *n_good. */
+static bool xkeys_compact(const struct bf_classify *cl, uint32_t c, size_t off, size_t n,
+			  size_t *n_good)
+{
+	static const uint8_t zero[KEY_DATA - KEY_FIXED];
+	size_t g = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cl_key *k = &cl->xk.k[off + i];
+		uint32_t tag;
+
+		memcpy(&tag, k->d, 4);
+		tag = be32toh(tag) & 0xff;
+		if (k->plen != KEY_FIXED_BITS || memcmp(k->d + KEY_FIXED, zero, sizeof(zero)))
+			return false;
+		if (tag == c && g == i)
+			g++;
+		else if (tag != (c | BF_CL_TAG_BAD))
+			return false;
+	}
+	*n_good = g;
+	return true;
+}
+
+/* The cache of exact classes becomes cl's (its keys kept compact); cl's keys are freed, the
+ * generation's hash holds them now. */
+static void xcache_set(struct bf_classify *cl)
+{
+	size_t f = cache_slot(cl->family), n = 0, nk = 0;
+	struct cl_xent *ents = NULL;
+	struct cl_xkey *keys = NULL;
+
+	xcache_free(f);
+	for (uint32_t r = 0; r < cl->n_runs; r++)
+		for (uint32_t c = 0; c < cl->runs[r].n_classes; c++)
+			n += cl->runs[r].cls_exact[c];
+	if (cl->xk.n && n) {
+		ents = calloc(n, sizeof(*ents));
+		keys = malloc(cl->xk.n * sizeof(*keys));
+	}
+	n = 0;
+	for (uint32_t r = 0; ents && keys && r < cl->n_runs; r++) {
+		const struct cl_run *run = &cl->runs[r];
+
+		for (uint32_t c = 0; c < run->n_classes; c++) {
+			struct cl_xent *xe = &ents[n];
+
+			if (!run->cls_exact[c] ||
+			    !xkeys_compact(cl, c, run->cls_xnew[c], run->cls_nkeys[c], &xe->n_good))
+				continue; /* not cached: only costs building them */
+			memcpy(xe->hash, run->cls_hash[c], sizeof(xe->hash));
+			xe->off = nk;
+			xe->n = run->cls_nkeys[c];
+			for (size_t i = 0; i < xe->n; i++) {
+				const struct cl_key *k = &cl->xk.k[run->cls_xnew[c] + i];
+
+				memcpy(keys[nk].d, k->d + 4, sizeof(keys[nk].d));
+				keys[nk++].val = k->val;
+			}
+			n++;
+		}
+	}
+	if (n) {
+		cl_xcache[f].ents = ents;
+		cl_xcache[f].n = n;
+		cl_xcache[f].k = keys;
+		cl_xcache[f].exact_fd =
+			cl->exact_fd >= 0 ? fcntl(cl->exact_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		cl_xcache[f].ports_fd =
+			cl->ports_fd >= 0 ? fcntl(cl->ports_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		memcpy(cl_xcache[f].share, cl->xk_hash, sizeof(cl->xk_hash));
+	} else {
+		free(ents);
+		free(keys);
+	}
+	free(cl->xk.k);
+	cl->xk = (struct keyvec){0};
+}
+
 void bf_classify_cache_clear(void)
 {
 	cache_free(0);
 	cache_free(1);
 	outer_free(0);
 	outer_free(1);
+	xcache_free(0);
+	xcache_free(1);
 }
 
-/* Two independent 64-bit hashes (FNV-1a and a multiply-xorshift mix) over the same bytes: 128
- * bits, so that two different runs never share a trie in practice. */
-struct cl_hash {
-	uint64_t a, b;
-};
-
-static void hash_bytes(struct cl_hash *h, const void *p, size_t n)
-{
-	const uint8_t *d = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h->a = (h->a ^ d[i]) * 0x100000001b3ull;
-		h->b = (h->b + d[i] + 1) * 0x9e3779b97f4a7c15ull;
-		h->b ^= h->b >> 29;
-	}
-}
-
-static void hash_u32(struct cl_hash *h, uint32_t v)
-{
-	hash_bytes(h, &v, sizeof(v));
-}
-
-/* An entry's values and index, as both cache keys below hash them. */
-static void hash_rent(struct cl_hash *h, const struct cl_rent *e)
-{
-	hash_bytes(h, e->v.addr, sizeof(e->v.addr));
-	hash_bytes(h, e->v.msk, sizeof(e->v.msk));
-	hash_bytes(h, e->v.lo, sizeof(e->v.lo));
-	hash_bytes(h, e->v.hi, sizeof(e->v.hi));
-	hash_bytes(h, &e->v.inv, sizeof(e->v.inv));
-	hash_u32(h, e->idx);
-}
-
-/* Everything class_keys() reads for the trie of class c, with entry indices relative to the run
- * (its nodes are numbered within the trie). */
-static void class_hash(const struct cl_run *run, uint32_t c, const struct cl_rent *ents, size_t n,
-		       uint64_t out[2])
+static struct cl_hash class_hash_start(const struct cl_run *run, uint32_t c)
 {
 	struct cl_hash h = {.a = 0x84222325cbf29ce4ull, .b = 0xbb67ae8584caa73bull};
 	const struct cl_sig *s = &run->classes[c];
 
 	hash_u32(&h, c);
 	hash_bytes(&h, s, offsetof(struct cl_sig, mode) + sizeof(s->mode));
-	hash_u32(&h, run->cls_size[c]);
 	hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
-	for (size_t k = 0; k < n; k++) {
-		if (ents[k].cls != c)
-			continue;
-		hash_rent(&h, &ents[k]);
-		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
-	}
+	return h;
+}
+
+/* The hash of a class of `size` entries, the last word: the hash of every prefix of a class's
+ * entries costs one step per entry (split_appended). */
+static void class_hash_end(struct cl_hash h, size_t size, uint64_t out[2])
+{
+	hash_word(&h, size);
 	out[0] = h.a;
 	out[1] = h.b;
+}
+
+/* Every class's hash (run->cls_hash) in one pass over the run's entries. */
+static void class_hashes(struct cl_run *run, const struct cl_rent *ents, size_t n)
+{
+	struct cl_hash h[BF_CL_MAX_CLASSES + 1];
+	size_t size[BF_CL_MAX_CLASSES + 1] = {0};
+
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		h[c] = class_hash_start(run, c);
+	for (size_t k = 0; k < n; k++) {
+		hash_rent(&h[ents[k].cls], &ents[k], 0, ents[k].accept);
+		size[ents[k].cls]++;
+	}
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		class_hash_end(h[c], size[c], run->cls_hash[c]);
 }
 
 /* Everything class_keys() reads for a run, with entry indices relative to the run. */
@@ -1650,9 +1936,7 @@ static void run_hash(const struct cl_run *run, const struct cl_rent *ents, size_
 		hash_bytes(&h, &run->cls_exact[c], sizeof(run->cls_exact[c]));
 	}
 	for (size_t k = 0; k < n; k++) {
-		hash_rent(&h, &ents[k]);
-		hash_bytes(&h, &ents[k].cls, sizeof(ents[k].cls));
-		hash_bytes(&h, &ents[k].accept, sizeof(ents[k].accept));
+		hash_rent(&h, &ents[k], ents[k].cls, ents[k].accept);
 	}
 	out[0] = h.a;
 	out[1] = h.b;
@@ -1767,22 +2051,26 @@ static void guard_field(struct cl_sig *s, const struct cl_val *v, int f)
  * instead: one level and its keys fewer (e.g. "! --dport 5000:5010" on a whole list). */
 static void guard_constant_fields(struct cl_run *run, const struct cl_rent *ents, uint32_t n)
 {
-	for (uint32_t c = 0; c < run->n_classes; c++) {
-		const struct cl_rent *e0 = NULL;
-		bool same[CF_N] = {true, true, true, true};
+	const struct cl_rent *e0[BF_CL_MAX_CLASSES + 1] = {NULL};
+	bool same[BF_CL_MAX_CLASSES + 1][CF_N];
 
-		for (uint32_t k = 0; k < n; k++) {
-			if (ents[k].cls != c)
-				continue;
-			if (!e0)
-				e0 = &ents[k];
+	/* One pass over the entries, each compared with the first of its class. */
+	for (uint32_t k = 0; k < n; k++) {
+		uint8_t c = ents[k].cls;
+
+		if (!e0[c]) {
+			e0[c] = &ents[k];
 			for (int f = 0; f < CF_N; f++)
-				same[f] = same[f] && same_field(&e0->v, &ents[k].v, f);
+				same[c][f] = true;
+			continue;
 		}
-		for (int f = 0; e0 && f < CF_N; f++)
-			if (same[f] && run->classes[c].mode[f] != CM_NONE)
-				guard_field(&run->classes[c], &e0->v, f);
+		for (int f = 0; f < CF_N; f++)
+			same[c][f] = same[c][f] && same_field(&e0[c]->v, &ents[k].v, f);
 	}
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		for (int f = 0; e0[c] && f < CF_N; f++)
+			if (same[c][f] && run->classes[c].mode[f] != CM_NONE)
+				guard_field(&run->classes[c], &e0[c]->v, f);
 }
 
 /* An address field that is a host (/32, not inverted) in every entry of its class is exact:
@@ -1833,6 +2121,8 @@ void bf_classify_free(struct bf_classify *cl)
 		free(cl->runs[r].cls_port);
 		free(cl->runs[r].cls_hash);
 		free(cl->runs[r].cls_nkeys);
+		free(cl->runs[r].cls_xold);
+		free(cl->runs[r].cls_xnew);
 	}
 	free(cl->runs);
 	free(cl->big);
@@ -1871,6 +2161,8 @@ static void run_free(struct cl_run *run)
 	free(run->cls_exact);
 	free(run->cls_hash);
 	free(run->cls_nkeys);
+	free(run->cls_xold);
+	free(run->cls_xnew);
 	for (uint32_t c = 0; run->cls_fd && c < run->n_classes; c++)
 		if (run->cls_fd[c] >= 0)
 			close(run->cls_fd[c]);
@@ -1883,13 +2175,67 @@ static void run_free(struct cl_run *run)
 }
 
 /*
+ * A class the last table had, with entries appended (an `iptables -A` whose rule joins a class):
+ * the cached trie serves the entries it had, and the appended ones become a class of their own
+ * (tested inline when at most BF_CL_INLINE_MAX), instead of the whole trie being built again.
+ * Exact for any such split: a class is only a grouping of entries that share a guard, and the
+ * smallest index over all classes decides. The longest cached prefix is taken; one split per
+ * run (its spare class), none that would make the run not worth it. Needs run->cls_hash; true
+ * if it split (the hashes are then stale).
+ */
+static bool split_appended(const struct bf_classify *cl, struct cl_run *run, struct cl_rent *ents,
+			   size_t n, uint8_t *cls_of)
+{
+	uint32_t nc = run->n_classes;
+
+	if (nc >= BF_CL_MAX_CLASSES || !worth_it((uint32_t)n, nc + 1))
+		return false;
+	for (uint32_t c = 0; c < nc; c++) {
+		struct cl_hash h;
+		uint64_t pre[2];
+		size_t taken = 0, cut = 0, moved = 0;
+
+		if (!class_has_trie(run, c) || cache_has(cl->family, run->cls_hash[c]))
+			continue;
+		h = class_hash_start(run, c);
+		for (size_t j = 0; j < n; j++) {
+			if (ents[j].cls != c)
+				continue;
+			hash_rent(&h, &ents[j], 0, ents[j].accept);
+			taken++;
+			if (taken <= BF_CL_INLINE_MAX || taken == run->cls_size[c])
+				continue;
+			class_hash_end(h, taken, pre);
+			if (cache_has(cl->family, pre))
+				cut = j + 1;
+		}
+		if (!cut)
+			continue;
+		run->classes[nc] = run->classes[c];
+		for (size_t j = cut; j < n; j++) {
+			if (ents[j].cls != c)
+				continue;
+			if (!moved++)
+				run->cls_first[nc] = run->first + ents[j].idx;
+			ents[j].cls = (uint8_t)nc;
+			cls_of[run->first + ents[j].idx] = (uint8_t)nc;
+		}
+		run->cls_size[c] -= (uint32_t)moved;
+		run->cls_size[nc] = (uint32_t)moved;
+		run->n_classes++;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Make [first, end) a run if it is worth it: classes, keys. When its keys would explode (set
  * pruning under nested prefixes), each half is tried on its own; what is left is linear code.
  */
 static int classify_range(struct bf_classify *cl, const struct bf_table_model *m, uint32_t first,
 			  uint32_t end, bool strict, uint8_t *cls_of, const struct bf_log *log)
 {
-	uint32_t n = 0, mid, n_t;
+	uint32_t n = 0, mid, n_t, nc;
 	struct cl_run run;
 	_cleanup_free_ struct cl_rent *ents = NULL;
 	_cleanup_free_ uint32_t *sel = NULL;
@@ -1928,25 +2274,32 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	}
 	ents = calloc(n ? n : 1, sizeof(*ents));
 	sel = malloc(sizeof(*sel) * (n ? n : 1));
-	run.cls_first = calloc(run.n_classes, sizeof(*run.cls_first));
-	run.cls_size = calloc(run.n_classes, sizeof(*run.cls_size));
-	run.cls_trie = calloc(run.n_classes, sizeof(*run.cls_trie));
-	run.cls_exact = calloc(run.n_classes, sizeof(*run.cls_exact));
-	run.cls_fd = malloc(sizeof(*run.cls_fd) * run.n_classes);
-	run.cls_dir = malloc(sizeof(*run.cls_dir) * run.n_classes);
-	run.cls_port = malloc(sizeof(*run.cls_port) * run.n_classes);
-	run.cls_hash = calloc(run.n_classes, sizeof(*run.cls_hash));
-	run.cls_nkeys = calloc(run.n_classes, sizeof(*run.cls_nkeys));
+	/* one spare class for split_appended() */
+	nc = run.n_classes + 1;
+	run.cls_first = calloc(nc, sizeof(*run.cls_first));
+	run.cls_size = calloc(nc, sizeof(*run.cls_size));
+	run.cls_trie = calloc(nc, sizeof(*run.cls_trie));
+	run.cls_exact = calloc(nc, sizeof(*run.cls_exact));
+	run.cls_fd = malloc(sizeof(*run.cls_fd) * nc);
+	run.cls_dir = malloc(sizeof(*run.cls_dir) * nc);
+	run.cls_port = malloc(sizeof(*run.cls_port) * nc);
+	run.cls_hash = calloc(nc, sizeof(*run.cls_hash));
+	run.cls_nkeys = calloc(nc, sizeof(*run.cls_nkeys));
+	run.cls_xold = malloc(sizeof(*run.cls_xold) * nc);
+	run.cls_xnew = calloc(nc, sizeof(*run.cls_xnew));
 	if (!ents || !sel || !run.cls_first || !run.cls_size || !run.cls_trie || !run.cls_exact ||
-	    !run.cls_fd || !run.cls_dir || !run.cls_port || !run.cls_hash || !run.cls_nkeys) {
+	    !run.cls_fd || !run.cls_dir || !run.cls_port || !run.cls_hash || !run.cls_nkeys ||
+	    !run.cls_xold || !run.cls_xnew) {
 		free(run.cls_fd);
 		free(run.cls_dir);
 		run.cls_fd = run.cls_dir = NULL;
 		run_free(&run);
 		return -ENOMEM;
 	}
-	for (uint32_t c = 0; c < run.n_classes; c++)
+	for (uint32_t c = 0; c < nc; c++) {
 		run.cls_fd[c] = run.cls_dir[c] = run.cls_port[c] = -1;
+		run.cls_xold[c] = SIZE_MAX;
+	}
 	for (uint32_t k = end; k-- > first;) {
 		if (cls_of[k] == BF_CL_HOLE)
 			continue;
@@ -1967,6 +2320,12 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	}
 	guard_constant_fields(&run, ents, n);
 	exact_host_fields(&run, ents, n);
+	class_kinds(&run);
+	class_hashes(&run, ents, n);
+	if (split_appended(cl, &run, ents, n, cls_of)) {
+		class_kinds(&run);
+		class_hashes(&run, ents, n);
+	}
 	n_t = class_kinds(&run);
 	if (cl->n_tries + n_t > BF_CL_MAX_TRIES) {
 		if (!cl->over_tries)
@@ -2027,9 +2386,10 @@ static int classify_range(struct bf_classify *cl, const struct bf_table_model *m
 	cl->n_ports += run.n_ports;
 	bf_logf(log, BF_LOG_DEBUG,
 		"classify: run %u: entries %u..%u%s, %u classes (%u exact, %u tries, %u "
-		"directories), %zu keys%s",
+		"directories), %zu keys%s%s",
 		cl->n_runs, first, end - 1, run.holes ? " (across jumps)" : "", run.n_classes,
-		n_exact, n_t, run.n_dirs, run.n_keys, run.n_reused ? " (some tries reused)" : "");
+		n_exact, n_t, run.n_dirs, run.n_keys, run.n_reused ? " (some tries reused)" : "",
+		run.n_xreused ? " (exact keys copied)" : "");
 	for (uint32_t k = first; k < end; k++)
 		cl->run_at[k] = cls_of[k] == BF_CL_HOLE ? -1 : (int32_t)cl->n_runs;
 	cl->n_classified += n;
@@ -2147,8 +2507,11 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 		bf_classify_free(cl);
 		return err;
 	}
-	if (cl_enabled)
-		cache_set(cl); /* a linear compile (tests) leaves the cache alone */
+	if (cl_enabled) {
+		/* a linear compile (tests) leaves the caches alone */
+		cache_set(cl);
+		xcache_set(cl);
+	}
 	*out = cl;
 	return 0;
 }

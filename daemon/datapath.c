@@ -360,12 +360,27 @@ static int xt_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 		dp->gens = p;
 		dp->cap_gens = ncap;
 	}
+	if (dp->pin_dir)
+		id = dp->next_gen_id++;
+	/* The state file of a replace is written ahead by a thread while the table compiles (the
+	 * compile is single-threaded for most of its time, the thread has the other CPU);
+	 * bfd_state_write() renames it after the switch (doc/design.md, "Persistence"). */
+	if (dp->state && !dp->restoring) {
+		const void *req;
+		uint32_t len;
+
+		bfd_state_request(&req, &len);
+		if (req)
+			bfd_state_prewrite_start(dp->state, m->family, m->name, req, len, id);
+	}
 	r = bf_gen_load(dp->rt, m, &gopts, &g);
-	if (r)
+	if (r) {
+		if (dp->state)
+			bfd_state_prewrite_wait(dp->state, false);
 		return r;
+	}
 	if (dp->pin_dir) {
 		/* Pinned before it can be switched in: a generation in force always has pins. */
-		id = dp->next_gen_id++;
 		r = gen_dir(dp, id, dir, sizeof(dir));
 		if (!r)
 			r = bf_gen_pin(g, dir);
@@ -374,6 +389,8 @@ static int xt_prepare(void *ctx, const struct bf_table_model *m, void **gen)
 				m->name, strerror(-r));
 			bf_gen_unpin(dir);
 			gen_free(dp, g);
+			if (dp->state)
+				bfd_state_prewrite_wait(dp->state, false);
 			return r;
 		}
 		bfd_fault_point("gen-pinned");
@@ -426,18 +443,8 @@ static int xt_commit(void *ctx, const struct bf_table_model *m, void *gen)
 		t->cur_id = gen_id(dp, gen);
 		return 0;
 	}
-	/* The state file of the replace is written by a thread while the switch runs and waits
-	 * for the old generation to drain; bfd_state_write() renames it after the switch
-	 * (doc/design.md, "Persistence"). */
-	if (dp->state) {
-		const void *req;
-		uint32_t len;
-
-		bfd_state_request(&req, &len);
-		if (req)
-			bfd_state_prewrite_start(dp->state, m->family, m->name, req, len,
-						 gen_id(dp, gen));
-	}
+	/* The state file written ahead since xt_prepare (its thread reads the state, which the
+	 * request changes next: joined here). */
 	bfd_fault_point("before-switch");
 	r = bf_gen_activate(dp->rt, gen);
 	if (dp->state)

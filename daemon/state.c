@@ -225,6 +225,8 @@ static void table_clear(struct bfd_state_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static struct bfd_state_prep *prep_alloc(void);
+
 void bfd_state_free(struct bfd_state *st)
 {
 	if (!st)
@@ -236,6 +238,7 @@ void bfd_state_free(struct bfd_state *st)
 	free(st->dir);
 	free(st->path);
 	free(st->ctr_path);
+	free(st->prep_mem);
 	free(st);
 }
 
@@ -461,6 +464,12 @@ int bfd_state_open(const char *dir, uint64_t netns_cookie, const struct bf_log *
 
 	if (!st)
 		return -ENOMEM;
+	/* With the start-up's allocations, not from the middle of a later heap (prewrite_start). */
+	st->prep_mem = prep_alloc();
+	if (!st->prep_mem) {
+		free(st);
+		return -ENOMEM;
+	}
 	st->log = log;
 	st->netns_cookie = netns_cookie;
 	read_boot_id(st->boot_id);
@@ -544,10 +553,35 @@ static int write_all(int fd, const void *p, size_t n)
  * (one piece, or the store's header and entries), the payload's padding. */
 #define ST_PIECES 7
 
+/* n bytes at p; p NULL: n zero bytes (the bases of a table written ahead: 1.6 MB at 100k rules
+ * that a zeroed buffer would add to the peak of the replace it overlaps). */
 struct st_piece {
 	const void *p;
 	size_t n;
 };
+
+static const uint8_t st_zeros[4096];
+
+/* A piece to fd (>= 0) or into the hash. */
+static int piece_out(const struct st_piece *pc, int fd, struct st_hash *h)
+{
+	for (size_t done = 0; done < pc->n;) {
+		size_t n = pc->p ? pc->n : pc->n - done < sizeof(st_zeros) ? pc->n - done
+									     : sizeof(st_zeros);
+		const void *p = pc->p ? pc->p : st_zeros;
+
+		if (fd >= 0) {
+			int r = write_all(fd, p, n);
+
+			if (r)
+				return r;
+		} else {
+			st_hash_more(h, p, n);
+		}
+		done += n;
+	}
+	return 0;
+}
 
 /*
  * The table a replace in progress will leave (bfd_state_prewrite_start): its image taken from the
@@ -559,7 +593,6 @@ struct st_override {
 	struct ipt_replace rep; /* as xt_store_table_image() will give it */
 	const void *entries;
 	uint32_t n_entries;
-	struct xt_counters *zero_bases;
 	uint64_t gen_id;
 };
 
@@ -593,8 +626,8 @@ static int table_pieces(const struct bfd_state *st, const struct bfd_state_table
 		out[0] = (struct st_piece){th, sizeof(*th)};
 		out[1] = (struct st_piece){zero, ST_PAD(sizeof(*th)) - sizeof(*th)};
 		out[2] = (struct st_piece){&ov->gen_id, 8};
-		out[3] = (struct st_piece){ov->zero_bases,
-					   (size_t)ov->n_entries * sizeof(struct xt_counters)};
+		/* zero bases: no memory (st_piece) */
+		out[3] = (struct st_piece){NULL, (size_t)ov->n_entries * sizeof(struct xt_counters)};
 		out[4] = (struct st_piece){&ov->rep, sizeof(ov->rep)};
 		out[5] = (struct st_piece){ov->entries, ov->rep.size};
 		out[6] = (struct st_piece){zero, ST_PAD(plen) - plen};
@@ -663,13 +696,9 @@ static int write_body(const struct bfd_state *st, bool counters, const struct st
 		for (int k = 0; k < ST_PIECES; k++) {
 			if (!pc[k].n)
 				continue;
-			if (fd >= 0) {
-				r = write_all(fd, pc[k].p, pc[k].n);
-				if (r)
-					return r;
-			} else {
-				st_hash_more(&h, pc[k].p, pc[k].n);
-			}
+			r = piece_out(&pc[k], fd, &h);
+			if (r)
+				return r;
 			n += pc[k].n;
 		}
 	}
@@ -716,6 +745,9 @@ static int write_tmp(const struct bfd_state *st, bool counters, const struct st_
 	size_t written = 0;
 	int r;
 
+	/* The previous file may be there (commit_rename): removed rather than truncated, which
+	 * on ext4 would force the new blocks' allocation at close (auto_da_alloc). */
+	unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -740,13 +772,30 @@ struct bfd_state_prep {
 	char tmp[PATH_MAX];
 };
 
+static struct bfd_state_prep *prep_alloc(void)
+{
+	return malloc(sizeof(struct bfd_state_prep));
+}
+
+/* The memory stays for the next replace (st->prep_mem). */
 static void prep_free(struct bfd_state *st)
 {
-	if (!st->prep)
-		return;
-	free(st->prep->ov.zero_bases);
-	free(st->prep);
 	st->prep = NULL;
+}
+
+/*
+ * tmp becomes path atomically. Exchanged rather than renamed over: on ext4 a rename over an
+ * existing file forces the allocation of the new file's blocks and starts their writeback
+ * (auto_da_alloc), 2-7 ms of every `iptables -A` at 10k rules, for a file that is never synced.
+ * The previous file is left at tmp, where the next write_tmp() removes it (a thread, when the
+ * file is written ahead) and a start-up ignores and removes it like any temporary file.
+ */
+static int commit_rename(const char *tmp, const char *path)
+{
+	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE))
+		return 0;
+	/* No file at path yet (ENOENT), or a filesystem without exchange. */
+	return rename(tmp, path) ? -errno : 0;
 }
 
 /* Write the state file (counters: the counters file) atomically (rename): on success it is the
@@ -779,8 +828,8 @@ static int write_file(struct bfd_state *st, bool counters)
 			return r;
 	}
 	bfd_fault_point(counters ? "counters-tmp-written" : "state-tmp-written");
-	if (rename(tmp, path)) {
-		r = -errno;
+	r = commit_rename(tmp, path);
+	if (r) {
 		unlink(tmp);
 		return r;
 	}
@@ -800,11 +849,14 @@ int bfd_state_write(struct bfd_state *st)
 	return write_file(st, false);
 }
 
+/* The header's hash is a pass over the whole file: the thread's too. */
 static void *prep_main(void *arg)
 {
 	struct bfd_state_prep *p = arg;
 
-	p->err = write_tmp(p->st, false, &p->ov, &p->h, p->tmp);
+	p->err = file_header(p->st, false, &p->ov, &p->h);
+	if (!p->err)
+		p->err = write_tmp(p->st, false, &p->ov, &p->h, p->tmp);
 	return NULL;
 }
 
@@ -822,9 +874,11 @@ int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
 	/* Only the table the request replaces. */
 	if ((uint64_t)rq.size > len - sizeof(rq) || strncmp(rq.name, name, sizeof(rq.name)))
 		return -EINVAL;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
+	/* Allocated once, at start-up: a block taken from the heap at every replace, before the
+	 * compile and freed after it, left the compile's allocations above it and raised the peak
+	 * RSS of an append at 100k rules by 2.5 MiB. */
+	p = st->prep_mem;
+	memset(p, 0, sizeof(*p));
 	p->st = st;
 	p->ov.family = family;
 	memcpy(p->ov.name, rq.name, sizeof(p->ov.name));
@@ -847,12 +901,9 @@ int bfd_state_prewrite_start(struct bfd_state *st, int family, const char *name,
 	p->ov.entries = (const uint8_t *)payload + sizeof(rq);
 	p->ov.n_entries = rq.num_entries;
 	p->ov.gen_id = gen_id;
-	p->ov.zero_bases = calloc(rq.num_entries ? rq.num_entries : 1, sizeof(struct xt_counters));
 	snprintf(p->tmp, sizeof(p->tmp), "%s.tmp", st->path);
 	st->prep = p;
-	r = p->ov.zero_bases ? file_header(st, false, &p->ov, &p->h) : -ENOMEM;
-	if (!r)
-		r = -pthread_create(&p->thread, NULL, prep_main, p);
+	r = -pthread_create(&p->thread, NULL, prep_main, p);
 	if (r) {
 		prep_free(st);
 		return r;
@@ -901,11 +952,19 @@ int bfd_state_write_counters(struct bfd_state *st)
 
 void bfd_state_remove(struct bfd_state *st)
 {
+	char tmp[PATH_MAX];
+
 	if (unlink(st->path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->path, strerror(errno));
 	if (unlink(st->ctr_path) && errno != ENOENT)
 		bf_logf(st->log, BF_LOG_WARN, "cannot remove %s: %s", st->ctr_path,
 			strerror(errno));
+	/* The previous files, left by commit_rename(). */
+	bfd_state_prewrite_wait(st, false);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->path);
+	unlink(tmp);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", st->ctr_path);
+	unlink(tmp);
 	/* Empty once no namespace has state there; a shared directory stays. */
 	rmdir(st->dir);
 }

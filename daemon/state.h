@@ -43,6 +43,7 @@ struct bfd_state {
 	uint32_t n_tables;
 	const struct xt_store *store; /* for payload_from_store tables; set by the datapath */
 	struct bfd_state_prep *prep;  /* bfd_state_prewrite_*: the temporary file written ahead */
+	struct bfd_state_prep *prep_mem; /* what prep points to, kept from one replace to the next */
 };
 
 /* The cookie of the current network namespace (SO_NETNS_COOKIE): never reused while the
@@ -64,8 +65,8 @@ int bfd_state_write_counters(struct bfd_state *st);
  * A replace's state file, written ahead (doc/design.md, "Persistence"): the state as it will be
  * once the replace of table `name` by payload (ipt_replace + entries, as the store will hold
  * them; another table's request is refused) with generation gen_id has succeeded goes to the
- * temporary file, written and synced by a thread while the caller switches the generation in and
- * waits for the old one to drain. Nothing is renamed: bfd_state_write() renames that file only if what
+ * temporary file, written (header hash included) by a thread while the caller compiles the
+ * generation and switches it in. Nothing is renamed: bfd_state_write() renames that file only if what
  * it would write is exactly that (same length and hash), else it writes as usual. _start fails
  * (nothing started) when the state cannot be predicted; _wait joins the thread, and with !ok (the
  * switch failed) drops the file.

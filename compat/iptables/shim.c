@@ -208,77 +208,30 @@ static int bfs_connect(const char *path)
 	return TAKE_FD(fd);
 }
 
+/*
+ * A request of megabytes (a SET_REPLACE at 10k rules: 1.8 MB) is queued whole: with the default
+ * send buffer (~200 KB) it crossed in a dozen turns of the two processes, each woken in turn,
+ * ~3 ms for what the copies themselves do in a fraction of that. SO_SNDBUFFORCE needs
+ * CAP_NET_ADMIN, which a caller of IPT_SO_SET_* has; else SO_SNDBUF (capped by wmem_max) does
+ * what it can. Best effort: the exchange works with any buffer.
+ */
+static void bfs_send_buffer(int fd, size_t len)
+{
+	static void *slot;
+	setsockopt_fn real = (setsockopt_fn)bfs_real("setsockopt", &slot);
+	int v = len > INT_MAX / 2 ? INT_MAX / 2 : (int)len;
+
+	if (!real || len < BFS_CHUNK)
+		return;
+	if (real(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		real(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 static int bfs_protocol_error(const char *path, const char *what, int err)
 {
 	bfs_warn_once(BFS_WARN_PROTOCOL, "bad exchange with bpfilterd at %s: %s: %s", path, what,
 		      strerror(err));
 	return -EIO;
-}
-
-int bfs_transact(struct bpfilter_request *req, const void *payload, struct bpfilter_response *resp,
-		 bfs_sink_fn sink, void *sink_ctx)
-{
-	const char *path = bfs_socket_path();
-	struct bpfilter_response rsp;
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t off = 0, cap;
-	int r;
-
-	fd = bfs_connect(path);
-	if (fd < 0) {
-		bfs_warn_once(BFS_WARN_UNREACHABLE, "cannot reach bpfilterd at %s: %s", path,
-			      strerror(-fd));
-		return -ECONNREFUSED;
-	}
-
-	req->magic = BPFILTER_MAGIC;
-	req->version = BPFILTER_VERSION;
-	r = bfs_send_all(fd, req, sizeof(*req));
-	if (r < 0)
-		return bfs_protocol_error(path, "sending the request", -r);
-	r = bfs_send_all(fd, payload, req->payload_len);
-	/* Checked readable beforehand: EFAULT here means the caller's memory changed under us. */
-	if (r == -EFAULT)
-		return -EFAULT;
-	if (r < 0)
-		return bfs_protocol_error(path, "sending the request", -r);
-
-	r = bfs_recv_all(fd, &rsp, sizeof(rsp));
-	if (r < 0)
-		return bfs_protocol_error(path, "reading the response", -r);
-	if (rsp.magic != BPFILTER_MAGIC || rsp.version != BPFILTER_VERSION ||
-	    rsp.payload_len > BPFILTER_MAX_PAYLOAD || (rsp.error && rsp.payload_len))
-		return bfs_protocol_error(path, "malformed response", EPROTO);
-
-	if (rsp.flags & BPFILTER_RESP_F_WRONG_NETNS) {
-		bfs_warn_once(BFS_WARN_NETNS,
-			      "bpfilterd at %s serves another network namespace than this process",
-			      path);
-		rsp.error = ENOPROTOOPT;
-		rsp.payload_len = 0;
-	}
-
-	cap = rsp.payload_len < BFS_CHUNK ? rsp.payload_len : BFS_CHUNK;
-	if (cap) {
-		buf = malloc(cap);
-		if (!buf)
-			return -ENOMEM;
-	}
-	while (off < rsp.payload_len) {
-		size_t n = rsp.payload_len - off < cap ? rsp.payload_len - off : cap;
-
-		r = bfs_recv_all(fd, buf, n);
-		if (r < 0)
-			return bfs_protocol_error(path, "reading the response", -r);
-		r = sink(sink_ctx, off, buf, n);
-		if (r < 0)
-			return r;
-		off += n;
-	}
-
-	*resp = rsp;
-	return 0;
 }
 
 /* The response payload goes to the caller's memory at addr, at most cap bytes. */
@@ -303,6 +256,90 @@ static int bfs_user_sink(void *ctx, size_t off, const void *buf, size_t len)
 		if (!s->ignore_fault)
 			return -EFAULT;
 	}
+	return 0;
+}
+
+int bfs_transact(struct bpfilter_request *req, const void *payload, struct bpfilter_response *resp,
+		 bfs_sink_fn sink, void *sink_ctx)
+{
+	const struct bfs_user_sink *us = sink == bfs_user_sink ? sink_ctx : NULL;
+	const char *path = bfs_socket_path();
+	struct bpfilter_response rsp;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t off = 0, cap;
+	int r;
+
+	fd = bfs_connect(path);
+	if (fd < 0) {
+		bfs_warn_once(BFS_WARN_UNREACHABLE, "cannot reach bpfilterd at %s: %s", path,
+			      strerror(-fd));
+		return -ECONNREFUSED;
+	}
+
+	req->magic = BPFILTER_MAGIC;
+	req->version = BPFILTER_VERSION;
+	bfs_send_buffer(fd, sizeof(*req) + (size_t)req->payload_len);
+	r = bfs_send_all(fd, req, sizeof(*req));
+	if (r < 0)
+		return bfs_protocol_error(path, "sending the request", -r);
+	r = bfs_send_all(fd, payload, req->payload_len);
+	/* Part of the caller's memory is unreadable: the daemon drops the incomplete request
+	 * when we close. */
+	if (r == -EFAULT)
+		return -EFAULT;
+	if (r < 0)
+		return bfs_protocol_error(path, "sending the request", -r);
+
+	r = bfs_recv_all(fd, &rsp, sizeof(rsp));
+	if (r < 0)
+		return bfs_protocol_error(path, "reading the response", -r);
+	if (rsp.magic != BPFILTER_MAGIC || rsp.version != BPFILTER_VERSION ||
+	    rsp.payload_len > BPFILTER_MAX_PAYLOAD || (rsp.error && rsp.payload_len))
+		return bfs_protocol_error(path, "malformed response", EPROTO);
+
+	if (rsp.flags & BPFILTER_RESP_F_WRONG_NETNS) {
+		bfs_warn_once(BFS_WARN_NETNS,
+			      "bpfilterd at %s serves another network namespace than this process",
+			      path);
+		rsp.error = ENOPROTOOPT;
+		rsp.payload_len = 0;
+	}
+
+	/* A getsockopt's answer (GET_ENTRIES: megabytes) is received straight into the caller's
+	 * buffer: recv() fails with EFAULT at a bad address as copy_to_user does, where the bounce
+	 * buffer cost a second copy and a process_vm_writev() per chunk. */
+	if (us && us->addr && !us->ignore_fault && rsp.payload_len) {
+		if (rsp.payload_len > us->cap)
+			return bfs_protocol_error(path, "response larger than the buffer",
+						  EMSGSIZE);
+		r = bfs_recv_all(fd, us->addr, rsp.payload_len);
+		if (r == -EFAULT)
+			return -EFAULT;
+		if (r < 0)
+			return bfs_protocol_error(path, "reading the response", -r);
+		*resp = rsp;
+		return 0;
+	}
+	cap = rsp.payload_len < BFS_CHUNK ? rsp.payload_len : BFS_CHUNK;
+	if (cap) {
+		buf = malloc(cap);
+		if (!buf)
+			return -ENOMEM;
+	}
+	while (off < rsp.payload_len) {
+		size_t n = rsp.payload_len - off < cap ? rsp.payload_len - off : cap;
+
+		r = bfs_recv_all(fd, buf, n);
+		if (r < 0)
+			return bfs_protocol_error(path, "reading the response", -r);
+		r = sink(sink_ctx, off, buf, n);
+		if (r < 0)
+			return r;
+		off += n;
+	}
+
+	*resp = rsp;
 	return 0;
 }
 
@@ -382,22 +419,30 @@ static int bfs_xt_setsockopt(int level, int optname, const void *optval, socklen
 	struct bfs_user_sink sink = {.ignore_fault = true};
 	struct bpfilter_response resp;
 	struct ipt_replace repl;
+	size_t len;
 	int r;
 
 	/* __sys_setsockopt takes an int optlen. */
 	if (optlen > INT_MAX)
 		return bfs_fail(EINVAL);
-	req.payload_len = bfs_user_readable(
-		optval, optlen < BPFILTER_MAX_PAYLOAD ? optlen : BPFILTER_MAX_PAYLOAD);
+	len = optlen < BPFILTER_MAX_PAYLOAD ? optlen : BPFILTER_MAX_PAYLOAD;
 
 	/* ip6t_replace has the same layout: num_counters at 84, counters at 88. */
-	if (optname == IPT_SO_SET_REPLACE && req.payload_len >= sizeof(repl)) {
-		bfs_user_read(&repl, optval, sizeof(repl));
+	if (optname == IPT_SO_SET_REPLACE && len >= sizeof(repl) &&
+	    bfs_user_read(&repl, optval, sizeof(repl)) == sizeof(repl)) {
 		sink.addr = (char *)repl.counters;
 		sink.cap = (size_t)repl.num_counters * sizeof(struct xt_counters);
 	}
 
+	/* Sent straight from the caller's memory, announced whole: reading it all once before
+	 * (to find where it stops being readable) cost as much as sending it. Only if the send
+	 * faults, again with the readable prefix, which the daemon answers as the kernel does. */
+	req.payload_len = len;
 	r = bfs_transact(&req, optval, &resp, bfs_user_sink, &sink);
+	if (r == -EFAULT) {
+		req.payload_len = bfs_user_readable(optval, len);
+		r = bfs_transact(&req, optval, &resp, bfs_user_sink, &sink);
+	}
 	if (r < 0)
 		return bfs_fail(-r);
 	if (resp.error)

@@ -16,8 +16,9 @@ typedef int (*bfs_sink_fn)(void *ctx, size_t off, const void *buf, size_t len);
 
 /*
  * One request to bpfilterd: send the header and `payload_len` bytes of the caller's memory at
- * `payload` (already known to be readable), read the response header into *resp and hand its
- * payload to `sink`. Returns 0 (resp->error may be non-zero) or a negative errno when bpfilterd
+ * `payload` (-EFAULT if part of it is unreadable: nothing was done), read the response header into
+ * *resp and hand its payload to `sink` (a bfs_user_sink of a getsockopt: received straight into
+ * the caller's buffer, -EFAULT if that faults). Returns 0 (resp->error may be non-zero) or a negative errno when bpfilterd
  * could not be reached or broke the protocol; the shim has then printed why, once per process.
  * A WRONG_NETNS response is reported here too and turned into resp->error = ENOPROTOOPT.
  */

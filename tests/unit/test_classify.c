@@ -509,9 +509,12 @@ static void make_jump(struct env *v, uint32_t i, uint32_t to)
  * run (a run starts with a classified entry): the runs are those of the table without them,
  * that many entries further.
  */
-static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
-			       bool jumps, bool exact, uint32_t shift, uint32_t *n_tries,
-			       uint32_t *n_reused)
+/* The log of the last classified load of random_table_lead(). */
+static char cls_log[sizeof(((struct bt_log *)0)->all)];
+
+static void random_table_lead(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			      bool jumps, bool exact, uint32_t shift, uint32_t lead,
+			      uint32_t *n_tries, uint32_t *n_reused)
 {
 	uint32_t jmp[BT_MAX_ENTRIES], n_jmp = 0;
 	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
@@ -530,6 +533,25 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	bt_base(&v->t, IN);
 	for (uint32_t k = 0; k < shift; k++)
 		bt_rule(&v->t, BF_TGT_JUMP, v->t.m.n_entries + 1);
+	if (lead) {
+		/* A run of its own before the table's runs (a tcp option test ends it): they
+		 * become runs 1, 2, ..., which name their exact keys in the hash. */
+		uint64_t ls = seed ^ 0xa5a5;
+		uint32_t i;
+
+		for (uint32_t k = 0; k < lead; k++)
+			random_exact_entry(v, &ls, bt_rule(&v->t, BF_TGT_DROP, 0));
+		i = bt_rule(&v->t, BF_TGT_ACCEPT, 0);
+		memset(&v->md[i].tcp, 0, sizeof(v->md[i].tcp));
+		v->md[i].tcp.spts[1] = v->md[i].tcp.dpts[1] = UINT16_MAX;
+		v->md[i].tcp.option = 200;
+		v->t.ip[i].v4.proto = IPPROTO_TCP;
+		v->mt[i] = (struct bf_match){
+			.ext = &bf_match_tcp, .data = &v->md[i].tcp, .data_len = sizeof(v->md[i].tcp)};
+		v->t.e[i].matches = &v->mt[i];
+		v->t.e[i].n_matches = 1;
+		shift += lead + 1;
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0), x;
 
@@ -576,6 +598,7 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	bt_end(&v->t);
 
 	g = load(v, true, &n_cls);
+	memcpy(cls_log, v->log.all, sizeof(cls_log)); /* the linear load below logs over it */
 	if (n_reused) {
 		const char *lp = strstr(v->log.all, " of them in ");
 		uint32_t runs;
@@ -622,6 +645,13 @@ static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_
 	free(verdict);
 }
 
+static void random_table_shift(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts,
+			       bool jumps, bool exact, uint32_t shift, uint32_t *n_tries,
+			       uint32_t *n_reused)
+{
+	random_table_lead(v, seed, n, n_pkts, jumps, exact, shift, 0, n_tries, n_reused);
+}
+
 static void random_table(struct env *v, uint64_t seed, uint32_t n, uint32_t n_pkts, bool jumps,
 			 bool exact)
 {
@@ -654,22 +684,134 @@ START_TEST(reuse_moved_runs)
 END_TEST
 
 /*
- * Tries are cached per class: a table with one more entry at the end of INPUT (an append)
- * rebuilds at most the trie of the class that entry joins, and the reused tries must still give
- * the verdicts and counters of the linear code.
+ * Tries are cached per class: a table with more entries at the end of INPUT (appends) takes the
+ * cached trie of the class they join for its old entries, the new ones being a class of their
+ * own (split_appended), and the table without them (deletes) is the cached classes again: every
+ * trie reused each time (the new class is tested inline or has a trie of its own), and the
+ * reused tries must still give the verdicts and counters of the linear code.
  */
 START_TEST(reuse_after_append)
 {
 	for (uint64_t seed = 6; seed <= 9; seed++) {
 		struct env *v = env_new();
-		uint32_t tries = 0, reused = 0;
+		uint32_t tries = 0, reused = 0, n_tries;
 
 		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
 		ck_assert_uint_eq(reused, 0);
 		ck_assert_uint_gt(tries, 0);
+		n_tries = tries;
+		/* At most the class the new entry joins is built again: when the entry changes
+		 * its guard or modes (split_table below has one that does not). */
 		random_table_shift(v, seed, 601, 1500, false, false, 0, &tries, &reused);
-		ck_assert_msg(reused + 1 >= tries, "seed %llu: %u of %u tries reused",
+		ck_assert_msg(reused + 1 >= n_tries, "seed %llu: append: %u of %u tries reused",
 			      (unsigned long long)seed, reused, tries);
+		random_table_shift(v, seed, 600, 1500, false, false, 0, &tries, &reused);
+		ck_assert_msg(reused + 1 >= tries, "seed %llu: delete: %u of %u tries reused",
+			      (unsigned long long)seed, reused, tries);
+		/* Three appends at once (one split per run: the other classes they join are built
+		 * again), against the linear code. */
+		random_table_shift(v, seed, 603, 1500, false, false, 0, &tries, &reused);
+		ck_assert_uint_gt(reused, 0);
+		env_free(v);
+	}
+}
+END_TEST
+
+/*
+ * The keys of an exact class (in the generation's hash, which names runs by number) are copied
+ * from the last table's when the class is the same, with its new run number, and a table whose
+ * exact keys are all the last table's shares its hash and ports array. Against the linear code:
+ * the same table again (all shared), then with a new run before it (every run renumbered).
+ */
+/* INPUT: n rules -s 10.A.B.0/24 -p udp --dport 53 -j DROP (class 0 the first alone, class 1
+ * the others, one trie keyed by source), policy ACCEPT. */
+static struct bf_gen *split_table(struct env *v, uint32_t n, uint32_t *tries, uint32_t *reused)
+{
+	struct bf_gen *g;
+	const char *lp;
+	uint32_t runs;
+
+	bt_init(&v->t);
+	bt_base(&v->t, IN);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = bt_rule(&v->t, BF_TGT_DROP, 0);
+		char a[32];
+
+		snprintf(a, sizeof(a), "10.%u.%u.0", 1 + k / 200, k % 200);
+		src(v, i, a, 24);
+		udp_ports(v, i, 53, 53, 0);
+	}
+	bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+	g = load(v, true, NULL);
+	lp = strstr(v->log.all, " of them in ");
+	ck_assert_ptr_nonnull(lp);
+	ck_assert_int_eq(sscanf(lp, " of them in %u classified runs (%u tries, %u", &runs, tries,
+				reused),
+			 3);
+	return g;
+}
+
+/*
+ * An append whose rule joins a class with a trie (split_appended): the class's cached trie
+ * serves its old entries and the new rule is a class of its own, tested inline; the verdicts
+ * and counters are those of the rules, the new one included; deleting it again gives back the
+ * cached class. Two appends: a new class of two, three: of three (a trie of its own).
+ */
+START_TEST(split_appended_class)
+{
+	static const uint32_t sizes[] = {40, 41, 40, 42, 43, 40};
+	struct env *v = env_new();
+	struct pkt p = {.proto = IPPROTO_UDP, .dst = "10.9.0.8", .sport = 1000, .dport = 53,
+			.l4len = 8};
+	struct xt_counters c[64];
+
+	for (size_t t = 0; t < BF_ARRAY_SIZE(sizes); t++) {
+		uint32_t n = sizes[t], tries = 0, reused = 0;
+		struct bf_gen *g = split_table(v, n, &tries, &reused);
+		char a[32];
+
+		ck_assert_uint_eq(tries, 1 + (n >= 43));
+		ck_assert_msg(reused == (t ? 1u : 0u), "table %zu (%u rules): %u of %u tries reused",
+			      t, n, reused, tries);
+		/* The last rule, one in the middle, none. */
+		snprintf(a, sizeof(a), "10.1.%u.7", n - 1);
+		p.src = a;
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+		p.src = "10.1.3.9";
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+		p.src = "10.200.0.1";
+		ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+		counters(v, g, c);
+		for (uint32_t i = 0; i <= n; i++) /* n: the policy */
+			ck_assert_msg(c[i].pcnt == (i == 3 || i >= n - 1),
+				      "table %zu, entry %u: %llu packets", t, i,
+				      (unsigned long long)c[i].pcnt);
+		bf_gen_free(g);
+	}
+	env_free(v);
+}
+END_TEST
+
+START_TEST(reuse_exact_keys)
+{
+	for (uint64_t seed = 47; seed <= 49; seed++) {
+		struct env *v = env_new();
+		uint32_t runs[2] = {0}, tries, reused;
+
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 0, &tries, &reused);
+		ck_assert_ptr_null(strstr(cls_log, "exact keys copied"));
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 0, &tries, &reused);
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys copied"));
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys and ports array reused"));
+		ck_assert_int_eq(sscanf(strstr(cls_log, " of them in "), " of them in %u", &runs[0]),
+				 1);
+		random_table_lead(v, seed, 500, 1500, seed == 48, true, 0, 30, &tries, &reused);
+		ck_assert_int_eq(sscanf(strstr(cls_log, " of them in "), " of them in %u", &runs[1]),
+				 1);
+		ck_assert_uint_gt(runs[1], runs[0]); /* the lead run: the others renumbered */
+		ck_assert_ptr_nonnull(strstr(cls_log, "exact keys copied"));
+		ck_assert_ptr_null(strstr(cls_log, "exact keys and ports array reused"));
 		env_free(v);
 	}
 }
@@ -956,6 +1098,8 @@ int main(void)
 	tcase_add_test(tc, random_exact_against_linear);
 	tcase_add_test(tc, reuse_moved_runs);
 	tcase_add_test(tc, reuse_after_append);
+	tcase_add_test(tc, reuse_exact_keys);
+	tcase_add_test(tc, split_appended_class);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, scale_load);
