@@ -68,6 +68,10 @@ static const uint32_t bf_region_small_caps[] = {2048, 4096};
  * are plain branches, so the packet makes no tail call for it. Small enough that the copy is
  * cheap to verify; larger chains keep their own programs. */
 #define BF_INLINE_MAX_ENTRIES 32
+/* Once classified, a chain that jumps nowhere and is entered from one place is also compiled
+ * inline, whatever its number of entries, when its code (runs are a few lookups whatever their
+ * length) is at most this long (inline_classified). */
+#define BF_INLINE_MAX_INSNS 4096
 
 #define PKT_OFF(field) ((int16_t)offsetof(struct bf_pkt, field))
 
@@ -1073,6 +1077,83 @@ static int emit_inline(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx
 }
 
 /*
+ * After classification: a push jump to a chain that jumps nowhere (no jump, no goto), ends in an
+ * unconditional RETURN and is entered from nowhere else, whose code is at most
+ * BF_INLINE_MAX_INSNS long (emitted once into a scratch builder to know), is compiled inline too,
+ * and the regions are laid out again. Classification does not depend on it: the chain's runs
+ * start after its ERROR head either way, and a run of the caller may keep the jump as a hole,
+ * because a chain without jumps has no run with holes to overwrite the result the run keeps at
+ * this jump stack depth.
+ */
+static int inline_classified(struct cg *c)
+{
+	const struct bf_table_model *m = c->m;
+	uint32_t n = m->n_entries, added = 0;
+	_cleanup_free_ uint32_t *refs = calloc(n, sizeof(*refs));
+	int err = 0;
+
+	if (!refs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct bf_entry *e = &m->entries[i];
+
+		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
+		    e->target.jump != i + 1)
+			refs[e->target.jump]++;
+	}
+	for (uint32_t i = 0; i < n && !err; i++) {
+		const struct bf_entry *e = &m->entries[i];
+		uint32_t first = e->target.jump, end;
+		struct bf_builder *b = NULL;
+		struct prog_labels l;
+		bool need_chunk = true, ok = true;
+		size_t weight = 0, len;
+
+		if (!is_push_jump(e) || c->inl[i] || first == 0 || refs[first] != 1 ||
+		    m->entries[first - 1].target.kind != BF_TGT_ERROR)
+			continue;
+		for (end = first; end < n && m->entries[end].target.kind != BF_TGT_ERROR; end++) {
+			const struct bf_entry *f = &m->entries[end];
+
+			if ((end > first && refs[end]) ||
+			    ((f->target.kind == BF_TGT_JUMP || f->target.kind == BF_TGT_GOTO) &&
+			     f->target.jump != end + 1))
+				ok = false;
+		}
+		if (!ok || end == first || end >= n ||
+		    m->entries[end - 1].target.kind != BF_TGT_RETURN || may_continue(m, end - 1))
+			continue;
+		err = bf_builder_new(&b, c->log);
+		if (err)
+			break;
+		begin_prog(b, &l);
+		c->inl_ret = bf_label_new(b);
+		c->inl_depth++;
+		for (uint32_t j = first; j < end && !err; j++)
+			err = emit_seq(c, b, BF_CTX_TC, &j, &l, &need_chunk, &weight);
+		c->inl_depth--;
+		len = bf_builder_len(b);
+		bf_builder_free(b);
+		if (err)
+			break;
+		if (len > BF_INLINE_MAX_INSNS)
+			continue;
+		c->inl[i] = 1;
+		c->inl_end[first] = end;
+		c->n_inl++;
+		added++;
+	}
+	if (err || !added)
+		return err;
+	free(c->region_at);
+	free(c->region_first);
+	c->region_at = NULL;
+	c->region_first = NULL;
+	c->n_regions = 0;
+	return compute_regions(c);
+}
+
+/*
  * Build and load region r for one program context. With `split`, a region whose code grows past
  * BF_REGION_MAX_INSNS ends early and the rest becomes a new region (the TC pass decides; the XDP
  * pass reuses the same regions).
@@ -1395,6 +1476,8 @@ static int gen_compile(struct cg *c, bool xdp)
 		err = bf_classify_new(c->m, c->region_at, c->inl, c->log, &c->cls);
 		c->cls_ns = bf_now_ns() - t0;
 	}
+	if (!err)
+		err = inline_classified(c);
 	if (err)
 		return err;
 	if (bf_classify_map_fd(c->cls) >= 0) {

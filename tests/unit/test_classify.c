@@ -942,6 +942,64 @@ START_TEST(many_runs)
 }
 END_TEST
 
+/*
+ * INPUT jumps into 34 chains of 40 prefix rules each: every chain is too long to inline by its
+ * entries, but classified it is a lookup, so it is compiled inline all the same (gen.c
+ * inline_classified). Were they tail calls, a packet that meets no rule would need 2 + 68 of
+ * them (a warning, and the packet dropped fail-closed); inline, it reaches the policy, and the
+ * packets that match count where the kernel counts them.
+ */
+START_TEST(big_leaf_chains_inline)
+{
+	struct env *v = env_new();
+	struct pkt p = {.dst = "10.9.0.8", .proto = IPPROTO_UDP, .sport = 1000, .dport = 53,
+			.l4len = 8};
+	uint32_t jumps[34], heads[34], pol;
+	struct xt_counters *c = calloc(BT_MAX_ENTRIES, sizeof(*c));
+	struct bf_gen *g;
+	char a[32];
+
+	ck_assert_ptr_nonnull(c);
+	bt_base(&v->t, IN);
+	for (int k = 0; k < 34; k++)
+		jumps[k] = bt_rule(&v->t, BF_TGT_JUMP, 0);
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	for (int k = 0; k < 34; k++) {
+		snprintf(a, sizeof(a), "C%d", k);
+		heads[k] = bt_chain(&v->t, a);
+		for (int j = 0; j < 40; j++) {
+			uint32_t r = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			snprintf(a, sizeof(a), "10.%d.%d.0", k, j);
+			src(v, r, a, 24);
+		}
+		bt_rule(&v->t, BF_TGT_RETURN, 0);
+	}
+	bt_end(&v->t);
+	for (int k = 0; k < 34; k++)
+		v->t.e[jumps[k]].target.jump = heads[k];
+	g = load(v, true, NULL);
+	ck_assert_uint_eq(v->log.n_warn, 0);
+	ck_assert_ptr_nonnull(strstr(v->log.all, "34 chains inline"));
+	p.src = "10.200.0.1";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+	p.src = "10.33.39.7";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "10.5.17.1";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	counters(v, g, c);
+	ck_assert_uint_eq(c[pol].pcnt, 1);
+	ck_assert_uint_eq(c[heads[33] + 39].pcnt, 1);
+	ck_assert_uint_eq(c[heads[5] + 17].pcnt, 1);
+	ck_assert_uint_eq(c[heads[5] + 40].pcnt, 2); /* C5 RETURN: the two that passed it */
+	ck_assert_uint_eq(c[jumps[5]].pcnt, 3);
+	ck_assert_uint_eq(c[jumps[6]].pcnt, 2);
+	bf_gen_free(g);
+	free(c);
+	env_free(v);
+}
+END_TEST
+
 /* Loading and freeing generations with tries leaves no file descriptor behind. */
 START_TEST(no_fd_leak)
 {
@@ -1102,6 +1160,7 @@ int main(void)
 	tcase_add_test(tc, split_appended_class);
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
+	tcase_add_test(tc, big_leaf_chains_inline);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
