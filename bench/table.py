@@ -13,12 +13,15 @@ Keys:
                                        size's, measured next to it in the same round
     b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
     br.<nft|tc|xdp>.<N>                that run's rate divided by iptables-legacy's in the same
-                                       round (the sides are flooded in turn, round after round)
+                                       round (every side of every size is flooded in turn,
+                                       round after round)
+    bq.<nft|tc|xdp>.<N>                that run's rate divided by the same side's at the
+                                       smallest size in the same round
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
     c.rss.<N>                          bpfilterd's VmHWM, KiB
 Every figure shown is the median of the runs of its key; ratios are computed from medians of
-this same run, (a)'s X/@N and (b)'s /legacy as the medians of the per-round ratios (ar.*, br.*)
-when there are some.
+this same run, (a)'s X/@N and (b)'s /legacy and /@N as the medians of the per-round ratios
+(ar.*, br.*, bq.*) when there are some.
 """
 import statistics
 import sys
@@ -198,15 +201,21 @@ def table_b(r, sizes, sides):
                 row.append("%.2fx" % rr if rr is not None else ratio(r.med(k), kl))
             if s in ("tc", "xdp") and base is not None:
                 v, vb = r.med(k), r.med("b.%s.%d" % (s, base))
-                row.append(ratio(100 * v, vb, "%.0f%%") if v is not None and n != 1 else
-                           ("" if n == 1 else "-"))
+                rq = r.med("bq.%s.%d" % (s, n))
+                if n == 1:
+                    row.append("")
+                elif rq is not None:
+                    row.append("%.0f%%" % (100 * rq))
+                else:
+                    row.append(ratio(100 * v, vb, "%.0f%%") if v is not None else "-")
         rows.append(row)
     show("(b) live throughput, packets/s counted by the last rule (UDP flood over a veth, "
          "sender on one CPU)", head, rows,
          ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy: the median of"
           % (r.notes.get("b.runs", "?")),
-          "the rounds' ratios (every side is flooded once per round, in turn);",
-          "/@%s = bpfilter's rate as a share of its own rate with %s rules." % (base, base)])
+          "the rounds' ratios (every side of every size is flooded once per round, in turn);",
+          "/@%s = bpfilter's rate as a share of its own rate with %s rules, in the same round."
+          % (base, base)])
 
 
 def table_c(r, sizes):
