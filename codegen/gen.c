@@ -112,6 +112,7 @@ struct cg {
 	uint32_t *chain_regions; /* per chain label: regions named so far */
 	struct bf_classify *cls; /* runs of entries compiled into trie lookups */
 	uint8_t *inl;		 /* entry -> 1: a jump whose chain is compiled inline there */
+	uint32_t *refs;		 /* entry -> jumps and gotos to it, but to the next entry */
 	uint32_t *inl_end;	 /* first entry of an inlined chain -> one past its last */
 	uint32_t n_inl;		 /* jumps compiled inline */
 	bf_label inl_ret;	 /* while emitting an inlined chain: where its RETURNs go */
@@ -387,6 +388,15 @@ static int add_region(struct cg *c, uint32_t first)
  * RETURN, with no goto and no jump but to chains that can be inlined in turn, and at most
  * BF_INLINE_MAX_ENTRIES entries with those. A loop cannot pass validation; `busy` guards anyway.
  */
+/* One past the last entry of the user chain whose first entry is `first`: its successor's
+ * ERROR head, or the table's trailing ERROR. */
+static uint32_t chain_end(const struct bf_table_model *m, uint32_t first)
+{
+	while (first < m->n_entries && m->entries[first].target.kind != BF_TGT_ERROR)
+		first++;
+	return first;
+}
+
 static uint32_t inline_size(struct cg *c, uint32_t first, const uint32_t *refs,
 			    const uint32_t *caller, uint32_t *memo, uint8_t *busy)
 {
@@ -401,8 +411,7 @@ static uint32_t inline_size(struct cg *c, uint32_t first, const uint32_t *refs,
 	if (busy[first] || refs[first] != 1 || !is_push_jump(&m->entries[caller[first]]))
 		return 0;
 	busy[first] = 1;
-	while (end < m->n_entries && m->entries[end].target.kind != BF_TGT_ERROR)
-		end++;
+	end = chain_end(m, first);
 	total = end - first;
 	if (end == first || end >= m->n_entries ||
 	    m->entries[end - 1].target.kind != BF_TGT_RETURN || may_continue(m, end - 1))
@@ -433,14 +442,14 @@ static uint32_t inline_size(struct cg *c, uint32_t first, const uint32_t *refs,
 static int compute_inline(struct cg *c)
 {
 	const struct bf_table_model *m = c->m;
-	uint32_t n = m->n_entries;
-	_cleanup_free_ uint32_t *refs = calloc(n, sizeof(*refs));
+	uint32_t n = m->n_entries, *refs;
 	_cleanup_free_ uint32_t *caller = calloc(n, sizeof(*caller));
 	_cleanup_free_ uint32_t *memo = malloc(sizeof(*memo) * n);
 	_cleanup_free_ uint8_t *busy = calloc(n, 1);
 
 	c->inl = calloc(n, 1);
 	c->inl_end = calloc(n, sizeof(*c->inl_end));
+	c->refs = refs = calloc(n, sizeof(*refs));
 	if (!refs || !caller || !memo || !busy || !c->inl || !c->inl_end)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
@@ -1088,19 +1097,10 @@ static int emit_inline(struct cg *c, struct bf_builder *b, enum bf_prog_ctx pctx
 static int inline_classified(struct cg *c)
 {
 	const struct bf_table_model *m = c->m;
+	const uint32_t *refs = c->refs;
 	uint32_t n = m->n_entries, added = 0;
-	_cleanup_free_ uint32_t *refs = calloc(n, sizeof(*refs));
 	int err = 0;
 
-	if (!refs)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct bf_entry *e = &m->entries[i];
-
-		if ((e->target.kind == BF_TGT_JUMP || e->target.kind == BF_TGT_GOTO) &&
-		    e->target.jump != i + 1)
-			refs[e->target.jump]++;
-	}
 	for (uint32_t i = 0; i < n && !err; i++) {
 		const struct bf_entry *e = &m->entries[i];
 		uint32_t first = e->target.jump, end;
@@ -1112,12 +1112,13 @@ static int inline_classified(struct cg *c)
 		if (!is_push_jump(e) || c->inl[i] || first == 0 || refs[first] != 1 ||
 		    m->entries[first - 1].target.kind != BF_TGT_ERROR)
 			continue;
-		for (end = first; end < n && m->entries[end].target.kind != BF_TGT_ERROR; end++) {
-			const struct bf_entry *f = &m->entries[end];
+		end = chain_end(m, first);
+		for (uint32_t j = first; j < end; j++) {
+			const struct bf_entry *f = &m->entries[j];
 
-			if ((end > first && refs[end]) ||
+			if ((j > first && refs[j]) ||
 			    ((f->target.kind == BF_TGT_JUMP || f->target.kind == BF_TGT_GOTO) &&
-			     f->target.jump != end + 1))
+			     f->target.jump != j + 1))
 				ok = false;
 		}
 		if (!ok || end == first || end >= n ||
@@ -1132,6 +1133,7 @@ static int inline_classified(struct cg *c)
 		for (uint32_t j = first; j < end && !err; j++)
 			err = emit_seq(c, b, BF_CTX_TC, &j, &l, &need_chunk, &weight);
 		c->inl_depth--;
+		c->inl_ret = (bf_label){0}; /* the scratch builder's label */
 		len = bf_builder_len(b);
 		bf_builder_free(b);
 		if (err)
@@ -1409,6 +1411,7 @@ static void cg_clear(struct cg *c)
 {
 	free(c->inl);
 	free(c->inl_end);
+	free(c->refs);
 	free(c->region_at);
 	free(c->region_first);
 	free(c->reach);
