@@ -18,6 +18,8 @@
 #include "extstate.h"
 #include "log.h"
 
+struct bpf_prog_load_opts;
+
 struct bf_runtime {
 	const struct bf_log *log;
 	int ctx_fd;	 /* bf_ctx: PERCPU_ARRAY, 1 x struct bf_pkt */
@@ -82,14 +84,25 @@ struct bf_counter_val {
  * and last lines through `log`. Returns the fd or -errno. */
 int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 		       const struct bpf_insn *insns, size_t n);
-/* The same for a program with subprograms starting at starts[0..n_sub) (BTF func_info). */
+/* The same for a program with subprograms starting at starts[0..n_sub) (BTF func_info);
+ * *processed: the instructions the verifier walked (see bf_prog_load_counted). */
 int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 			  const struct bpf_insn *insns, size_t n, const uint32_t *starts,
-			  size_t n_sub);
+			  size_t n_sub, uint32_t *processed);
+/* bpf_prog_load() asking the verifier for its statistics: *processed is the number of
+ * instructions it walked over all paths (0 if it did not say), which is what its time grows
+ * with; a program whose paths never join again walks its code many times over. Thread safe,
+ * logs nothing; opts' log fields are used and left cleared. The fd or -errno. */
+int bf_prog_load_counted(enum bpf_prog_type type, const char *name, const struct bpf_insn *insns,
+			 size_t n, struct bpf_prog_load_opts *opts, uint32_t *processed);
 
 /* Finish the builder with these map fds and load it: fd or -errno. */
 int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog_ctx pctx,
 		    const char *name, const int map_fds[BF_MAP_SLOT_MAX]);
+/* The same, with the verifier's count of walked instructions in *processed. */
+int bf_builder_load_counted(struct bf_builder *b, const struct bf_log *log,
+			    enum bf_prog_ctx pctx, const char *name,
+			    const int map_fds[BF_MAP_SLOT_MAX], uint32_t *processed);
 
 /* Verdict return codes per program context. */
 int bf_verdict_accept(enum bf_prog_ctx pctx);

@@ -98,10 +98,10 @@
 #define BF_CL_HOLE 0xff
 
 /* Key: prefixlen, then scope (class or node within the run; run and class in the hash), sport,
- * dport, exact source, exact destination, the prefix field. The stack holds it at [FP_KEY, FP_KEY +
- * 24), the best value so far at FP_BEST (both below FP_CNT, abi.h). */
-#define FP_KEY (-128)
-#define FP_BEST (-96)
+ * dport, exact source, exact destination, the prefix field. It is built in pkt->cl_key, and the
+ * best value so far is kept in pkt->cl_cur (abi.h says why not on the stack). */
+#define PKT_KEY BF_PKT_OFF(cl_key)
+#define PKT_BEST BF_PKT_OFF(cl_cur)
 #define KEY_DATA 20
 #define KEY_FIXED 16 /* bytes before the prefix field */
 #define KEY_FIXED_BITS (KEY_FIXED * 8)
@@ -2557,7 +2557,7 @@ void bf_classify_stats(const struct bf_classify *cl, uint32_t *n_entries, uint32
 	*n_reused = cl->n_reused;
 }
 
-/* Copy field f of the packet into the key at `off` (ports: 2 bytes, then 2 zero bytes). */
+/* Copy field f of the packet into the key at pkt + `off` (ports: 2 bytes, then 2 zero bytes). */
 static void key_field(struct bf_builder *b, int f, int16_t off)
 {
 	static const int16_t pkt_off[CF_N] = {
@@ -2569,12 +2569,12 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 
 	if (f == CF_SRC || f == CF_DST) {
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, pkt_off[f]));
-		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, off));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, off));
 		return;
 	}
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, off, 0));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, off, 0));
 	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, pkt_off[f]));
-	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, off));
+	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, off));
 }
 
 /* Maps a program may load by fd: the verifier's limit (MAX_USED_MAPS, 64) less the slots
@@ -2619,8 +2619,8 @@ static void emit_trie(struct bf_classify *cl, struct bf_builder *b, const struct
 static void emit_map_lookup(struct bf_builder *b, bf_label miss)
 {
 	bf_emit(b, BF_MOV64_REG(BPF_REG_1, BPF_REG_8));
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY));
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_7));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, PKT_KEY));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
 }
@@ -2662,7 +2662,7 @@ static void emit_dir(struct bf_builder *b, int dir, int f, bf_label hit, bf_labe
 	bf_emit_ja(b, hit);
 }
 
-/* Walk the levels of (run, tag) for the packet; keep the smaller value at FP_BEST. */
+/* Walk the levels of (run, tag) for the packet; keep the smaller value in pkt->cl_cur. */
 static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
 			uint32_t run, uint8_t tag, uint32_t c, const struct cl_sig *s, bool bad,
 			uint32_t const_val, bf_label done)
@@ -2711,23 +2711,23 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 		bf_comment(b, "trie %u (run %u, class %u), short keys", trie, run,
 			   tag & ~BF_CL_TAG_BAD);
 		emit_trie(cl, b, crun, c, done);
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_SHORT_FIXED_BITS + 32));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY, KEY_SHORT_FIXED_BITS + 32));
 		if (!bad && crun->cls_dir[c] >= 0 && n_lf && fd_fits(b, crun->cls_dir[c]))
 			emit_dir(b, crun->cls_dir[c], lf[0], n_lf > 1 ? level1 : value, walk, done);
 		bf_label_bind(b, walk);
 		memcpy(&w, &scope, 4);
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 4, (int32_t)w));
 		if (n_lf)
-			key_field(b, lf[0], FP_KEY + 8);
+			key_field(b, lf[0], PKT_KEY + 8);
 		else
-			bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
+			bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 8, 0));
 		emit_map_lookup(b, done);
 		bf_label_bind(b, level1);
 		for (unsigned int l = 1; l < n_lf; l++) {
 			bf_comment(b, "next level: (node, field %u)", lf[l]);
 			bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
-			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_KEY + 4));
-			key_field(b, lf[l], FP_KEY + 8);
+			bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_KEY + 4));
+			key_field(b, lf[l], PKT_KEY + 8);
 			emit_map_lookup(b, done);
 		}
 		goto tail; /* the value, as after the long path */
@@ -2738,35 +2738,35 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	}
 	bf_comment(b, "key (run %u, class %u%s)", run, tag & ~BF_CL_TAG_BAD,
 		   bad ? ", hotdrop" : "");
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY, KEY_FIXED_BITS + 32));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY, KEY_FIXED_BITS + 32));
 	memcpy(&w, &scope, 4);
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4, (int32_t)w));
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 4, (int32_t)w));
+	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 8, 0));
 	if (mode[CF_SPORT] == CM_EXACT) {
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(sport)));
-		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_KEY + 8));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_KEY + 8));
 	}
 	if (mode[CF_DPORT] == CM_EXACT) {
 		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(dport)));
-		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_10, BPF_REG_1, FP_KEY + 10));
+		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_KEY + 10));
 	}
 	if (mode[CF_SRC] == CM_EXACT)
-		key_field(b, CF_SRC, FP_KEY + 12);
+		key_field(b, CF_SRC, PKT_KEY + 12);
 	else
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 12, 0));
 	if (mode[CF_DST] == CM_EXACT)
-		key_field(b, CF_DST, FP_KEY + 16);
+		key_field(b, CF_DST, PKT_KEY + 16);
 	else
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 16, 0));
 	if (n_lf)
-		key_field(b, lf[0], FP_KEY + 4 + KEY_FIXED);
+		key_field(b, lf[0], PKT_KEY + 4 + KEY_FIXED);
 	else
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 4 + KEY_FIXED, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 4 + KEY_FIXED, 0));
 	if (exact) {
 		bf_comment(b, "exact class: its %u bytes in the hash", KEY_FIXED);
 		bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_EXACT);
-		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, FP_KEY + 4));
+		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_7));
+		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, PKT_KEY + 4));
 		bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
 		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
 	} else {
@@ -2775,11 +2775,11 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	for (unsigned int l = 1; l < n_lf; l++) {
 		bf_comment(b, "next level: (node, field %u)", lf[l]);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
-		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, FP_KEY + 4));
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 8, 0));
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 12, 0));
-		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_10, FP_KEY + 16, 0));
-		key_field(b, lf[l], FP_KEY + 4 + KEY_FIXED);
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_KEY + 4));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 8, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 12, 0));
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 16, 0));
+		key_field(b, lf[l], PKT_KEY + 4 + KEY_FIXED);
 		emit_map_lookup(b, done);
 	}
 tail:
@@ -2794,19 +2794,19 @@ tail:
  * state to explore at every join. Both are in [0, 2^32]. */
 static void emit_min_r1(struct bf_builder *b)
 {
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_7, PKT_BEST));
 	bf_emit(b, BF_ALU64_REG(BPF_SUB, BPF_REG_1, BPF_REG_2));
 	bf_emit(b, BF_MOV64_REG(BPF_REG_3, BPF_REG_1));
 	bf_emit(b, BF_ALU64_IMM(BPF_ARSH, BPF_REG_3, 63));
 	bf_emit(b, BF_ALU64_REG(BPF_AND, BPF_REG_1, BPF_REG_3));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_1));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_2, PKT_BEST));
 }
 
 /* Skip what follows when an entry before `idx` already matched (the minimum cannot change). */
 static void emit_skip_if_found(struct bf_builder *b, uint32_t idx, bf_label skip)
 {
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_BEST));
 	bf_emit_jmp_imm(b, BPF_JLT, BPF_REG_1, (int32_t)(idx << 2), skip);
 }
 
@@ -2928,7 +2928,7 @@ int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_p
 			   id, first, end - 1, run->first);
 		emit_best_slot(b, l->fail);
 		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_1, BF_PKT_OFF(cl_best[0])));
-		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_2, FP_BEST));
+		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_2, PKT_BEST));
 		return emit_result(b, end, l);
 	}
 	bf_comment(b, "classified run %u: entries %u..%u, %u classes", id, run->first, run->end - 1,
@@ -2936,7 +2936,7 @@ int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_p
 	bf_comment(b, "best = 1 << 32 (no entry)");
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 32));
-	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_10, BPF_REG_1, FP_BEST));
+	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_1, PKT_BEST));
 	/* Classes of one protocol go together behind one test of it (the minimum does not care
 	 * about the order): a packet skips the classes of other protocols at once. */
 	for (uint32_t c = 0; c < run->n_classes; c++) {
@@ -2977,7 +2977,7 @@ int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_p
 	if (run->holes) {
 		bf_comment(b, "pkt->cl_best[pkt->jsp] = best: the segments after the jumps use it");
 		emit_best_slot(b, l->fail);
-		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_10, FP_BEST));
+		bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_7, PKT_BEST));
 		bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_1, BPF_REG_2, BF_PKT_OFF(cl_best[0])));
 	}
 	return emit_result(b, end, l);
@@ -2992,12 +2992,12 @@ static void emit_best_slot(struct bf_builder *b, bf_label fail)
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_1, BPF_REG_7));
 }
 
-/* With the run's result at FP_BEST: an entry before `end` (the end of this segment) matched:
+/* With the run's result in pkt->cl_cur: an entry before `end` (the end of this segment) matched:
  * count it and apply its verdict (or hotdrop); otherwise continue after the segment. */
 static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_classify_labels *l)
 {
 	bf_comment(b, "no entry before %u matched: continue after the segment", end);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_BEST));
 	bf_emit_jmp_imm(b, BPF_JGE, BPF_REG_1, (int32_t)(end << 2), l->next);
 	bf_comment(b, "hotdrop: not counted");
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 2, l->hotdrop);
@@ -3010,7 +3010,7 @@ static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_class
 	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
 	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
 	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, l->fail);
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_BEST));
 	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 2));
 	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, BF_CNT_CHUNK - 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 4));
@@ -3022,7 +3022,7 @@ static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_class
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_2, BPF_REG_0, 8));
 	bf_emit(b, BF_ALU64_REG(BPF_ADD, BPF_REG_2, BPF_REG_3));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_0, BPF_REG_2, 8));
-	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_10, FP_BEST));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_BEST));
 	bf_emit_jmp_imm(b, BPF_JSET, BPF_REG_1, 1, l->accept);
 	bf_emit_ja(b, l->drop);
 	return bf_builder_err(b);

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -124,6 +125,7 @@ struct cg {
 	uint64_t regions_ns;	 /* emitting the regions and waiting for their verification */
 	uint32_t n_progs;
 	size_t n_insns;
+	uint64_t n_processed; /* instructions the verifier walked, over all programs */
 	struct loader *ld; /* region programs verified in parallel, NULL: one by one */
 	uint32_t cap;	   /* soft limit of a region's weight (BF_REGION_MAX_INSNS or smaller) */
 	bool dry;	   /* emit_region() builds the layout only: nothing is loaded */
@@ -151,6 +153,7 @@ struct load_job {
 	int err; /* 0, or -errno of the load (err_insert: of the prog array update) */
 	bool err_insert;
 	uint64_t ns;
+	uint32_t processed; /* instructions the verifier walked */
 };
 
 struct loader {
@@ -168,12 +171,13 @@ static void load_job_run(struct load_job *j)
 	enum bpf_prog_type type =
 		j->pctx == BF_CTX_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
 	uint64_t t0 = bf_now_ns();
+	LIBBPF_OPTS(bpf_prog_load_opts, opts);
 	int fd;
 
-	fd = bpf_prog_load(type, j->name, "GPL", j->insns, j->n, NULL);
+	fd = bf_prog_load_counted(type, j->name, j->insns, j->n, &opts, &j->processed);
 	j->ns = bf_now_ns() - t0;
 	if (fd < 0) {
-		j->err = -errno;
+		j->err = fd;
 		return;
 	}
 	if (bpf_map_update_elem(j->map_fd, &j->slot, &fd, BPF_ANY)) {
@@ -935,10 +939,11 @@ static int loader_finish(struct cg *c)
 
 		c->n_progs++;
 		c->n_insns += j->n;
+		c->n_processed += j->processed;
 		c->load_ns += j->ns;
 		if (!j->err) {
-			bf_logf(c->log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms", j->name,
-				j->n, (double)j->ns / 1e6);
+			bf_logf(c->log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms (%u processed)",
+				j->name, j->n, (double)j->ns / 1e6, j->processed);
 		} else if (!err) {
 			err = j->err;
 			if (j->err_insert) {
@@ -975,12 +980,14 @@ static int load_into(struct cg *c, struct bf_builder **bp, enum bf_prog_ctx pctx
 	int fds[BF_MAP_SLOT_MAX];
 	_cleanup_close_ int fd = -1;
 	uint64_t t0 = bf_now_ns();
+	uint32_t processed = 0;
 
 	if (c->ld && !keep_fd && map_fd >= 0)
 		return loader_submit(c, bp, pctx, name, map_fd, slot);
 	gen_map_fds(c, pctx, fds);
 	c->n_insns += bf_builder_len(b);
-	fd = bf_builder_load(b, c->log, pctx, name, fds);
+	fd = bf_builder_load_counted(b, c->log, pctx, name, fds, &processed);
+	c->n_processed += processed;
 	c->load_ns += bf_now_ns() - t0;
 	c->n_progs++;
 	if (fd < 0)
@@ -1602,10 +1609,11 @@ int bf_gen_load(struct bf_runtime *rt, const struct bf_table_model *m,
 		bf_logf(rt->log, BF_LOG_DEBUG,
 			"%s: compiled in %.1f ms: maps %.1f ms, classifier %.1f ms, regions %.1f "
 			"ms "
-			"(wall), %u programs, %zu insns, %.1f ms of it loading (verifier)",
+			"(wall), %u programs, %zu insns (%" PRIu64 " processed by the verifier), "
+			"%.1f ms of it loading (verifier)",
 			m->name, (double)(bf_now_ns() - t0) / 1e6, (double)c.maps_ns / 1e6,
 			(double)c.cls_ns / 1e6, (double)c.regions_ns / 1e6, c.n_progs, c.n_insns,
-			(double)c.load_ns / 1e6);
+			c.n_processed, (double)c.load_ns / 1e6);
 	}
 	cg_clear(&c);
 	if (err) {

@@ -50,6 +50,33 @@ void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
 			*p = '_';
 }
 
+int bf_prog_load_counted(enum bpf_prog_type type, const char *name, const struct bpf_insn *insns,
+			 size_t n, struct bpf_prog_load_opts *opts, uint32_t *processed)
+{
+	/* BPF_LOG_STATS: three short lines, written once at the end of the verification */
+	char buf[512] = "";
+	const char *p;
+	int fd;
+
+	opts->log_buf = buf;
+	opts->log_size = sizeof(buf);
+	opts->log_level = 4;
+	fd = bpf_prog_load(type, name, "GPL", insns, n, opts);
+	opts->log_buf = NULL;
+	opts->log_size = 0;
+	opts->log_level = 0;
+	if (fd < 0) {
+		/* A refusal's messages do not fit in buf, and a full log is an error of its own
+		 * (ENOSPC) that hides the verifier's: again without a log, for its errno. */
+		*processed = 0;
+		fd = bpf_prog_load(type, name, "GPL", insns, n, opts);
+		return fd < 0 ? -errno : fd;
+	}
+	p = strstr(buf, "processed ");
+	*processed = p ? (uint32_t)strtoul(p + 10, NULL, 10) : 0;
+	return fd;
+}
+
 /* Log the first and the last lines of a verifier log: the first say what was loaded, the last
  * say why it was refused. */
 static void log_vlog(const struct bf_log *log, const char *name, const char *vlog)
@@ -122,12 +149,14 @@ err:
 int bf_prog_load_insns(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 		       const struct bpf_insn *insns, size_t n)
 {
-	return bf_prog_load_subprogs(log, pctx, name, insns, n, NULL, 0);
+	uint32_t processed;
+
+	return bf_prog_load_subprogs(log, pctx, name, insns, n, NULL, 0, &processed);
 }
 
 int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const char *name,
 			  const struct bpf_insn *insns, size_t n, const uint32_t *starts,
-			  size_t n_sub)
+			  size_t n_sub, uint32_t *processed)
 {
 	enum bpf_prog_type type = pctx == BF_CTX_XDP ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
 	LIBBPF_OPTS(bpf_prog_load_opts, opts);
@@ -153,13 +182,13 @@ int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const
 		opts.func_info_rec_size = sizeof(*fi);
 		opts.func_info_cnt = (uint32_t)(n_sub + 1);
 	}
-	fd = bpf_prog_load(type, name, "GPL", insns, n, &opts);
+	fd = bf_prog_load_counted(type, name, insns, n, &opts, processed);
 	if (fd >= 0) {
-		bf_logf(log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms", name, n,
-			(double)(bf_now_ns() - t0) / 1e6);
+		bf_logf(log, BF_LOG_DEBUG, "%s: %zu insns verified in %.1f ms (%u processed)", name,
+			n, (double)(bf_now_ns() - t0) / 1e6, *processed);
 		return fd;
 	}
-	err = -errno;
+	err = fd;
 	if (err != -EACCES && err != -EINVAL && err != -E2BIG && err != -ENOSPC && err != -EFAULT) {
 		bf_logf(log, BF_LOG_ERR, "%s: loading %zu insns: %s", name, n, strerror(-err));
 		return err;
@@ -184,6 +213,15 @@ int bf_prog_load_subprogs(const struct bf_log *log, enum bf_prog_ctx pctx, const
 int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog_ctx pctx,
 		    const char *name, const int map_fds[BF_MAP_SLOT_MAX])
 {
+	uint32_t processed;
+
+	return bf_builder_load_counted(b, log, pctx, name, map_fds, &processed);
+}
+
+int bf_builder_load_counted(struct bf_builder *b, const struct bf_log *log,
+			    enum bf_prog_ctx pctx, const char *name,
+			    const int map_fds[BF_MAP_SLOT_MAX], uint32_t *processed)
+{
 	_cleanup_free_ struct bpf_insn *insns = NULL;
 	uint32_t starts[4];
 	size_t n = 0, n_sub;
@@ -197,7 +235,7 @@ int bf_builder_load(struct bf_builder *b, const struct bf_log *log, enum bf_prog
 	n_sub = bf_builder_subprogs(b, starts, BF_ARRAY_SIZE(starts));
 	if (n_sub > BF_ARRAY_SIZE(starts))
 		return -E2BIG;
-	r = bf_prog_load_subprogs(log, pctx, name, insns, n, starts, n_sub);
+	r = bf_prog_load_subprogs(log, pctx, name, insns, n, starts, n_sub, processed);
 	if (r < 0)
 		bf_builder_dump(b, log);
 	return r;

@@ -818,6 +818,78 @@ START_TEST(reuse_exact_keys)
 END_TEST
 
 /*
+ * The verifier walks a classified run about once. The lookups of a run hit or miss class after
+ * class; when the running minimum and the key lived on the stack, each path left them with
+ * bounds of its own, the verifier could not prune one path with another, and it walked the
+ * run's code 3-5 times over (most of an `iptables -A` at 10k rules). Random tables of every
+ * kind of entry, classified: the instructions the verifier processed against those loaded.
+ */
+START_TEST(verifier_walks_runs_once)
+{
+	for (uint64_t seed = 71; seed <= 73; seed++) {
+		struct env *v = env_new();
+		unsigned long long processed = 0;
+		size_t insns = 0;
+		uint32_t n_cls = 0;
+		struct bf_gen *g;
+		uint64_t s = seed;
+		const char *p;
+
+		bt_init(&v->t);
+		bt_base(&v->t, IN);
+		/* blocklists, per-port lists, and 5-tuples with ranges and inversions, mixed */
+		for (uint32_t k = 0; k < 1500; k++) {
+			uint32_t i = bt_rule(&v->t, rnd(&s) % 2 ? BF_TGT_DROP : BF_TGT_ACCEPT, 0);
+			uint16_t lo = (uint16_t)(rnd(&s) % 60000);
+			char a[32];
+
+			snprintf(a, sizeof(a), "%u.%u.%u.%u", 1 + rnd(&s) % 200, rnd(&s) % 256,
+				 rnd(&s) % 256, rnd(&s) % 256);
+			switch (k % 6) {
+			case 0:
+				src(v, i, a, 8 + rnd(&s) % 25);
+				break;
+			case 1:
+				dst(v, i, a, 32);
+				break;
+			case 2:
+				udp_ports(v, i, lo, lo, 0);
+				break;
+			case 3:
+				src(v, i, a, 32);
+				dst(v, i, "10.9.0.0", 16 + rnd(&s) % 9);
+				udp_ports(v, i, lo, (uint16_t)(lo + rnd(&s) % 100), 0);
+				break;
+			case 4:
+				src(v, i, a, 16 + rnd(&s) % 9);
+				udp_ports(v, i, lo, (uint16_t)(lo + 40), IPT_UDP_INV_DSTPT);
+				break;
+			default:
+				dst(v, i, a, 20 + rnd(&s) % 13);
+				v->t.ip[i].v4.invflags |= rnd(&s) % 4 ? 0 : IPT_INV_DSTIP;
+				break;
+			}
+		}
+		bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+		bt_end(&v->t);
+		g = load(v, true, &n_cls);
+		p = strstr(v->log.all, " programs, ");
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(sscanf(p, " programs, %zu insns (%llu processed", &insns, &processed),
+				 2);
+		fprintf(stderr, "classify: seed %llu: %u of 1500 entries classified, %zu insns, %llu "
+				"processed by the verifier\n",
+			(unsigned long long)seed, n_cls, insns, processed);
+		ck_assert_uint_gt(n_cls, 1400);
+		ck_assert_msg(processed <= insns * 3 / 2, "seed %llu: %llu processed for %zu insns",
+			      (unsigned long long)seed, processed, insns);
+		bf_gen_free(g);
+		env_free(v);
+	}
+}
+END_TEST
+
+/*
  * Programs load their tries by fd; past a budget of maps per program they look them up in the
  * generation's array of tries, filled only then. Every trie that way (budget 0), against the
  * linear code, and then an append whose tries are reused with the last table's array.
@@ -1161,6 +1233,7 @@ int main(void)
 	tcase_add_test(tc, many_runs);
 	tcase_add_test(tc, no_fd_leak);
 	tcase_add_test(tc, big_leaf_chains_inline);
+	tcase_add_test(tc, verifier_walks_runs_once);
 	tcase_add_test(tc, scale_load);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
