@@ -12,6 +12,7 @@
 #include <linux/pkt_cls.h>
 
 #include <bpfilter/cleanup.h>
+#include <bpfilter/compat.h>
 
 #include "bpf_insn.h"
 #include "cg_priv.h"
@@ -53,14 +54,14 @@ void bf_obj_name(char out[BPF_OBJ_NAME_LEN], const char *fmt, ...)
 int bf_prog_load_counted(enum bpf_prog_type type, const char *name, const struct bpf_insn *insns,
 			 size_t n, struct bpf_prog_load_opts *opts, uint32_t *processed)
 {
-	/* BPF_LOG_STATS: three short lines, written once at the end of the verification */
+	/* three short lines, written once at the end of the verification */
 	char buf[512] = "";
 	const char *p;
 	int fd;
 
 	opts->log_buf = buf;
 	opts->log_size = sizeof(buf);
-	opts->log_level = 4;
+	opts->log_level = BPF_LOG_STATS;
 	fd = bpf_prog_load(type, name, "GPL", insns, n, opts);
 	opts->log_buf = NULL;
 	opts->log_size = 0;
