@@ -210,28 +210,28 @@ bf_ipv6_quiet()
 	done
 }
 
-# bf_mld_settle NS...: wait until each namespace has sent no MLD report for 1 s (at most 5 s).
+# bf_mld_settle NS...: wait until these namespaces have sent no MLD report for 1 s (at most 5 s).
 # Interfaces and addresses made join multicast groups, and the kernel reports them from a socket
 # of its own that OUTPUT counts (owner: a socket with a file, as the kernel says). With the report
 # interval at 0 they leave at once, but a loaded machine can delay the work into a test's counted
 # window on one side only.
 bf_mld_settle()
 {
-	local ns i prev now same
-	for ns in "$@"; do
-		prev=""
-		same=0
-		for ((i = 0; i < 50 && same < 10; i++)); do
-			now=$(bf_nsexec "$ns" awk '$1 == "Icmp6OutMLDv2Reports" { print $2 }' \
-				/proc/net/snmp6) || return 1
-			if [ "$now" = "$prev" ]; then
-				same=$((same + 1))
-			else
-				same=0
-			fi
-			prev=$now
-			sleep 0.1
+	local ns i prev="" now same=0
+	# all the namespaces at once: one quiet second for all of them, not one each
+	for ((i = 0; i < 50 && same < 10; i++)); do
+		now=""
+		for ns in "$@"; do
+			now+=$(bf_nsexec "$ns" awk '$1 == "Icmp6OutMLDv2Reports" { print $2 }' \
+				/proc/net/snmp6)" " || return 1
 		done
+		if [ "$now" = "$prev" ]; then
+			same=$((same + 1))
+		else
+			same=0
+		fi
+		prev=$now
+		sleep 0.1
 	done
 }
 
