@@ -129,6 +129,16 @@ enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
 #define BF_CL_MAX_PORT_CLASSES 16 /* 512 KiB each */
 #define DIR_NONE 0xffffffffu
 #define DIR_WALK 0xfffffffeu
+/*
+ * Filter of the hash of exact classes: a bit per value of a 20-bit hash of the 16-byte key (its
+ * four words xored, times a constant, the top 20 bits), set for every key in the hash. A packet
+ * whose bit is clear cannot be in the hash: the lookup (jhash of 16 bytes, a bucket walk: most
+ * of the cost of the exact classes of a packet that matches nothing) is skipped for an inlined
+ * array load. 128 KiB; about 3 % of the bits set at 30k keys (100k rules of the bench).
+ */
+#define BF_CL_BITS_LOG 20
+#define BF_CL_BITS_WORDS (1u << (BF_CL_BITS_LOG - 6))
+#define BF_CL_BITS_MUL 0x9e3779b1u
 
 enum { CF_SPORT, CF_DPORT, CF_SRC, CF_DST, CF_N };
 enum { CM_NONE, CM_EXACT, CM_PREFIX };
@@ -257,6 +267,7 @@ struct bf_classify {
 	uint64_t xk_hash[2];	  /* xk_hash(): what the hash and the ports array hold */
 	int map_fd[CL_N_LAYOUTS]; /* outer arrays of the tries of each key layout */
 	int exact_fd; /* hash of the exact classes' keys (their 16 bytes before the prefix field) */
+	int bits_fd;  /* the hash's filter (BF_CL_BITS bits; make_bits), -1 if none */
 };
 
 struct cl_l4 {
@@ -1280,6 +1291,47 @@ int bf_classify_ports_fd(const struct bf_classify *cl)
 }
 
 /* The hash of the exact classes' keys, if any. */
+/* The filter's bit of a hash key (its KEY_FIXED bytes), as emit_bits() computes it. */
+static uint32_t bits_hash(const uint8_t *d)
+{
+	uint32_t w[4];
+
+	memcpy(w, d, sizeof(w));
+	return (uint32_t)((w[0] ^ w[1] ^ w[2] ^ w[3]) * BF_CL_BITS_MUL) >> (32 - BF_CL_BITS_LOG);
+}
+
+/* cl->bits_fd: the filter of the hash's keys. Without it (an error) the hash is looked up
+ * for every packet, as before: nothing is lost but time. */
+static void make_bits(struct bf_classify *cl, const struct bf_log *log)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	size_t sz = BF_CL_BITS_WORDS * sizeof(uint64_t);
+	uint64_t *w;
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bf_clsb", sizeof(uint32_t), sizeof(uint64_t),
+			    BF_CL_BITS_WORDS, &opts);
+	if (fd < 0) {
+		bf_logf(log, BF_LOG_WARN, "classify: no filter for the exact classes: %s",
+			strerror(errno));
+		return;
+	}
+	w = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED) {
+		bf_logf(log, BF_LOG_WARN, "classify: no filter for the exact classes: %s",
+			strerror(errno));
+		close(fd);
+		return;
+	}
+	for (size_t i = 0; i < cl->xk.n; i++) {
+		uint32_t h = bits_hash(cl->xk.k[i].d);
+
+		w[h >> 6] |= 1ull << (h & 63);
+	}
+	munmap(w, sz);
+	cl->bits_fd = fd;
+}
+
 static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
@@ -1297,6 +1349,7 @@ static int fill_exact(struct bf_classify *cl, const struct bf_log *log)
 			strerror(-err));
 		return err;
 	}
+	make_bits(cl, log);
 	/* The keys stay for the cache of exact classes (xcache_set). */
 	return fill_keys(cl->exact_fd, v->k, v->n, false, CL_LONG, log);
 }
@@ -1702,8 +1755,9 @@ static struct {
 	struct cl_xent *ents;
 	size_t n;
 	uint64_t share[2]; /* xk_hash() of the table */
-	int exact_fd, ports_fd;
-} cl_xcache[2] = {{.exact_fd = -1, .ports_fd = -1}, {.exact_fd = -1, .ports_fd = -1}};
+	int exact_fd, ports_fd, bits_fd;
+} cl_xcache[2] = {{.exact_fd = -1, .ports_fd = -1, .bits_fd = -1},
+		  {.exact_fd = -1, .ports_fd = -1, .bits_fd = -1}};
 
 /* The cache's entry of the exact class of hash h (*n_keys keys), or SIZE_MAX. */
 static size_t xcache_get(int family, const uint64_t h[2], size_t *n_keys)
@@ -1778,6 +1832,8 @@ static bool xcache_share(struct bf_classify *cl)
 	}
 	cl->exact_fd = xfd;
 	cl->ports_fd = pfd;
+	if (cl_xcache[f].bits_fd >= 0)
+		cl->bits_fd = fcntl(cl_xcache[f].bits_fd, F_DUPFD_CLOEXEC, 3); /* -1: no filter */
 	return true;
 }
 
@@ -1787,10 +1843,12 @@ static void xcache_free(size_t f)
 		close(cl_xcache[f].exact_fd);
 	if (cl_xcache[f].ports_fd >= 0)
 		close(cl_xcache[f].ports_fd);
+	if (cl_xcache[f].bits_fd >= 0)
+		close(cl_xcache[f].bits_fd);
 	free(cl_xcache[f].k);
 	free(cl_xcache[f].ents);
 	memset(&cl_xcache[f], 0, sizeof(cl_xcache[f]));
-	cl_xcache[f].exact_fd = cl_xcache[f].ports_fd = -1;
+	cl_xcache[f].exact_fd = cl_xcache[f].ports_fd = cl_xcache[f].bits_fd = -1;
 }
 
 /* The keys of exact class c at cl->xk[off, off + n): their good keys first, then the bad ones,
@@ -1864,6 +1922,8 @@ static void xcache_set(struct bf_classify *cl)
 			cl->exact_fd >= 0 ? fcntl(cl->exact_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		cl_xcache[f].ports_fd =
 			cl->ports_fd >= 0 ? fcntl(cl->ports_fd, F_DUPFD_CLOEXEC, 3) : -1;
+		cl_xcache[f].bits_fd =
+			cl->bits_fd >= 0 ? fcntl(cl->bits_fd, F_DUPFD_CLOEXEC, 3) : -1;
 		memcpy(cl_xcache[f].share, cl->xk_hash, sizeof(cl->xk_hash));
 	} else {
 		free(ents);
@@ -2137,6 +2197,8 @@ void bf_classify_free(struct bf_classify *cl)
 		close(cl->exact_fd);
 	if (cl->ports_fd >= 0)
 		close(cl->ports_fd);
+	if (cl->bits_fd >= 0)
+		close(cl->bits_fd);
 	free(cl);
 }
 
@@ -2462,7 +2524,7 @@ int bf_classify_new(const struct bf_table_model *m, const int32_t *region_at,
 	if (!cl)
 		return -ENOMEM;
 	cl->map_fd[CL_LONG] = cl->map_fd[CL_SHORT] = -1;
-	cl->exact_fd = cl->ports_fd = -1;
+	cl->exact_fd = cl->ports_fd = cl->bits_fd = -1;
 	cl->m = m;
 	cl->family = m->family;
 	cl->n_entries = m->n_entries;
@@ -2662,6 +2724,38 @@ static void emit_dir(struct bf_builder *b, int dir, int f, bf_label hit, bf_labe
 	bf_emit_ja(b, hit);
 }
 
+/* The key's bit in the hash's filter (bits_hash): clear goes to `miss`. The bit's number waits
+ * in the key's prefix field, which the hash does not read. */
+static void emit_bits(struct bf_builder *b, int fd, bf_label miss)
+{
+	bf_label lookup = bf_label_new(b);
+
+	bf_comment(b, "h = (key words xored) * %#x >> %d: its bit in the filter", BF_CL_BITS_MUL,
+		   32 - BF_CL_BITS_LOG);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, PKT_KEY + 4));
+	for (int16_t o = 8; o < 4 + KEY_FIXED; o += 4) {
+		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, (int16_t)(PKT_KEY + o)));
+		bf_emit(b, BF_ALU32_REG(BPF_XOR, BPF_REG_1, BPF_REG_2));
+	}
+	bf_emit(b, BF_ALU32_IMM(BPF_MUL, BPF_REG_1, (int32_t)BF_CL_BITS_MUL));
+	bf_emit(b, BF_ALU32_IMM(BPF_RSH, BPF_REG_1, 32 - BF_CL_BITS_LOG));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_KEY + 4 + KEY_FIXED));
+	bf_emit(b, BF_ALU32_IMM(BPF_RSH, BPF_REG_1, 6));
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, -8));
+	bf_emit_ld_map_fd(b, BPF_REG_1, fd);
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, lookup);
+	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_KEY + 4 + KEY_FIXED));
+	bf_emit(b, BF_ALU32_IMM(BPF_AND, BPF_REG_2, 63));
+	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+	bf_emit(b, BF_ALU64_REG(BPF_RSH, BPF_REG_1, BPF_REG_2));
+	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, 1));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_1, 0, miss);
+	bf_label_bind(b, lookup);
+}
+
 /* Walk the levels of (run, tag) for the packet; keep the smaller value in pkt->cl_cur. */
 static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const struct cl_run *crun,
 			uint32_t run, uint8_t tag, uint32_t c, const struct cl_sig *s, bool bad,
@@ -2763,6 +2857,8 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	else
 		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 4 + KEY_FIXED, 0));
 	if (exact) {
+		if (cl->bits_fd >= 0 && fd_fits(b, cl->bits_fd))
+			emit_bits(b, cl->bits_fd, done);
 		bf_comment(b, "exact class: its %u bytes in the hash", KEY_FIXED);
 		bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_EXACT);
 		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_7));
