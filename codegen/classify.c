@@ -2649,6 +2649,15 @@ void bf_classify_set_direct_max(unsigned int n)
 	cl_direct_max = n < BF_CL_DIRECT_MAX ? n : BF_CL_DIRECT_MAX;
 }
 
+/* R0 = the value of the key at fp-8 in the map at R1; NULL goes to `null`. */
+static void emit_lookup_fp8(struct bf_builder *b, bf_label null)
+{
+	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
+	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
+	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
+	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, null);
+}
+
 /*
  * R8 = the trie of class c, loaded by its fd: no lookup in the outer array per packet, and no
  * outer array to fill at a replace (a map of maps' update waits for an RCU grace period, 10-15
@@ -2670,10 +2679,7 @@ static void emit_trie(struct bf_classify *cl, struct bf_builder *b, const struct
 	bf_emit_ld_map(b, BPF_REG_1,
 		       class_layout(&crun->classes[c]) == CL_SHORT ? BF_MAP_CLASSIFY_SHORT
 								   : BF_MAP_CLASSIFY);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, miss);
+	emit_lookup_fp8(b, miss);
 	bf_emit(b, BF_MOV64_REG(BPF_REG_8, BPF_REG_0));
 }
 
@@ -2714,10 +2720,7 @@ static void emit_dir(struct bf_builder *b, int dir, int f, bf_label hit, bf_labe
 	}
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_2, -8));
 	bf_emit_ld_map_fd(b, BPF_REG_1, dir);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, walk);
+	emit_lookup_fp8(b, walk);
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
 	bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)DIR_NONE, miss);
 	bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)DIR_WALK, walk);
@@ -2743,10 +2746,7 @@ static void emit_bits(struct bf_builder *b, int fd, bf_label miss)
 	bf_emit(b, BF_ALU32_IMM(BPF_RSH, BPF_REG_1, 6));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, -8));
 	bf_emit_ld_map_fd(b, BPF_REG_1, fd);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, lookup);
+	emit_lookup_fp8(b, lookup);
 	bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_2, BPF_REG_7, PKT_KEY + 4 + KEY_FIXED));
 	bf_emit(b, BF_ALU32_IMM(BPF_AND, BPF_REG_2, 63));
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
@@ -2791,10 +2791,7 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 					(int32_t)((uint32_t)crun->cls_port[c] * BF_CL_DIR_SIZE)));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_2, -8));
 		bf_emit_ld_map(b, BPF_REG_1, BF_MAP_CLASSIFY_PORTS);
-		bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-		bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-		bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-		bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, done);
+		emit_lookup_fp8(b, done);
 		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_0, 0));
 		bf_emit_jmp32_imm(b, BPF_JEQ, BPF_REG_1, (int32_t)DIR_NONE, done);
 		goto tail;
@@ -3102,10 +3099,7 @@ static int emit_result(struct bf_builder *b, uint32_t end, const struct bf_class
 	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 10));
 	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_10, BPF_REG_1, -8));
 	bf_emit_ld_map(b, BPF_REG_1, BF_MAP_COUNTERS);
-	bf_emit(b, BF_MOV64_REG(BPF_REG_2, BPF_REG_10));
-	bf_emit(b, BF_ALU64_IMM(BPF_ADD, BPF_REG_2, -8));
-	bf_emit(b, BF_CALL(BPF_FUNC_map_lookup_elem));
-	bf_emit_jmp_imm(b, BPF_JEQ, BPF_REG_0, 0, l->fail);
+	emit_lookup_fp8(b, l->fail);
 	bf_emit(b, BF_LDX_MEM(BPF_DW, BPF_REG_1, BPF_REG_7, PKT_BEST));
 	bf_emit(b, BF_ALU64_IMM(BPF_RSH, BPF_REG_1, 2));
 	bf_emit(b, BF_ALU64_IMM(BPF_AND, BPF_REG_1, BF_CNT_CHUNK - 1));
