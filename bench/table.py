@@ -11,12 +11,12 @@ Keys:
                                        run, with the ruleset of gen_ruleset.py --shape <shape>
     ar.<tc|xdp>.<shape>.<first|last|none>.<N>  the same run's figure divided by the smallest
                                        size's, measured next to it in the same round
-    b.<legacy|nft|tc|xdp>.<N>          packets/s counted by the last rule in one live run
-    br.<nft|tc|xdp>.<N>                that run's rate divided by iptables-legacy's in the same
-                                       round (every side of every size is flooded in turn,
-                                       round after round)
-    bq.<nft|tc|xdp>.<N>                that run's rate divided by the same side's at the
-                                       smallest size in the same round
+    b.<legacy|nft|tc|xdp>.<N>          packets/s of one live round: the median rate of the pair's
+                                       slices, scaled by the share the last rule counted
+    br.<nft|tc|xdp>.<N>                in one round, the median over its rotation rounds of the
+                                       pair's slice rate over iptables-legacy's at the same size
+                                       (every pair is flooded in 100 ms slices, in rotation)
+    bq.<nft|tc|xdp>.<N>                the same, over the same side's at the smallest size
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
     c.rss.<N>                          bpfilterd's VmHWM, KiB
 Every figure shown is the median of the runs of its key; ratios are computed from medians of
@@ -213,9 +213,10 @@ def table_b(r, sizes, sides):
          "sender on one CPU)", head, rows,
          ["median of %s runs; /legacy = ratio to the kernel's iptables-legacy: the median of"
           % (r.notes.get("b.runs", "?")),
-          "the rounds' ratios (every side of every size is flooded once per round, in turn);",
-          "/@%s = bpfilter's rate as a share of its own rate with %s rules, in the same round."
-          % (base, base)])
+          "the rounds' ratios (in a round, every pair is flooded in 100 ms slices, in rotation, and",
+          "ratios are taken between slices of the same rotation); /@%s = bpfilter's rate as a"
+          % base,
+          "share of its own rate with %s rules, taken the same way." % base])
 
 
 def table_c(r, sizes):
