@@ -2629,14 +2629,15 @@ static void key_field(struct bf_builder *b, int f, int16_t off)
 		[CF_DST] = BF_PKT_OFF(daddr[0]),
 	};
 
-	if (f == CF_SRC || f == CF_DST) {
-		bf_emit(b, BF_LDX_MEM(BPF_W, BPF_REG_1, BPF_REG_7, pkt_off[f]));
-		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, off));
-		return;
-	}
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, off, 0));
-	bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, pkt_off[f]));
-	bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, off));
+	/* A port is loaded zero-extended and stored as the whole word: a word written in two
+	 * stores of different widths cannot be forwarded to the word-sized (or wider) loads that
+	 * read it next (the filter's hash, the helpers), which then wait for both to retire. */
+	bool port = f == CF_SPORT || f == CF_DPORT;
+
+	bf_emit(b, BF_LDX_MEM(port ? BPF_H : BPF_W, BPF_REG_1, BPF_REG_7, pkt_off[f]));
+	if (port && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+		bf_emit(b, BF_ALU32_IMM(BPF_LSH, BPF_REG_1, 16)); /* the port first, then zeros */
+	bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, off));
 }
 
 /* Maps a program may load by fd: the verifier's limit (MAX_USED_MAPS, 64) less the slots
@@ -2832,14 +2833,23 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY, KEY_FIXED_BITS + 32));
 	memcpy(&w, &scope, 4);
 	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 4, (int32_t)w));
-	bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 8, 0));
-	if (mode[CF_SPORT] == CM_EXACT) {
-		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(sport)));
-		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_KEY + 8));
-	}
-	if (mode[CF_DPORT] == CM_EXACT) {
-		bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(dport)));
-		bf_emit(b, BF_STX_MEM(BPF_H, BPF_REG_7, BPF_REG_1, PKT_KEY + 10));
+	/* The exact ports' word, built in a register and stored once (see key_field()): bytes
+	 * 8-9 the source port, 10-11 the destination port, as in the packet; in a word of the
+	 * host's order, the port at the higher address is the high half on little-endian. */
+	if (mode[CF_SPORT] == CM_EXACT || mode[CF_DPORT] == CM_EXACT) {
+		bool le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
+		bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
+		if (mode[CF_SPORT] == CM_EXACT)
+			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(sport)));
+		if (mode[CF_DPORT] == CM_EXACT)
+			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(dport)));
+		bf_emit(b, BF_ALU32_IMM(BPF_LSH, le ? BPF_REG_2 : BPF_REG_1, 16));
+		bf_emit(b, BF_ALU32_REG(BPF_OR, BPF_REG_1, BPF_REG_2));
+		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_KEY + 8));
+	} else {
+		bf_emit(b, BF_ST_MEM(BPF_W, BPF_REG_7, PKT_KEY + 8, 0));
 	}
 	if (mode[CF_SRC] == CM_EXACT)
 		key_field(b, CF_SRC, PKT_KEY + 12);
