@@ -287,26 +287,28 @@ void bf_emit_ld_map_value(struct bf_builder *b, uint8_t reg, enum bf_map_slot sl
 	bf_emit(b, BF_INSN(0, 0, 0, 0, off));
 }
 
-void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd)
+void bf_builder_use_map_fd(struct bf_builder *b, int fd)
 {
-	size_t i;
-
 	if (b->err)
 		return;
 	if (fd < 0) {
 		bf_builder_set_err(b, -EBADF);
 		return;
 	}
-	for (i = 0; i < b->n_map_fds && b->map_fds[i] != fd; i++)
-		;
-	if (i == b->n_map_fds) {
-		if (grow((void **)&b->map_fds, &b->cap_map_fds, b->n_map_fds + 1,
-			 sizeof(*b->map_fds))) {
-			bf_builder_set_err(b, -ENOMEM);
-			return;
-		}
-		b->map_fds[b->n_map_fds++] = fd;
+	if (bf_builder_has_map_fd(b, fd))
+		return;
+	if (grow((void **)&b->map_fds, &b->cap_map_fds, b->n_map_fds + 1, sizeof(*b->map_fds))) {
+		bf_builder_set_err(b, -ENOMEM);
+		return;
 	}
+	b->map_fds[b->n_map_fds++] = fd;
+}
+
+void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd)
+{
+	bf_builder_use_map_fd(b, fd);
+	if (b->err)
+		return;
 	bf_emit(b, BF_LD_IMM64_LO(reg, BPF_PSEUDO_MAP_FD, fd));
 	bf_emit(b, BF_LD_IMM64_HI(0));
 }

@@ -89,6 +89,8 @@ void bf_emit_ld_map(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot);
  * (BPF_PSEUDO_MAP_VALUE: no lookup call). */
 void bf_emit_ld_map_value(struct bf_builder *b, uint8_t reg, enum bf_map_slot slot, uint32_t off);
 void bf_emit_ld_map_fd(struct bf_builder *b, uint8_t reg, int fd);
+/* Count `fd` among the program's maps before any instruction loads it (a reservation). */
+void bf_builder_use_map_fd(struct bf_builder *b, int fd);
 bool bf_builder_has_map_fd(const struct bf_builder *b, int fd);
 size_t bf_builder_n_map_fds(const struct bf_builder *b);
 

@@ -120,7 +120,7 @@ enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
  * point (about log2 of its keys: 50 ns for 2.5k keys); an array lookup is a few instructions.
  */
 #define BF_CL_DIR_SIZE 65536u
-#define BF_CL_DIR_MIN 256 /* level-0 keys below which the trie is shallow enough */
+#define BF_CL_DIR_MIN 32 /* level-0 keys below which the trie is shallow enough */
 #define BF_CL_MAX_DIRS 16 /* 512 KiB each (elements are 8 bytes apart) */
 /* An exact class of one port field (per-port accept lists) with at least this many keys is
  * looked up by port in the generation's ARRAY of ports (65,536 entries per class, a lookup the
@@ -1539,6 +1539,10 @@ int bf_classify_finish(struct bf_classify *cl, const struct bf_log *log)
 		if (err)
 			return err;
 		cl->outer_filled[l] = true;
+		bf_logf(log, BF_LOG_DEBUG,
+			"classify: array of tries %d filled (a program has more tries than maps it "
+			"may load)",
+			l);
 	}
 	if (cl_enabled)
 		outer_set(cl);
@@ -3040,6 +3044,12 @@ int bf_classify_emit_run(struct bf_classify *cl, struct bf_builder *b, enum bf_p
 	bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 1));
 	bf_emit(b, BF_ALU64_IMM(BPF_LSH, BPF_REG_1, 32));
 	bf_emit(b, BF_STX_MEM(BPF_DW, BPF_REG_7, BPF_REG_1, PKT_BEST));
+	/* The tries take the program's map budget first: a directory only shortens a trie's
+	 * walk, and it gets what the tries leave. A trie past the budget would cost a lookup in
+	 * the outer array per packet, and the outer array a grace period to fill at a replace. */
+	for (uint32_t c = 0; c < run->n_classes; c++)
+		if (run->cls_fd[c] >= 0 && bf_builder_n_map_fds(b) < cl_direct_max)
+			bf_builder_use_map_fd(b, run->cls_fd[c]);
 	/* Classes of one protocol go together behind one test of it (the minimum does not care
 	 * about the order): a packet skips the classes of other protocols at once. */
 	for (uint32_t c = 0; c < run->n_classes; c++) {

@@ -149,7 +149,8 @@ static void log_fn(void *ctx, enum bf_log_level level, const char *fmt, va_list 
 		l->n_err++;
 		fprintf(stderr, "codegen: %s\n", buf);
 	}
-	if (level <= BF_LOG_INFO || strstr(buf, "regions") || strstr(buf, "exact keys"))
+	if (level <= BF_LOG_INFO || strstr(buf, "regions") || strstr(buf, "exact keys") ||
+	    strstr(buf, "array of tries") || !strncmp(buf, "classify: run 0:", 16))
 		snprintf(l->all + n, sizeof(l->all) - n, "%s\n", buf);
 }
 

@@ -915,6 +915,54 @@ START_TEST(outer_array_against_linear)
 }
 END_TEST
 
+/*
+ * A directory only shortens its trie's walk: the tries take the program's budget of maps first.
+ * Four classes, each with enough prefixes for a directory, and a budget of four maps: every trie
+ * is loaded by fd (none through the array of tries), and no directory; before, each class's
+ * directory took the budget of a later class's trie.
+ */
+START_TEST(tries_before_directories)
+{
+	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_SCTP};
+	struct env *v = env_new();
+	struct pkt p = {.dst = "10.9.0.8", .proto = IPPROTO_SCTP, .l4len = 8};
+	struct xt_counters c[256];
+	uint32_t e0 = 0, pol, n_cls = 0;
+	struct bf_gen *g;
+	char a[32];
+
+	bf_classify_set_direct_max(4);
+	bt_base(&v->t, IN);
+	for (uint32_t k = 0; k < 4; k++) {
+		for (uint32_t i = 0; i < 40; i++) {
+			uint32_t e = bt_rule(&v->t, BF_TGT_DROP, 0);
+
+			snprintf(a, sizeof(a), "10.%u.%u.0", 10 + k, i);
+			src(v, e, a, 24);
+			v->t.ip[e].v4.proto = protos[k];
+			if (k == 3 && i == 39)
+				e0 = e;
+		}
+	}
+	pol = bt_policy(&v->t, IN, BF_TGT_ACCEPT);
+	bt_end(&v->t);
+
+	g = load(v, true, &n_cls);
+	ck_assert_uint_eq(n_cls, 160);
+	ck_assert_msg(strstr(v->log.all, "4 tries, 4 directories"), "%s", v->log.all);
+	ck_assert_msg(!strstr(v->log.all, "array of tries"), "%s", v->log.all);
+	p.src = "10.13.39.1"; /* the last class's last prefix */
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_SHOT);
+	p.src = "10.13.40.1";
+	ck_assert_int_eq(send_pkt(v, &p), TC_ACT_OK);
+	counters(v, g, c);
+	for (uint32_t i = 0; i < v->t.m.n_entries; i++)
+		ck_assert_uint_eq(c[i].pcnt, i == e0 || i == pol ? 1 : 0);
+	bf_gen_free(g);
+	env_free(v);
+}
+END_TEST
+
 START_TEST(random_against_linear)
 {
 	for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -1223,6 +1271,7 @@ int main(void)
 	tcase_add_test(tc, first_match_by_hand);
 	tcase_add_test(tc, random_against_linear);
 	tcase_add_test(tc, outer_array_against_linear);
+	tcase_add_test(tc, tries_before_directories);
 	tcase_add_test(tc, random_large);
 	tcase_add_test(tc, random_jumps_against_linear);
 	tcase_add_test(tc, random_exact_against_linear);
