@@ -18,10 +18,11 @@ Keys:
                                        (every pair is flooded in 100 ms slices, in rotation)
     bq.<nft|tc|xdp>.<N>                the same, over the same side's at the smallest size
     c.<restore|append|delete>.<k|b>.<N> seconds of one command (k: kernel, b: bpfilter)
+    cr.<restore|append|delete>.<N>     bpfilter's time over the kernel's in the same round
     c.rss.<N>                          bpfilterd's VmHWM, KiB
 Every figure shown is the median of the runs of its key; ratios are computed from medians of
 this same run, (a)'s X/@N and (b)'s /legacy and /@N as the medians of the per-round ratios
-(ar.*, br.*, bq.*) when there are some.
+(ar.*, br.*, bq.*, cr.*) when there are some.
 """
 import statistics
 import sys
@@ -227,13 +228,17 @@ def table_c(r, sizes):
         row = [str(n)]
         for op in ("restore", "append", "delete"):
             k, b = "c.%s.k.%d" % (op, n), "c.%s.b.%d" % (op, n)
-            row += [r.cell(k, fmt_s), r.cell(b, fmt_s), ratio(r.med(b), r.med(k))]
+            rr = r.med("cr.%s.%d" % (op, n))
+            row += [r.cell(k, fmt_s), r.cell(b, fmt_s),
+                    "%.2fx" % rr if rr is not None else ratio(r.med(b), r.med(k))]
         row.append(r.cell("c.rss.%d" % n, lambda v: "%.1f MiB" % (v / 1024)))
         rows.append(row)
     show("(c) control plane, seconds (wall clock of the iptables-legacy command, kernel vs "
          "through the shim)", head, rows,
          ["median of %s runs; restore: iptables-legacy-restore of the N-rule file into an "
           "empty table;" % r.notes.get("c.runs", "?"),
+          "ratio: the median of the rounds' ratios (a round times the kernel and bpfilter one",
+          "right after the other);",
           "-A/-D: one rule appended to / deleted from INPUT on top of the N rules;",
           "RSS: bpfilterd's peak resident set (VmHWM) after all of the size's runs "
           "(a fresh daemon per size)."])
