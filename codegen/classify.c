@@ -120,7 +120,7 @@ enum { CL_LONG, CL_SHORT, CL_N_LAYOUTS };
  * point (about log2 of its keys: 50 ns for 2.5k keys); an array lookup is a few instructions.
  */
 #define BF_CL_DIR_SIZE 65536u
-#define BF_CL_DIR_MIN 32 /* level-0 keys below which the trie is shallow enough */
+#define BF_CL_DIR_MIN 32  /* level-0 keys below which the trie is shallow enough */
 #define BF_CL_MAX_DIRS 16 /* 512 KiB each (elements are 8 bytes apart) */
 /* An exact class of one port field (per-port accept lists) with at least this many keys is
  * looked up by port in the generation's ARRAY of ports (65,536 entries per class, a lookup the

@@ -78,8 +78,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* A UDP socket from src to dst, made in namespace netns (NULL: the current one). */
-static int open_dest(const char *netns, const struct sockaddr_in *src, const struct sockaddr_in *dst,
-		     int *out)
+static int open_dest(const char *netns, const struct sockaddr_in *src,
+		     const struct sockaddr_in *dst, int *out)
 {
 	_cleanup_close_ int home = -1, ns = -1, fd = -1;
 	char path[256];
@@ -187,9 +187,10 @@ int main(int argc, char **argv)
 			r = -EINVAL;
 		}
 		if (r) {
-			fprintf(stderr, "usage: bench_flood --dst A [--to NETNS]... [--dport N] "
-					"[--sport N] [--secs S] [--size BYTES] [--batch N] [--cpu C] "
-					"[--slice-ms M] (at most %d --to)\n",
+			fprintf(stderr,
+				"usage: bench_flood --dst A [--to NETNS]... [--dport N] "
+				"[--sport N] [--secs S] [--size BYTES] [--batch N] [--cpu C] "
+				"[--slice-ms M] (at most %d --to)\n",
 				MAX_TO);
 			return 1;
 		}
