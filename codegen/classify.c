@@ -2843,12 +2843,14 @@ static void emit_lookup(struct bf_classify *cl, struct bf_builder *b, const stru
 	if (mode[CF_SPORT] == CM_EXACT || mode[CF_DPORT] == CM_EXACT) {
 		bool le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
-		bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
-		bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
 		if (mode[CF_SPORT] == CM_EXACT)
 			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_1, BPF_REG_7, BF_PKT_OFF(sport)));
+		else
+			bf_emit(b, BF_MOV64_IMM(BPF_REG_1, 0));
 		if (mode[CF_DPORT] == CM_EXACT)
 			bf_emit(b, BF_LDX_MEM(BPF_H, BPF_REG_2, BPF_REG_7, BF_PKT_OFF(dport)));
+		else
+			bf_emit(b, BF_MOV64_IMM(BPF_REG_2, 0));
 		bf_emit(b, BF_ALU32_IMM(BPF_LSH, le ? BPF_REG_2 : BPF_REG_1, 16));
 		bf_emit(b, BF_ALU32_REG(BPF_OR, BPF_REG_1, BPF_REG_2));
 		bf_emit(b, BF_STX_MEM(BPF_W, BPF_REG_7, BPF_REG_1, PKT_KEY + 8));
